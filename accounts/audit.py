@@ -1,0 +1,50 @@
+"""audit_record(): the one way an action writes its audit event."""
+
+import logging
+from typing import Any
+
+from accounts.models import AuditEvent
+
+logger = logging.getLogger("accounts.audit")
+
+
+def actor_label(actor: Any) -> tuple[str, str]:
+    """Return (label, sub) for a user, or (str(actor), '') for a process name."""
+    if hasattr(actor, "cognito_sub"):
+        return actor.email or actor.get_username(), actor.cognito_sub or ""
+    return str(actor), ""
+
+
+def client_ip(request) -> str | None:
+    """Return the client's address as the server saw it."""
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    outcome: str = AuditEvent.SUCCESS,
+    target: str = "",
+    target_sub: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    error: str = "",
+    request=None,
+) -> AuditEvent:
+    """Write one audit event; never pass a password or a token in before, after or error."""
+    label, sub = actor_label(actor)
+    event = AuditEvent.objects.create(
+        actor=label[:254],
+        actor_sub=sub,
+        action=action,
+        target=target[:254],
+        target_sub=target_sub,
+        before=before or {},
+        after=after or {},
+        outcome=outcome,
+        error=error[:2000],
+        client_ip=client_ip(request),
+    )
+    logger.info("audit %s %s %s %s", label, action, target, outcome)
+    return event

@@ -1,0 +1,100 @@
+"""Roles, levels and applications: the pure rules, with no I/O.
+
+A user holds exactly one role, stored as the custom attributes `custom:role_<name>`
+(a Number: 0 = not held, 1..max = held at that privilege level). An application is
+a Cognito group whose name is the configured prefix followed by the application name.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role held at one level."""
+
+    name: str
+    level: int
+
+    def __str__(self) -> str:
+        return f"{self.name.upper()}{self.level}"
+
+
+class RoleError(ValueError):
+    """A role or level that the configuration does not allow."""
+
+
+def role_names() -> list[str]:
+    """Return the configured role names, in order."""
+    return list(settings.PORTAL_ROLES)
+
+
+def role_attribute(name: str) -> str:
+    """Return the Cognito attribute that holds a role's level."""
+    return f"custom:role_{name}"
+
+
+def role_attributes() -> list[str]:
+    """Return every role attribute name, in role order."""
+    return [role_attribute(name) for name in role_names()]
+
+
+def max_level() -> int:
+    """Return the highest privilege level a role may be held at."""
+    return settings.PORTAL_ROLE_MAX_LEVEL
+
+
+def validate_role(name: str, level: int) -> Role:
+    """Return the Role, or raise RoleError for an unknown role or a level out of range."""
+    if name not in role_names():
+        raise RoleError(f"Unknown role {name!r}; the roles are {', '.join(role_names())}.")
+    if not isinstance(level, int) or not 1 <= level <= max_level():
+        raise RoleError(f"Level must be a whole number from 1 to {max_level()}.")
+    return Role(name, level)
+
+
+def attributes_for(role: Role) -> dict[str, str]:
+    """Return all role attributes for holding exactly this role: the others are set to 0."""
+    return {role_attribute(name): str(role.level if name == role.name else 0) for name in role_names()}
+
+
+def held_roles(attributes: dict[str, str]) -> list[Role]:
+    """Return every role the attributes grant (more than one is drift)."""
+    held = []
+    for name in role_names():
+        raw = attributes.get(role_attribute(name), "0") or "0"
+        try:
+            level = int(raw)
+        except ValueError:
+            continue
+        if level > 0:
+            held.append(Role(name, level))
+    return held
+
+
+def role_of(attributes: dict[str, str]) -> Role | None:
+    """Return the single role the attributes grant, or None when none or several are held."""
+    held = held_roles(attributes)
+    return held[0] if len(held) == 1 else None
+
+
+def application_names() -> list[str]:
+    """Return the configured application names, in order."""
+    return list(settings.PORTAL_APPLICATIONS)
+
+
+def group_for_application(name: str) -> str:
+    """Return the Cognito group that grants an application."""
+    return f"{settings.PORTAL_APPLICATION_GROUP_PREFIX}{name}"
+
+
+def application_for_group(group: str) -> str | None:
+    """Return the application a group grants, or None for a group that is not an application."""
+    prefix = settings.PORTAL_APPLICATION_GROUP_PREFIX
+    return group[len(prefix):] if group.startswith(prefix) and len(group) > len(prefix) else None
+
+
+def staff_groups() -> dict[str, str]:
+    """Return the Cognito staff groups, keyed by standing ('admin', 'helpdesk')."""
+    return {"admin": settings.PORTAL_ADMIN_GROUP, "helpdesk": settings.PORTAL_HELPDESK_GROUP}

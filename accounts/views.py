@@ -1,0 +1,49 @@
+"""The portal's pages."""
+
+from http import HTTPStatus
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts import health
+
+
+@login_required
+def home(request):
+    """Show the signed-in staff member's start page."""
+    return render(request, "home.html")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Answer with the state of the database and of Cognito: 200 when both are ok, else 503."""
+    state = {"database": health.database_state(), "cognito": health.cognito_state()}
+    healthy = all(value == "ok" for value in state.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", **state},
+        status=HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+    )
+
+
+def login(request):
+    """Show the sign-in page (the flow itself arrives with staff sign-in)."""
+    return render(request, "accounts/login.html")
+
+
+def error_403(request, exception=None):
+    """Render the 403 page."""
+    return render(request, "403.html", status=HTTPStatus.FORBIDDEN)
+
+
+def error_404(request, exception=None):
+    """Render the 404 page."""
+    return render(request, "404.html", status=HTTPStatus.NOT_FOUND)
+
+
+def error_500(request):
+    """Render the 500 page without touching anything that might have failed."""
+    return render(request, "500.html", status=HTTPStatus.INTERNAL_SERVER_ERROR)

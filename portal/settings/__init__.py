@@ -1,0 +1,1 @@
+"""Settings for the portal: base.py reads the environment, the others adjust it."""

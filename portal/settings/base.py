@@ -1,0 +1,205 @@
+"""Settings read from the environment: the only module that reads it.
+
+Every variable is documented in `.env.example`. A missing or malformed value stops
+start-up with ImproperlyConfigured naming the variable.
+"""
+
+import re
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return a boolean variable, refusing anything but a clear yes or no."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """Return an integer variable within [minimum, maximum]."""
+    raw = env.str(name, default=str(default)).strip()
+    if not re.fullmatch(r"-?\d+", raw) or not minimum <= int(raw) <= maximum:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}."
+        )
+    return int(raw)
+
+
+def env_applications(name: str, default: str) -> dict[str, str]:
+    """Return the application registry seed: 'name=description' pairs separated by ';'."""
+    apps = {}
+    for item in filter(None, (part.strip() for part in env.str(name, default=default).split(";"))):
+        key, _, description = item.partition("=")
+        key = key.strip()
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,47}", key):
+            raise ImproperlyConfigured(
+                f"{name}: {key!r} is not a valid application name "
+                "(lower-case letters, digits and '-', starting with a letter, at most 48)."
+            )
+        apps[key] = description.strip() or key
+    if not apps:
+        raise ImproperlyConfigured(f"{name} must name at least one application.")
+    return apps
+
+
+# --- Django core -----------------------------------------------------------------------------
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-development-key-never-use-in-production")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+try:
+    DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
+except Exception as exc:  # django-environ raises several types for a malformed URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.CognitoFaultMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.portal",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_AGE_SECONDS", 8 * 3600, minimum=300, maximum=30 * 86400)
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Cognito ---------------------------------------------------------------------------------
+COGNITO_REGION = env.str("COGNITO_REGION", default="us-east-1")
+COGNITO_USER_POOL_ID = env.str("COGNITO_USER_POOL_ID", default="")
+COGNITO_APP_CLIENT_ID = env.str("COGNITO_APP_CLIENT_ID", default="")
+COGNITO_APP_CLIENT_SECRET = env.str("COGNITO_APP_CLIENT_SECRET", default="")
+COGNITO_ENDPOINT_URL = env.str("COGNITO_ENDPOINT_URL", default="") or None
+COGNITO_EMBEDDED = env_bool("COGNITO_EMBEDDED", False)
+COGNITO_CONNECT_TIMEOUT = env_int("COGNITO_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
+COGNITO_READ_TIMEOUT = env_int("COGNITO_READ_TIMEOUT", 10, minimum=1, maximum=120)
+COGNITO_MAX_ATTEMPTS = env_int("COGNITO_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
+
+if COGNITO_EMBEDDED and not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", COGNITO_ENDPOINT_URL or ""):
+    raise ImproperlyConfigured(
+        "COGNITO_EMBEDDED=true needs COGNITO_ENDPOINT_URL on loopback (the embedded emulator); "
+        "it shows temporary passwords and reset codes, so it is refused for a real pool."
+    )
+
+# What cognito_bootstrap creates or checks.
+COGNITO_USER_POOL_NAME = env.str("COGNITO_USER_POOL_NAME", default="portal")
+COGNITO_APP_CLIENT_NAME = env.str("COGNITO_APP_CLIENT_NAME", default="portal")
+COGNITO_APPLICATIONS_CLIENT_NAME = env.str("COGNITO_APPLICATIONS_CLIENT_NAME", default="applications")
+COGNITO_TOKEN_VALIDITY_MINUTES = env_int("COGNITO_TOKEN_VALIDITY_MINUTES", 15, minimum=5, maximum=1440)
+COGNITO_REFRESH_TOKEN_VALIDITY_HOURS = env_int("COGNITO_REFRESH_TOKEN_VALIDITY_HOURS", 12, minimum=1, maximum=87600)
+
+# --- Roles, applications, staff --------------------------------------------------------------
+PORTAL_ROLES = env.list("PORTAL_ROLES", default=["a", "b", "c"])
+for _role in PORTAL_ROLES:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,14}", _role):
+        raise ImproperlyConfigured(f"PORTAL_ROLES: {_role!r} is not a valid role name.")
+PORTAL_ROLE_MAX_LEVEL = env_int("PORTAL_ROLE_MAX_LEVEL", 3, minimum=1, maximum=100)
+PORTAL_APPLICATION_GROUP_PREFIX = env.str("PORTAL_APPLICATION_GROUP_PREFIX", default="app-")
+PORTAL_APPLICATIONS = env_applications(
+    "PORTAL_APPLICATIONS",
+    "billing=Billing and invoices;crm=Customer relations;hr=People and payroll;"
+    "inventory=Stock and warehouses;analytics=Reports and dashboards;support=Help-desk tickets;"
+    "scheduling=Shifts and rotas;procurement=Purchasing;docs=Document library;fleet=Vehicles and routes",
+)
+PORTAL_ADMIN_GROUP = env.str("PORTAL_ADMIN_GROUP", default="portal-admins")
+PORTAL_HELPDESK_GROUP = env.str("PORTAL_HELPDESK_GROUP", default="portal-helpdesk")
+if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELPDESK_GROUP.startswith(
+    PORTAL_APPLICATION_GROUP_PREFIX
+):
+    raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
+                               "PORTAL_APPLICATION_GROUP_PREFIX.")
+
+# The first administrator that cognito_bootstrap creates when the pool has none.
+PORTAL_ADMIN_EMAIL = env.str("PORTAL_ADMIN_EMAIL", default="")
+PORTAL_ADMIN_PASSWORD = env.str("PORTAL_ADMIN_PASSWORD", default="")
+
+# --- Logging: never a password or a token ----------------------------------------------------
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # botocore at DEBUG prints request bodies, which carry passwords and tokens.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# --- Password policy: set on the pool by cognito_bootstrap, checked by the portal before Cognito --
+COGNITO_PASSWORD_MIN_LENGTH = env_int("COGNITO_PASSWORD_MIN_LENGTH", 12, minimum=8, maximum=99)
+COGNITO_TEMPORARY_PASSWORD_DAYS = env_int("COGNITO_TEMPORARY_PASSWORD_DAYS", 7, minimum=1, maximum=365)

@@ -1,0 +1,21 @@
+"""Test settings: fast, isolated, and never able to reach a real AWS account."""
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-with-enough-length-to-please-checks-0123456789"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+COGNITO_REGION = "us-east-1"
+COGNITO_ENDPOINT_URL = None
+COGNITO_USER_POOL_ID = ""
+COGNITO_APP_CLIENT_ID = ""
+COGNITO_APP_CLIENT_SECRET = ""
+COGNITO_EMBEDDED = False
+COGNITO_CONNECT_TIMEOUT = 1
+COGNITO_READ_TIMEOUT = 2
+COGNITO_MAX_ATTEMPTS = 3
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
