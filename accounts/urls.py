@@ -2,9 +2,9 @@
 
 from django.urls import path
 
-from accounts import views
+from accounts.views import pages
 
 app_name = "accounts"
 urlpatterns = [
-    path("login/", views.login, name="login"),
+    path("login/", pages.login, name="login"),
 ]

@@ -2,14 +2,14 @@
 
 from django.urls import include, path
 
-from accounts import views
+from accounts.views import pages
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("", pages.home, name="home"),
+    path("healthz", pages.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
 ]
 
-handler403 = "accounts.views.error_403"
-handler404 = "accounts.views.error_404"
-handler500 = "accounts.views.error_500"
+handler403 = "accounts.views.pages.error_403"
+handler404 = "accounts.views.pages.error_404"
+handler500 = "accounts.views.pages.error_500"
