@@ -80,3 +80,11 @@ def alice(db, make_cognito_user):
     user = make_cognito_user("alice@example.com", role=("a", 1), apps=["billing"], name="Alice Liddell")
     index_user(user)
     return user
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Make botocore's retry backoff instant, so throttling tests do not sleep."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
