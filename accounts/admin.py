@@ -181,7 +181,8 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"as_of": selectors.directory_as_of(), **(extra_context or {})})
+        context = {"title": "Users", "as_of": selectors.directory_as_of(), **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     @admin.action(description="Refresh the selected users from Cognito")
     def refresh_selected(self, request, queryset):
