@@ -71,7 +71,8 @@ class RoleFilter(admin.SimpleListFilter):
     special = {"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}
 
     def lookups(self, request, model_admin):
-        return [(name, name.upper()) for name in roles.role_names()] + [("none", "None"), ("several", "Several (drift)")]
+        held = [(name, name.upper()) for name in roles.role_names()]
+        return held + [("none", "None"), ("several", "Several (drift)")]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -160,7 +160,8 @@ def run(*, source: str) -> SyncReport:
     report.finished = timezone.now()
     DirectorySync.objects.create(
         started=report.started, finished=report.finished, source=source[:254], users=report.users,
-        calls=report.calls, **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
+        calls=report.calls,
+        **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
     )
     return report
 

@@ -155,6 +155,11 @@ def calls_of(function) -> dict:
     return dict(calls)
 
 
+def url(name: str, sub: str | None = None) -> str:
+    """Return a directory admin URL."""
+    return reverse(f"admin:accounts_directoryentry_{name}", args=[sub] if sub else [])
+
+
 def operation_calls(client: Client) -> dict:
     """Count the Cognito calls of each operation on a small pool."""
     rng = random.Random(7)
@@ -165,18 +170,19 @@ def operation_calls(client: Client) -> dict:
         for group in cognito.user_groups(sub):
             cognito.user_remove_from_group(sub, group)
     services.directory_sync(actor="bench")
-    url = lambda name, sub=None: reverse(f"admin:accounts_directoryentry_{name}", args=[sub] if sub else [])  # noqa: E731
     apps = roles.application_names()
     result = {
         "list page": calls_of(lambda: get_ok(client, url("changelist"))),
-        "list page, search and filter": calls_of(lambda: get_ok(client, url("changelist") + "?q=a&role=a&application=crm")),
+        "list page, search and filter": calls_of(
+            lambda: get_ok(client, url("changelist") + "?q=a&role=a&application=crm")),
         "user page": calls_of(lambda: get_ok(client, url("change", subs[0]))),
         "role change": calls_of(lambda: client.post(url("role", subs[0]), {"role": "b", "level": "2", "shown": "a1"})),
     }
     for k in (1, 3, 5):
         result[f"grant of {k} applications"] = calls_of(
             lambda k=k: client.post(url("access", subs[k]), {"applications": apps[:k]}))
-    result["same grant submitted again"] = calls_of(lambda: client.post(url("access", subs[5]), {"applications": apps[:5]}))
+    result["same grant submitted again"] = calls_of(
+        lambda: client.post(url("access", subs[5]), {"applications": apps[:5]}))
     result["invite with 2 applications"] = calls_of(lambda: client.post(url("add"), {
         "email": "bench.invite@example.com", "name": "Bench Invite", "role": "c", "level": "1",
         "applications": apps[:2]}))
@@ -248,15 +254,17 @@ def print_table(results: dict) -> None:
     for size, pages in results["list_page"].items():
         print(f"\nList page with {size} users in the pool and the index (median of runs, ms)")
         for label, value in pages.items():
-            shown = value if isinstance(value, float) else f"{value['median_ms']:10.1f}  (min {value['min_ms']:.1f}, " \
-                f"{value['runs']} runs{', ' + str(value['calls']) + ' calls' if 'calls' in value else ''})"
-            print(f"  {label:50} {shown}")
+            if isinstance(value, float):
+                print(f"  {label:50} {value}")
+                continue
+            calls = f", {value['calls']} calls" if "calls" in value else ""
+            print(f"  {label:50} {value['median_ms']:10.1f}  (min {value['min_ms']:.1f}, {value['runs']} runs{calls})")
     print("\nPrefix-search plan (SQLite):", " | ".join(results["prefix_search_plan"]))
     print(f"\ncognito_sync at {results['sync']['first run (index filled)']['users']} users")
     for label, run in results["sync"].items():
-        print(f"  {label:30} {run['seconds']:6.2f} s ({run['listing_seconds']:.2f} s listing)  calls {run['calls']} (minimum {run['minimum_calls']} "
-              f"+ {run['staff_group_calls']} staff groups)  added {run['added']} updated {run['updated']} "
-              f"removed {run['removed']} unchanged {run['unchanged']}")
+        print(f"  {label:30} {run['seconds']:6.2f} s ({run['listing_seconds']:.2f} s listing)  calls {run['calls']} "
+              f"(minimum {run['minimum_calls']} + {run['staff_group_calls']} staff groups)  added {run['added']} "
+              f"updated {run['updated']} removed {run['removed']} unchanged {run['unchanged']}")
 
 
 def main() -> None:
