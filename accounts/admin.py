@@ -33,6 +33,7 @@ class PortalAdminSite(admin.AdminSite):
     site_title = "Access portal"
     index_title = "User administration"
     site_url = "/"
+    enable_nav_sidebar = False
 
     def has_permission(self, request) -> bool:
         """Let in active staff only."""
@@ -142,6 +143,7 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 200
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would aggregate the whole index
     actions = ["refresh_selected"]
 
     @admin.display(description="name", ordering="name_key")
@@ -304,6 +306,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = None
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Audit log", **(extra_context or {})})
 
     def has_module_permission(self, request):
         return permissions.can_view_audit(request.user)
