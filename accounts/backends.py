@@ -5,7 +5,7 @@ Challenges (new password, MFA) belong to accounts.flows; the backend only turns 
 finished sign-in into a user, or None with the reason in `return_data`.
 """
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import ModelBackend
 
 from accounts import cognito, permissions, tokens
 from accounts.models import User
@@ -16,8 +16,8 @@ BAD_CREDENTIALS, CHALLENGE, NOT_STAFF, RESET_REQUIRED, INVALID_TOKEN = (
 )
 
 
-class CognitoBackend(BaseBackend):
-    """Authenticate against the Cognito pool; read users only from the local database."""
+class CognitoBackend(ModelBackend):
+    """Authenticate against the Cognito pool; read users and permissions only from the local database."""
 
     def authenticate(self, request, username=None, password=None, cognito_tokens=None, return_data=None, **kwargs):
         """Return the staff user for a password or a finished challenge, else None (never raises for bad input)."""

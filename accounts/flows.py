@@ -88,7 +88,7 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
     result: cognito.AuthResult = return_data["result"]
     if _mfa_required(user) and not mfa_used:
         return _pending(request, username, cognito.AuthResult(challenge="MFA_SETUP"), access_token=result.access_token,
-                        result=_token_dict(result), enrol=True)
+                        tokens=_token_dict(result), enrol=True)
     request.session.pop(PENDING, None)
     auth.login(request, user, backend="accounts.backends.CognitoBackend")
     request.session[TOKENS] = {**_token_dict(result), "checked_at": time.time(), "mfa": mfa_used}
@@ -207,7 +207,7 @@ def mfa_setup_finish(request, *, code: str) -> Step:
     cognito.user_set_totp_preference(state["username"], enabled=True)
     _audit(request, "mfa_enable", state["username"], AuditEvent.SUCCESS)
     if state.get("enrol"):
-        return _complete(request, state, cognito.AuthResult(**_result_kwargs(state["result"])), mfa_used=True)
+        return _complete(request, state, cognito.AuthResult(**_result_kwargs(state["tokens"])), mfa_used=True)
     state["session"] = session
     result = _respond(request, state, "MFA_SETUP", {})
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
