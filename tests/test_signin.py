@@ -319,3 +319,18 @@ def test_account_pages_need_a_signed_in_user(client, pool):
         response = client.get(reverse(f"accounts:{name}"))
         assert response.status_code == HTTPStatus.FOUND and response.url.startswith(LOGIN)
     assert client.post(reverse("accounts:account_sign_out_everywhere")).url.startswith(LOGIN)
+
+
+@pytest.mark.django_db
+def test_pool_requiring_mfa_leads_a_new_user_through_mfa_setup(client, pool, totp):
+    cognito.pool_set_mfa(pool.pool_id, "ON")
+    cognito.user_create("fresh@example.com", {"name": "Fresh"}, temporary_password="Temp-Password-1!",
+                        send_invitation=False)
+    cognito.user_add_to_group("fresh@example.com", "portal-helpdesk")
+    first = sign_in(client, "fresh@example.com", "Temp-Password-1!")
+    second = client.post(first.url, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert second.url == reverse("accounts:login_mfa_setup")
+    page = client.get(second.url)
+    assert page.context["qr"].startswith("data:image/svg+xml")
+    assert client.post(second.url, {"code": totp(page.context["secret"])}).url == reverse("home")
+    assert SESSION_KEY in client.session
