@@ -37,6 +37,23 @@ def standing_of(user) -> str:
     return ""
 
 
+def standing_for_groups(cognito_groups) -> str:
+    """Return the staff standing that these Cognito groups give ('admin' wins), or ''."""
+    from django.conf import settings
+
+    if settings.PORTAL_ADMIN_GROUP in cognito_groups:
+        return ADMIN
+    if settings.PORTAL_HELPDESK_GROUP in cognito_groups:
+        return HELPDESK
+    return ""
+
+
+def apply_standing(user, standing: str) -> None:
+    """Put the local user in exactly the Django group of their standing (none for '')."""
+    groups = ensure_staff_groups()
+    user.groups.set([groups[standing]] if standing else [])
+
+
 # --- User administration: one predicate per rule --------------------------------------------------
 # `actor` is the signed-in local user; `entry` is the target's DirectoryEntry (its `staff` column says
 # whether it is a staff account, its `sub` whether it is the actor's own).
