@@ -254,3 +254,10 @@ def test_audit_events_cannot_be_added_changed_or_deleted(admin_client, events):
     assert listing.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
     with pytest.raises(PermissionError):
         AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_admin_pages_sign_out_through_the_portal(admin_client, pool):
+    page = admin_client.get(user_url("changelist")).content.decode()
+    assert f'action="{reverse("accounts:logout")}"' in page and f'href="{reverse("accounts:account")}"' in page
+    home = admin_client.get(reverse("home")).content.decode()
+    assert f'href="{user_url("changelist")}"' in home
