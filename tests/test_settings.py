@@ -1,6 +1,7 @@
 """Settings fail fast, naming the variable; production settings pass Django's deployment checks."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -116,3 +117,11 @@ def test_embedded_mode_is_refused_with_an_endpoint_off_loopback(tmp_path):
 def test_embedded_mode_is_accepted_with_a_loopback_endpoint(tmp_path):
     result = django_process(tmp_path, COGNITO_EMBEDDED="true", COGNITO_ENDPOINT_URL="http://127.0.0.1:5001")
     assert result.returncode == 0, result.stderr
+
+
+def test_env_example_documents_every_variable_the_settings_read():
+    source = "".join((ROOT / "portal" / "settings" / name).read_text() for name in ("base.py", "production.py"))
+    read = set(re.findall(r'(?:env(?:\.\w+)?|env_bool|env_int|env_applications)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert len(read) > 30
+    assert read - documented == set()
