@@ -162,3 +162,18 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
         assert [pid for pid, _ in cognito.pools_list()] == [pool_id]
     assert second.terminate() == 143  # the script alone: it must stop what it started itself
     assert not second.group_alive(), "scripts/run left processes behind"
+
+
+def test_run_refuses_to_serve_when_the_configured_pool_is_unreachable(start_run, run_env):
+    run_env.update(
+        COGNITO_USER_POOL_ID="us-east-1_unreachable",
+        COGNITO_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    run = start_run()
+    assert run.process.wait(timeout=60) == 1
+    assert "the portal cannot use Cognito, so it is not served" in run.output()
+    assert '"cognito": "unreachable"' in run.output()
+    assert "embedded Cognito" not in run.output()  # a configured pool means no emulator
+    assert not run.group_alive(), "scripts/run left processes behind"
