@@ -547,18 +547,25 @@ def auth_respond(challenge: str, session: str, username: str, answers: dict[str,
     return _auth_result(response)
 
 
+EMULATOR_CODE_PREFIX = "moto-confirmation-code:"  # how the embedded emulator marks the codes it checks
+
+
 def password_forgot(username: str) -> str:
     """Ask Cognito to send a reset code; return the code only when the embedded emulator exposes it."""
     params: dict[str, Any] = {"ClientId": client_id(), "Username": username}
     if client_secret():
         params["SecretHash"] = secret_hash(canonical_username(username), client_id(), client_secret())
     response = call("forgot_password", **params)
+    if not settings.COGNITO_EMBEDDED:
+        return ""
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    return headers.get("x-moto-forgot-password-confirmation-code", "") if settings.COGNITO_EMBEDDED else ""
+    return headers.get("x-moto-forgot-password-confirmation-code", "").removeprefix(EMULATOR_CODE_PREFIX)
 
 
 def password_confirm_forgot(username: str, code: str, password: str) -> None:
     """Set a new password with the code Cognito sent."""
+    if settings.COGNITO_EMBEDDED:
+        code = EMULATOR_CODE_PREFIX + code  # so that the emulator checks the code as Cognito would
     params: dict[str, Any] = {
         "ClientId": client_id(),
         "Username": username,

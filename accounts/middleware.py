@@ -2,11 +2,21 @@
 
 import logging
 
-from django.shortcuts import render
+from django.contrib import auth, messages
+from django.shortcuts import redirect, render
 
-from accounts import cognito
+from accounts import cognito, flows
 
 logger = logging.getLogger(__name__)
+
+
+def cognito_fault_response(request, exception: cognito.CognitoError):
+    """Return the 503 page for a Cognito fault, with a Retry-After header."""
+    busy = isinstance(exception, cognito.Throttled)
+    logger.warning("Cognito %s during %s %s", "throttled" if busy else "unreachable", request.method, request.path)
+    response = render(request, "503.html", {"busy": busy}, status=503)
+    response["Retry-After"] = "5" if busy else "30"
+    return response
 
 
 class CognitoFaultMiddleware:
@@ -22,8 +32,23 @@ class CognitoFaultMiddleware:
         """Render the 503 page for Cognito faults; leave every other exception to Django."""
         if not isinstance(exception, cognito.CognitoUnavailable | cognito.Throttled):
             return None
-        busy = isinstance(exception, cognito.Throttled)
-        logger.warning("Cognito %s during %s %s", "throttled" if busy else "unreachable", request.method, request.path)
-        response = render(request, "503.html", {"busy": busy}, status=503)
-        response["Retry-After"] = "5" if busy else "30"
-        return response
+        return cognito_fault_response(request, exception)
+
+
+class SessionRevalidationMiddleware:
+    """Follow Cognito: at the interval, refresh a session's tokens and end it if the account changed."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            try:
+                why = flows.session_revalidate(request)
+            except (cognito.CognitoUnavailable, cognito.Throttled) as exc:
+                return cognito_fault_response(request, exc)
+            if why:
+                auth.logout(request)
+                messages.warning(request, flows.SESSION_ENDED.format(why=why))
+                return redirect("accounts:login")
+        return self.get_response(request)

@@ -35,3 +35,20 @@ def standing_of(user) -> str:
         if DJANGO_GROUPS[standing] in names:
             return standing
     return ""
+
+
+def standing_for_groups(cognito_groups) -> str:
+    """Return the staff standing that these Cognito groups give ('admin' wins), or ''."""
+    from django.conf import settings
+
+    if settings.PORTAL_ADMIN_GROUP in cognito_groups:
+        return ADMIN
+    if settings.PORTAL_HELPDESK_GROUP in cognito_groups:
+        return HELPDESK
+    return ""
+
+
+def apply_standing(user, standing: str) -> None:
+    """Put the local user in exactly the Django group of their standing (none for '')."""
+    groups = ensure_staff_groups()
+    user.groups.set([groups[standing]] if standing else [])

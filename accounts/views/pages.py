@@ -29,11 +29,6 @@ def healthz(request):
     )
 
 
-def login(request):
-    """Show the sign-in page (the flow itself arrives with staff sign-in)."""
-    return render(request, "accounts/login.html")
-
-
 def error_403(request, exception=None):
     """Render the 403 page."""
     return render(request, "403.html", status=HTTPStatus.FORBIDDEN)

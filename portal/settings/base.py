@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.CognitoFaultMiddleware",
+    "accounts.middleware.SessionRevalidationMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -210,3 +211,22 @@ LOGGING = {
 # --- Password policy: set on the pool by cognito_bootstrap, checked by the portal before Cognito --
 COGNITO_PASSWORD_MIN_LENGTH = env_int("COGNITO_PASSWORD_MIN_LENGTH", 12, minimum=8, maximum=99)
 COGNITO_TEMPORARY_PASSWORD_DAYS = env_int("COGNITO_TEMPORARY_PASSWORD_DAYS", 7, minimum=1, maximum=365)
+
+# --- Staff sign-in -----------------------------------------------------------------------------
+COGNITO_JWKS_URL = env.str("COGNITO_JWKS_URL", default="")  # derived from the pool when empty
+COGNITO_JWKS_REFETCH_SECONDS = env_int("COGNITO_JWKS_REFETCH_SECONDS", 60, minimum=1, maximum=86400)
+PORTAL_SESSION_REVALIDATE_SECONDS = env_int("PORTAL_SESSION_REVALIDATE_SECONDS", 300, minimum=10, maximum=86400)
+PORTAL_REQUIRE_MFA_FOR_ADMINS = env_bool("PORTAL_REQUIRE_MFA_FOR_ADMINS", False)
+PORTAL_MFA_ISSUER = env.str("PORTAL_MFA_ISSUER", default="Access portal")
+AUTHENTICATION_BACKENDS = ["accounts.backends.CognitoBackend"]
+PORTAL_SIGNIN_MAX_FAILURES_PER_USER = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_USER", 5, minimum=1, maximum=1000)
+PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=10000)
+PORTAL_SIGNIN_LOCKOUT_SECONDS = env_int("PORTAL_SIGNIN_LOCKOUT_SECONDS", 900, minimum=10, maximum=86400)
+
+# A cache shared by every worker and machine (failed sign-in counters live here).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "portal_cache",
+    }
+}
