@@ -1,11 +1,14 @@
 """scripts/run (`make run`): serves the portal, stops everything on Ctrl-C, keeps the embedded pool."""
 
+import http.cookiejar
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +37,28 @@ def status(url: str) -> int:
         return exc.code
     except OSError:
         return 0
+
+
+def sign_in(base_url: str, email: str, password: str) -> tuple[int, str]:
+    """Sign in through the portal's form like a browser; return the answer's status and where it redirects."""
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    browser = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar), NoRedirect
+    )
+    page = browser.open(f"{base_url}/accounts/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email, "password": password}).encode()
+    request = urllib.request.Request(f"{base_url}/accounts/login/", data=form, headers={"Referer": base_url + "/"})
+    try:
+        with browser.open(request, timeout=30) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
 
 
 class Run:
@@ -160,6 +185,7 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
         assert cognito.user_groups("kept@example.com") == ["app-crm"]
         assert cognito.auth_password("admin@example.com", ADMIN_PASSWORD).signed_in
         assert [pid for pid, _ in cognito.pools_list()] == [pool_id]
+    assert sign_in(second.url, "Admin@Example.com", ADMIN_PASSWORD) == (302, "/")
     assert second.terminate() == 143  # the script alone: it must stop what it started itself
     assert not second.group_alive(), "scripts/run left processes behind"
 
