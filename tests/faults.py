@@ -24,21 +24,35 @@ def error_response(code: str, status: int = 400, message: str = "simulated") -> 
     return AWSResponse("https://cognito-idp.invalid/", status, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(body))
 
 
-@contextmanager
-def cognito_fault(code: str = "TooManyRequestsException", *, times: int = 10**6, operations=None, status=400):
-    """Answer the next `times` matching Cognito requests with an error, before moto sees them.
+NOWHERE = "https://cognito-idp.invalid/"
 
-    Yields a list that records the operation name of every request that was failed.
+
+@contextmanager
+def cognito_fault(code: str = "TooManyRequestsException", *, operations=None, after: int = 0,
+                  times: int = 10**6, status: int = 400):
+    """Let `after` matching requests through, then fail the next `times` ones before moto applies them.
+
+    botocore emits before-send to every handler and keeps the first response, so moto's own handler
+    would still apply a request answered here with an error; the failed request is therefore also
+    pointed away from moto's endpoint (and back again when a retry is let through), so a failed write
+    changes nothing. Yields the operation names that were failed (one per HTTP attempt).
     """
     failed: list[str] = []
+    passed = {"count": 0}
+    diverted: dict[int, str] = {}
 
     def handler(request, **_kwargs):
-        operation = request.headers.get("X-Amz-Target", b"")
-        operation = operation.decode() if isinstance(operation, bytes) else operation
-        name = operation.rsplit(".", 1)[-1]
-        if len(failed) < times and (operations is None or name in operations):
+        target = request.headers.get("X-Amz-Target", b"")
+        name = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        if operations is not None and name not in operations:
+            return None
+        if passed["count"] >= after and len(failed) < times:
             failed.append(name)
+            diverted.setdefault(id(request), request.url)
+            request.url = NOWHERE
             return error_response(code, status)
+        passed["count"] += 1
+        request.url = diverted.pop(id(request), request.url)
         return None
 
     cognito.on_event("before-send.cognito-idp", handler, first=True)

@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from accounts import cognito, selectors, services
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import USER_PASSWORD
-from tests.write_faults import cognito_write_fault
+from tests.faults import cognito_fault
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, no_backoff, user_url,
 )
@@ -122,7 +122,7 @@ def test_a_user_who_vanished_since_the_page_was_shown(admin_client, alice):
 
 def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
-    with cognito_write_fault("InternalErrorException", operations={"AdminUserGlobalSignOut"}, status=500):
+    with cognito_fault("InternalErrorException", operations={"AdminUserGlobalSignOut"}, status=500):
         response = admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
     assert cognito.user_get(alice.sub).attributes["custom:role_b"] == "1"
     assert "could not be signed out" in said(response)[0]
@@ -159,7 +159,7 @@ def test_submitting_the_same_state_twice_changes_nothing(admin_client, alice):
 def test_the_second_of_three_grants_failing_is_reported_and_audited(admin_client, make_cognito_user, no_backoff):
     user = make_cognito_user("partial@example.com", apps=[])
     index_user(user)
-    with cognito_write_fault("InternalErrorException", operations={"AdminAddUserToGroup"}, after=1, status=500):
+    with cognito_fault("InternalErrorException", operations={"AdminAddUserToGroup"}, after=1, status=500):
         response = admin_client.post(user_url("access", user.sub), {"applications": ["billing", "crm", "hr"]})
     assert cognito.user_groups(user.sub) == ["app-billing"]
     messages = said(response)
@@ -180,7 +180,7 @@ def test_unknown_application_is_refused_with_nothing_changed(admin_client, alice
 
 
 def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client, alice, no_backoff):
-    with cognito_write_fault("TooManyRequestsException") as failed:
+    with cognito_fault("TooManyRequestsException") as failed:
         response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm"]})
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert b"Cognito is busy" in response.content
@@ -191,7 +191,7 @@ def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client
 
 
 def test_throttling_then_success_is_invisible(admin_client, alice, no_backoff):
-    with cognito_write_fault("TooManyRequestsException", times=2) as failed:
+    with cognito_fault("TooManyRequestsException", times=2) as failed:
         response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
     assert failed == ["AdminAddUserToGroup", "AdminAddUserToGroup"]
     assert said(response) == ["Granted crm."]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts import cognito, roles, sync
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant, DirectorySync
 from tests.staff import index_user, no_backoff  # noqa: F401
-from tests.write_faults import cognito_write_fault
+from tests.faults import cognito_fault
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_a_failed_listing_removes_nothing(pool, make_cognito_user, no_backoff):
     alice = make_cognito_user("alice@example.com")
     index_user(alice)
     cognito.user_delete(alice.sub)
-    with cognito_write_fault("TooManyRequestsException", operations={"ListUsersInGroup"}):
+    with cognito_fault("TooManyRequestsException", operations={"ListUsersInGroup"}):
         with pytest.raises(CommandError, match="nothing was removed"):
             run_command()
     assert DirectoryEntry.objects.filter(sub=alice.sub).exists()
