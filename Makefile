@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test bench check-deploy clean
+.PHONY: run test bench load check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: $(VENV)/.runtime ## Start the portal on the embedded Cognito (or the pool c
 test: $(VENV)/.dev ## Install what tests need and run the whole suite
 	@scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev ## Cognito calls per operation and the ratios, at 10,000 and 100,000 users (a few minutes)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+load: $(VENV)/.dev ## 20 staff on gunicorn (4 workers) and the embedded Cognito, on loopback, then invariants
+	$(PY) bench/load.py $(LOAD_ARGS)
 
 check-deploy: $(VENV)/.runtime ## Django's deployment checklist under production settings
 	DJANGO_SETTINGS_MODULE=portal.settings.production DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) \

@@ -1,0 +1,203 @@
+"""`make bench`: run every benchmark module there is, then print one table and write it as JSON.
+
+    .venv/bin/python bench/run.py [--quick]
+
+Each module runs in its own process (each configures Django and its emulator when it starts) and writes
+bench/results/<name>.json; this driver reads those files and gathers, in one run:
+- Cognito calls per operation: sign-in, an ordinary page, the directory page, the user page, a role change,
+  a grant of k applications, an access check, a sync;
+- ratios: the directory page against live listing and the sync against the minimum of list calls, at
+  10,000 and 100,000 users; token verification against a bare PyJWT decode; the access check against
+  verification alone; import rows per second against the configured rate.
+A module that is not there (yet) is reported as "not measured: module missing", and the rest still runs.
+Writes bench/results/bench.json; each module's output goes to bench/results/<name>.log.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+MISSING = "not measured: module missing"
+
+
+def rows_directory(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/directory_bench.py's results."""
+    wanted = {"list page": "directory page", "list page, search and filter": "directory page, search and filter",
+              "user page": "user page", "role change": "role change"}
+    ops = data["calls_per_operation"]
+    calls = [call_row(label, ops[key]) for key, label in wanted.items()]
+    calls += [call_row(key, value) for key, value in ops.items() if key.startswith("grant of")]
+    calls += [call_row(key, value) for key, value in ops.items() if key not in wanted and not key.startswith("grant")]
+    sync = data["sync"]["first run (index filled)"]
+    calls.append(call_row(f"sync ({sync['users']:,} users)", sync["by_operation"]))
+    ratios = []
+    for size, pages in data["list_page"].items():
+        live = pages["live: ListUsers + AdminListGroupsForUser x50"]
+        ratios.append(ratio_row("live listing / directory page", int(size), pages["ratio live / index first page"],
+                                f"{live['median_ms']:.0f} ms / {pages['index: first page']['median_ms']:.1f} ms"))
+    ratios.append(sync_ratio(sync))
+    return calls, ratios
+
+
+def rows_portal(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/portal_bench.py's results."""
+    calls = []
+    for label, row in data["calls_per_operation"].items():
+        extra = f"+ {row['jwks_downloads']} JWKS download (once per process)" if row["jwks_downloads"] else ""
+        calls.append(call_row(label, row["calls"], extra))
+    check = data["token_verification"]
+    portal, bare = (value for value in check.values() if isinstance(value, dict))
+    ratios = [ratio_row("token verification / bare PyJWT decode", None, check["ratio"],
+                        f"{portal['best_us']:.0f} us / {bare['best_us']:.0f} us per token (best of 9 rounds), keys cached"),
+              sync_ratio(data["sync"])]
+    calls.append(call_row(f"sync ({data['sync']['users']:,} users)", data["sync"]["by_operation"]))
+    return calls, ratios
+
+
+def rows_access(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/access_bench.py's results."""
+    api = data["results"]["access-check API (portal)"]
+    calls = [{"operation": "access check", "calls": api["cognito_requests_per_check"], "by_operation": {},
+              "note": f"{api['cognito_requests']} emulator requests over {api['requests']} checks"}]
+    alone = data["results"]["token verification alone"]
+    ratios = [ratio_row("access check / token verification alone (throughput)", None,
+                        data["throughput_ratio_api_over_verification"],
+                        f"{api['per_second']} / {alone['per_second']} requests/s, one worker")]
+    return calls, ratios
+
+
+def rows_bulk(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/bulk_bench.py's results."""
+    rate = data["import"]
+    ratios = [ratio_row("import rows/s / configured rate", rate.get("users"), rate["ratio"],
+                        f"{rate['rows_per_second']} rows/s against {rate['configured_rate']} configured")]
+    calls = [call_row(label, value) for label, value in data.get("calls_per_operation", {}).items()]
+    return calls, ratios
+
+
+def call_row(operation: str, by_operation: dict, note: str = "") -> dict:
+    """Return one row of the calls table."""
+    return {"operation": operation, "calls": sum(by_operation.values()), "by_operation": by_operation, "note": note}
+
+
+def ratio_row(name: str, users: int | None, value: float, detail: str) -> dict:
+    """Return one row of the ratios table."""
+    return {"ratio": name, "users": users, "value": value, "detail": detail}
+
+
+def sync_ratio(sync: dict) -> dict:
+    """Return the sync-against-minimum row of one sync run."""
+    return ratio_row("sync calls / minimum", sync["users"], round(sync["calls"] / sync["minimum_calls"], 4),
+                     f"{sync['calls']} / {sync['minimum_calls']} (+{sync['staff_group_calls']} staff groups), "
+                     f"{sync['seconds']} s")
+
+
+# name: (script, options, options with --quick, how to read its results)
+BENCHES = {
+    "directory": ("directory_bench.py", [], ["--quick"], rows_directory),
+    "portal": ("portal_bench.py", [], ["--quick"], rows_portal),
+    "access": ("access_bench.py", ["--seconds", "5"], ["--seconds", "2"], rows_access),
+    "bulk": ("bulk_bench.py", [], ["--quick"], rows_bulk),
+}
+
+
+def run_bench(name: str, quick: bool) -> dict:
+    """Run one benchmark module in its own process; return its status, duration and results."""
+    script, options, quick_options, _ = BENCHES[name]
+    path = ROOT / "bench" / script
+    if not path.exists():
+        return {"status": MISSING, "script": f"bench/{script}"}
+    command = [sys.executable, str(path), *(quick_options if quick else options)]
+    log = RESULTS / f"{name}.log"
+    print(f"running {' '.join([Path(command[0]).name, *command[1:]])} (output: {log.relative_to(ROOT)})",
+          flush=True)
+    started = time.monotonic()
+    with log.open("w") as output:
+        code = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+    seconds = round(time.monotonic() - started, 1)
+    if code:
+        tail = log.read_text().splitlines()[-15:]
+        print("\n".join("    " + line for line in tail))
+        return {"status": f"not measured: failed (exit {code}), see {log.relative_to(ROOT)}", "seconds": seconds}
+    return {"status": "measured", "seconds": seconds, "script": f"bench/{script}",
+            "results": json.loads((RESULTS / f"{name}.json").read_text())}
+
+
+ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "access check", "sync"]
+
+
+def order(row: dict) -> tuple:
+    """Sort the calls table in the issue's order of operations, then the rest."""
+    ranks = [rank for rank, prefix in enumerate(ORDER) if row["operation"].startswith(prefix)]
+    return (ranks[0] if ranks else len(ORDER), row.get("users", 0))
+
+
+def gather(runs: dict) -> tuple[list, list]:
+    """Return every bench's calls and ratio rows, marking the ones whose results could not be read."""
+    calls, ratios = [], []
+    for name, run in runs.items():
+        if run["status"] != "measured":
+            continue
+        try:
+            more_calls, more_ratios = BENCHES[name][3](run["results"])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            run["status"] = f"not measured: unexpected results ({exc.__class__.__name__}: {exc})"
+            continue
+        calls += [{**row, "source": run["script"]} for row in more_calls]
+        ratios += [{**row, "source": run["script"]} for row in more_ratios]
+    return sorted(calls, key=order), sorted(ratios, key=lambda row: (row["ratio"], row["users"] or 0))
+
+
+def print_tables(document: dict) -> None:
+    """Print the gathered tables."""
+    print("\nCognito calls per operation")
+    print(f"  {'operation':55} {'calls':>6}  by operation")
+    for row in document["calls_per_operation"]:
+        detail = ", ".join(f"{op} {n}" for op, n in row["by_operation"].items()) or "-"
+        print(f"  {row['operation']:55} {row['calls']:>6}  {detail}  {row['note']}".rstrip())
+    print("\nRatios")
+    print(f"  {'ratio':55} {'users':>8} {'value':>9}  detail")
+    for row in document["ratios"]:
+        users = f"{row['users']:,}" if row["users"] else "-"
+        print(f"  {row['ratio']:55} {users:>8} {row['value']:>9}  {row['detail']}")
+    print("\nModules")
+    for name, run in document["benches"].items():
+        took = f" in {run['seconds']} s" if "seconds" in run else ""
+        print(f"  {name:10} {run['status']}{took}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller pools (1,000 and 10,000) and shorter loads")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES), help="run only these modules")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    runs = {name: run_bench(name, args.quick) for name in (args.only or BENCHES)}
+    calls, ratios = gather(runs)
+    document = {
+        "command": "python bench/run.py " + " ".join(sys.argv[1:]),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "calls_per_operation": calls, "ratios": ratios,
+        "benches": {name: {key: value for key, value in run.items() if key != "results"} for name, run in runs.items()},
+        "sources": {name: run["results"] for name, run in runs.items() if "results" in run},
+    }
+    (RESULTS / "bench.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print_tables(document)
+    print(f"\nWritten to {(RESULTS / 'bench.json').relative_to(ROOT)} in {document['seconds']} s")
+    if any(run["status"].startswith("not measured: failed") for run in runs.values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
