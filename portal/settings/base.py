@@ -74,6 +74,13 @@ if DATABASES["default"].get("ENGINE") not in ("django.db.backends.sqlite3", "dja
                                "or PostgreSQL).")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers share the file (make load found "database is locked" 500s without this): a
+    # transaction takes the write lock when it starts, so two never deadlock upgrading a read lock; a writer
+    # waits up to 20 s for the lock instead of failing; readers go on while one writes (WAL).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
