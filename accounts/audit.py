@@ -1,7 +1,10 @@
 """audit_record(): the one way an action writes its audit event."""
 
+import json
 import logging
 from typing import Any
+
+from django.db import DatabaseError
 
 from accounts.models import AuditEvent
 
@@ -34,17 +37,14 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit event; never pass a password or a token in before, after or error."""
     label, sub = actor_label(actor)
-    event = AuditEvent.objects.create(
-        actor=label[:254],
-        actor_sub=sub,
-        action=action,
-        target=target[:254],
-        target_sub=target_sub,
-        before=before or {},
-        after=after or {},
-        outcome=outcome,
-        error=error[:2000],
-        client_ip=client_ip(request),
-    )
+    fields = {"actor": label[:254], "actor_sub": sub, "action": action, "target": target[:254],
+              "target_sub": target_sub, "before": before or {}, "after": after or {}, "outcome": outcome,
+              "error": error[:2000], "client_ip": client_ip(request)}
+    try:
+        event = AuditEvent.objects.create(**fields)
+    except DatabaseError:
+        # The database cannot take it (down, or the transaction broke): the log keeps the event whole.
+        logger.error("audit event NOT STORED, the database refused it: %s", json.dumps(fields, sort_keys=True))
+        raise
     logger.info("audit %s %s %s %s", label, action, target, outcome)
     return event

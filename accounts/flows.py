@@ -6,6 +6,8 @@ Every attempt is audited; no password or token reaches the audit or a log.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -47,6 +49,17 @@ def _audit(request, action: str, username: str, outcome: str, error: str = "") -
                  error=error, request=request)
 
 
+@contextmanager
+def _fault_audited(request, username: str) -> Iterator[None]:
+    """Audit a sign-in step that Cognito could not answer (busy or unreachable), then let the fault go on."""
+    try:
+        yield
+    except (cognito.Throttled, cognito.CognitoUnavailable) as exc:
+        reason = "Cognito throttled" if isinstance(exc, cognito.Throttled) else "Cognito unreachable"
+        _audit(request, "sign_in", username, AuditEvent.FAILURE, reason)
+        raise
+
+
 def sign_in_start(request, *, username: str, password: str) -> Step:
     """Check the throttle, then sign in with email and password."""
     username = cognito.canonical_username(username)
@@ -55,7 +68,8 @@ def sign_in_start(request, *, username: str, password: str) -> Step:
         _audit(request, "sign_in", username, AuditEvent.DENIED, "throttled")
         return Step(error=LOCKED.format(minutes=max(1, round(wait / 60))))
     return_data: dict = {}
-    user = auth.authenticate(request, username=username, password=password, return_data=return_data)
+    with _fault_audited(request, username):
+        user = auth.authenticate(request, username=username, password=password, return_data=return_data)
     reason = return_data.get("reason")
     if reason == backends.CHALLENGE:
         return _pending(request, username, return_data["challenge"])
@@ -128,7 +142,8 @@ def _complete(request, state: dict, result: cognito.AuthResult, *, mfa_used: boo
 def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.AuthResult | Step:
     """Answer the pending challenge; a refusal becomes a Step with its message."""
     try:
-        return cognito.auth_respond(challenge, state["session"], state["username"], answers)
+        with _fault_audited(request, state["username"]):
+            return cognito.auth_respond(challenge, state["session"], state["username"], answers)
     except cognito.InvalidPassword:
         return Step(challenge=_screen(state), error=WEAK_PASSWORD.format(rules=_rules()))
     except cognito.CodeMismatch:

@@ -131,7 +131,7 @@ def run_bench(name: str, quick: bool) -> dict:
             "results": json.loads((RESULTS / f"{name}.json").read_text())}
 
 
-ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "access check", "sync"]
+ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "access check", "sync"]
 
 
 def order(row: dict) -> tuple:

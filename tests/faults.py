@@ -4,6 +4,7 @@ import json
 from contextlib import contextmanager
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError
 
 from accounts import cognito
 
@@ -54,6 +55,34 @@ def cognito_fault(code: str = "TooManyRequestsException", *, operations=None, af
         passed["count"] += 1
         request.url = diverted.pop(id(request), request.url)
         return None
+
+    cognito.on_event("before-send.cognito-idp", handler, first=True)
+    try:
+        yield failed
+    finally:
+        cognito.off_event("before-send.cognito-idp", handler)
+
+
+@contextmanager
+def cognito_down(*, after: int = 0, operations=None):
+    """Let `after` matching requests through, then fail every later one as if Cognito had stopped answering.
+
+    The handler raises botocore's EndpointConnectionError before moto's own handler runs, so a request it
+    fails is never applied; botocore retries it like any connection error. Yields the operations failed.
+    """
+    failed: list[str] = []
+    passed = {"count": 0}
+
+    def handler(request, **_kwargs):
+        target = request.headers.get("X-Amz-Target", b"")
+        name = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        if operations is not None and name not in operations:
+            return None
+        if passed["count"] < after:
+            passed["count"] += 1
+            return None
+        failed.append(name)
+        raise EndpointConnectionError(endpoint_url=request.url)
 
     cognito.on_event("before-send.cognito-idp", handler, first=True)
     try:

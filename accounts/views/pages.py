@@ -1,8 +1,10 @@
 """The portal's pages."""
 
+import sys
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
+from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -40,5 +42,9 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
-    """Render the 500 page without touching anything that might have failed."""
+    """Render the 500 page, or the 503 page when the database is unreachable, touching nothing that failed."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):  # Django calls this while handling it
+        response = render(request, "503_database.html", status=HTTPStatus.SERVICE_UNAVAILABLE)
+        response["Retry-After"] = "30"
+        return response
     return render(request, "500.html", status=HTTPStatus.INTERNAL_SERVER_ERROR)

@@ -1,0 +1,279 @@
+"""Faults the portal must survive: throttling storms, Cognito stopping mid-request, the database going away.
+
+Each must give a clear answer, lose nothing (Cognito, the index and the audit agree on what happened) and
+leave a complete audit. What moto cannot produce is simulated at the gateway (tests/faults.py) or on the
+database connection, and the test names say so. Single faults on single requests are in test_health,
+test_signin, test_sessions, test_directory_actions and test_directory_sync; these are the storms and the
+faults in the middle of a request.
+"""
+
+import json
+import logging
+import textwrap
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.db.utils import OperationalError
+from django.test import Client
+from django.urls import reverse
+
+from accounts import cognito, flows, roles, selectors
+from accounts.models import AuditEvent, DirectoryEntry
+from tests.conftest import STAFF_PASSWORD
+from tests.faults import cognito_down, cognito_fault
+from tests.staff import admin_client, admin_user, alice, index_user, no_backoff, user_url  # noqa: F401
+from tests.test_settings import django_process
+
+BUSY, DOWN = b"Cognito is busy", b"The portal's database cannot be reached"
+
+
+def said(response) -> list[str]:
+    """Return the messages a redirecting response left for the next page."""
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def assert_index_matches_cognito(sub: str) -> None:
+    """Check that the directory row says what Cognito says: role, level, enabled, applications."""
+    user, groups = cognito.user_get(sub), cognito.user_groups(sub)
+    entry = selectors.entry_get(sub)
+    held = roles.held_roles(user.attributes)
+    assert len(held) == 1 and entry.role_key == f"{held[0].name}{held[0].level}"
+    assert entry.enabled == user.enabled
+    assert sorted(g.application for g in entry.grants.all()) == sorted(
+        roles.application_for_group(group) for group in groups)
+
+
+# --- Throttling storms ------------------------------------------------------------------------------
+
+
+def storm_requests(sub: str) -> list[tuple[str, str, dict | None]]:
+    """Return one round of a help-desk morning: open a user, then each kind of write."""
+    return [
+        ("get", user_url("change", sub), None),
+        ("post", user_url("role", sub), {"role": "b", "level": "1", "shown": "a1"}),
+        ("post", user_url("access", sub), {"applications": ["billing", "crm"]}),
+        ("post", user_url("reset_password", sub), {}),
+        ("post", user_url("sign_out", sub), {}),
+        ("post", user_url("disable", sub), {}),
+        ("post", user_url("refresh"), {}),
+    ]
+
+
+def test_a_throttling_storm_answers_every_request_busy_and_changes_nothing_simulated(admin_client, alice,
+                                                                                     no_backoff):
+    requests = storm_requests(alice.sub) * 6
+    with cognito_fault("TooManyRequestsException") as failed:
+        for method, url, data in requests:
+            response = getattr(admin_client, method)(url, data) if data is not None else admin_client.get(url)
+            assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE, url
+            assert BUSY in response.content and response["Retry-After"] == "5"
+    assert len(requests) <= len(failed) <= 3 * len(requests)  # retried, but never more than the attempts allow
+    user = cognito.user_get(alice.sub)
+    assert (user.attributes["custom:role_a"], user.enabled, cognito.user_groups(alice.sub)) == ("1", True,
+                                                                                                ["app-billing"])
+    assert_index_matches_cognito(alice.sub)
+    assert DirectoryEntry.objects.count() == 1  # the failed refreshes removed nobody
+    writes = [url for method, url, _ in requests if method == "post"]
+    events = AuditEvent.objects.all()
+    assert events.count() == len(writes)
+    assert {event.outcome for event in events} == {AuditEvent.FAILURE}
+    assert all("TooManyRequestsException" in event.error for event in events)
+
+
+def test_after_a_throttling_storm_the_next_request_works_at_once_simulated(admin_client, alice, no_backoff):
+    with cognito_fault("TooManyRequestsException"):
+        for _ in range(60):  # enough to spend botocore's whole retry quota
+            admin_client.get(user_url("change", alice.sub))
+    response = admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert said(response)[0].startswith("Role changed to B1.")
+    assert_index_matches_cognito(alice.sub)
+
+
+@pytest.mark.django_db
+def test_a_throttling_storm_at_sign_in_locks_nobody_out_and_audits_each_attempt_simulated(
+        client, admin_identity, settings, no_backoff):
+    settings.PORTAL_SIGNIN_MAX_FAILURES_PER_USER, settings.PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = 3, 5
+    login = reverse("accounts:login")
+    with cognito_fault("TooManyRequestsException", operations={"AdminInitiateAuth"}):
+        for _ in range(12):
+            response = client.post(login, {"email": "admin@example.com", "password": STAFF_PASSWORD})
+            assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+            assert flows.BUSY in [str(m) for m in response.context["messages"]]
+            assert SESSION_KEY not in client.session
+    response = client.post(login, {"email": "admin@example.com", "password": STAFF_PASSWORD})
+    assert response.status_code == HTTPStatus.FOUND and response.url == reverse("home")  # not locked out
+    outcomes = list(AuditEvent.objects.filter(action="sign_in").order_by("id").values_list("outcome", "error"))
+    assert outcomes == [(AuditEvent.FAILURE, "Cognito throttled")] * 12 + [(AuditEvent.SUCCESS, "")]
+
+
+# --- Cognito stopping in the middle of a request ------------------------------------------------------
+
+
+def only_event() -> AuditEvent:
+    """Return the one audit event the test expects."""
+    (event,) = AuditEvent.objects.all()
+    return event
+
+
+def test_cognito_stopping_midway_through_grants_and_revokes_reports_what_was_applied_simulated(
+        admin_client, alice, no_backoff):
+    with cognito_down(after=1) as failed:  # alice holds billing: grant crm, grant hr, revoke billing
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr"]})
+    assert response.status_code == HTTPStatus.FOUND and failed == ["AdminAddUserToGroup"] * 3
+    granted, refused = said(response)
+    assert granted == "Granted crm."
+    assert "could not be reached" in refused and refused.endswith("Not applied: grant hr, revoke billing.")
+    assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-crm"]
+    assert_index_matches_cognito(alice.sub)
+    event = only_event()
+    assert (event.outcome, event.before) == (AuditEvent.FAILURE, {"applications": ["billing"]})
+    assert event.after["granted"] == ["crm"] and event.after["applications"] == ["billing", "crm"]
+    assert event.after["not_applied"] == ["grant hr", "revoke billing"] and "grant hr failed" in event.error
+
+
+def test_cognito_stopping_after_a_role_write_reports_the_role_and_the_missing_sign_out_simulated(
+        admin_client, alice, no_backoff):
+    with cognito_down(after=1):
+        response = admin_client.post(user_url("role", alice.sub), {"role": "c", "level": "2", "shown": "a1"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert "could not be signed out" in said(response)[0]
+    assert roles.held_roles(cognito.user_get(alice.sub).attributes) == [roles.Role("c", 2)]
+    assert_index_matches_cognito(alice.sub)
+    event = only_event()
+    assert event.outcome == AuditEvent.FAILURE and event.after == {"role": "c2", "sessions_revoked": False}
+
+
+def test_cognito_stopping_after_a_disable_reports_the_missing_sign_out_simulated(admin_client, alice, no_backoff):
+    with cognito_down(after=1):
+        response = admin_client.post(user_url("disable", alice.sub))
+    assert response.status_code == HTTPStatus.FOUND
+    assert "revoking their sessions failed" in said(response)[0]
+    assert not cognito.user_get(alice.sub).enabled
+    assert_index_matches_cognito(alice.sub)
+    event = only_event()
+    assert event.outcome == AuditEvent.FAILURE and event.after == {"enabled": False, "sessions_revoked": False}
+
+
+def test_cognito_stopping_after_an_invitation_shows_the_user_made_without_applications_simulated(
+        admin_client, no_backoff):
+    data = {"email": "new@example.com", "name": "New Person", "role": "b", "level": "2",
+            "applications": ["billing", "crm"]}
+    with cognito_down(after=1):
+        response = admin_client.post(user_url("add"), data)
+    assert response.status_code == HTTPStatus.OK
+    page = response.content.decode()
+    assert "new@example.com was invited with role B2." in page
+    assert 'id="invite-grant-failed">Could not grant billing' in page and "Not granted: billing, crm." in page
+    created = next(cognito.users_list('email = "new@example.com"'))
+    assert cognito.user_groups(created.sub) == []
+    assert_index_matches_cognito(created.sub)
+    event = only_event()
+    assert event.outcome == AuditEvent.FAILURE and event.target_sub == created.sub
+    assert event.after["applications"] == [] and "granting billing failed" in event.error
+
+
+# --- The database going away -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def database(db, monkeypatch):
+    """A switch: while database['down'] is true, every query fails as if the database had gone away."""
+    state = {"down": False}
+    real = connection.cursor
+
+    def cursor(*args, **kwargs):
+        if state["down"]:
+            raise OperationalError("simulated: the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "cursor", cursor)
+    yield state
+    state["down"] = False  # back before anything else tears down
+
+
+def test_healthz_names_the_database_when_it_is_down_simulated(client, pool, database):
+    database["down"] = True
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"status": "degraded", "database": "unavailable: OperationalError", "cognito": "ok"}
+
+
+@pytest.mark.parametrize("method, name, data", [
+    ("get", "changelist", None),
+    ("get", "change", None),
+    ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
+])
+def test_pages_without_their_database_answer_503_and_call_no_cognito_simulated(method, name, data, admin_user,
+                                                                                alice, database):
+    browser = Client(raise_request_exception=False)
+    browser.force_login(admin_user)
+    url = user_url(name) if name == "changelist" else user_url(name, alice.sub)
+    database["down"] = True
+    with cognito.count_calls() as calls:
+        response = getattr(browser, method)(url, data or {})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and response["Retry-After"] == "30"
+    assert DOWN in response.content and b"Traceback" not in response.content
+    assert not calls  # nothing reached Cognito, so nothing changed there
+    database["down"] = False
+    assert cognito.user_get(alice.sub).attributes["custom:role_a"] == "1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_going_away_after_a_cognito_write_loses_no_audit_event_simulated(admin_user, alice, database,
+                                                                                       caplog):
+    browser = Client(raise_request_exception=False)
+    browser.force_login(admin_user)
+    cognito.on_event("after-call.cognito-idp.AdminUpdateUserAttributes", lambda **_: database.update(down=True))
+    with caplog.at_level(logging.ERROR, logger="accounts.audit"):
+        response = browser.post(user_url("role", alice.sub), {"role": "b", "level": "3", "shown": "a1"})
+    database["down"] = False
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and DOWN in response.content
+    assert b"may already have reached Cognito" in response.content
+    assert roles.held_roles(cognito.user_get(alice.sub).attributes) == [roles.Role("b", 3)]  # the write happened
+    assert not AuditEvent.objects.filter(action="role_change").exists()  # the database could not take it...
+    (record,) = [r for r in caplog.records if "audit event NOT STORED" in r.getMessage()]
+    logged = json.loads(record.getMessage().split(": ", 1)[1])  # ...so the log has it, whole
+    assert logged["action"] == "role_change" and logged["target_sub"] == alice.sub
+    assert logged["actor"] == "admin@example.com" and logged["before"] == {"role": "a1"}
+    assert (logged["outcome"], logged["error"]) == (AuditEvent.FAILURE, "OperationalError")
+    assert browser.get(user_url("change", alice.sub)).status_code == HTTPStatus.OK  # reads Cognito live
+    assert_index_matches_cognito(alice.sub)  # and the index caught up: nothing lost
+
+
+SQLITE_WRITERS = textwrap.dedent("""
+    import threading, time
+    from django.db import connection, transaction
+    from accounts.models import DirectoryEntry
+    from django.utils import timezone
+    DirectoryEntry.objects.create(sub="x", username="x", email="x@example.com", status="CONFIRMED",
+                                  synced_at=timezone.now())
+    errors = []
+    def writer():
+        try:
+            for _ in range(10):
+                with transaction.atomic():
+                    entry = DirectoryEntry.objects.select_for_update().get(sub="x")
+                    time.sleep(0.005)  # a Cognito call inside the transaction
+                    entry.level += 1
+                    entry.save(update_fields=["level"])
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    print("errors", errors, "level", DirectoryEntry.objects.get(sub="x").level)
+""")
+
+
+def test_sqlite_writers_in_several_workers_wait_for_each_other_instead_of_failing(tmp_path):
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert django_process(tmp_path, "migrate", DATABASE_URL=database).returncode == 0
+    result = django_process(tmp_path, "shell", "-c", SQLITE_WRITERS, DATABASE_URL=database)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "errors [] level 40"  # no lock error, no lost update
