@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts import cognito, permissions, roles, selectors
 from accounts.models import AuditEvent, DirectoryEntry
 from accounts.views import audit as audit_views
+from accounts.views import auth as auth_views
 from accounts.views import directory as views
 
 REFRESH_LIMIT = 100
@@ -51,6 +52,18 @@ class PortalAdminSite(admin.AdminSite):
             return inner(request, *args, **kwargs)
 
         return update_wrapper(guarded, view)
+
+    def logout(self, request, extra_context=None):
+        """Sign out through the portal, which revokes the Cognito tokens and audits it (POST only)."""
+        return auth_views.logout(request)
+
+    def password_change(self, request, extra_context=None):
+        """Send staff to the portal's password page: their password lives in Cognito, not here."""
+        return redirect("accounts:account_password")
+
+    def password_change_done(self, request, extra_context=None):
+        """Send staff to their account page."""
+        return redirect("accounts:account")
 
     def login(self, request, extra_context=None):
         """Redirect to the portal's sign-in, keeping a safe ?next=."""

@@ -256,7 +256,7 @@ def password_forgot_finish(request, *, email: str, code: str, new_password: str)
     except cognito.InvalidPassword:
         return WEAK_PASSWORD.format(rules=_rules())
     except (cognito.CodeMismatch, cognito.ExpiredCode, cognito.UserNotFound, cognito.NotAuthorized,
-            cognito.InvalidParameter) as exc:
+            cognito.InvalidParameter, cognito.ResourceNotFound) as exc:  # the emulator's unknown user
         throttle.record_failure(email, client_ip(request))
         _audit(request, "password_reset_confirm", email, AuditEvent.FAILURE, exc.code)
         return BAD_CODE

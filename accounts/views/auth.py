@@ -8,8 +8,9 @@ from http import HTTPStatus
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,6 +29,7 @@ MFA = "accounts/login_mfa.html"
 MFA_SETUP = "accounts/login_mfa_setup.html"
 FORGOT = "accounts/password_forgot.html"
 FORGOT_CONFIRM = "accounts/password_forgot_confirm.html"
+NO_TOKENS = "Sign in again with your Cognito account to change your password or two-step sign-in."
 SCREENS = {
     "new_password": "accounts:login_new_password",
     "mfa": "accounts:login_mfa",
@@ -243,7 +245,22 @@ def account(request):
     return render(request, "accounts/account.html", context)
 
 
+def cognito_session_required(view):
+    """Send a session without Cognito tokens (not opened through the sign-in form) to sign in again."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.session.get(flows.TOKENS):
+            auth.logout(request)
+            messages.error(request, NO_TOKENS)
+            return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @login_required
+@cognito_session_required
 @sensitive_post_parameters()
 @never_cache
 @csrf_protect
@@ -262,6 +279,7 @@ def account_password(request):
 
 
 @login_required
+@cognito_session_required
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])

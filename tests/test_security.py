@@ -1,0 +1,485 @@
+"""The security sweep, derived from the URLconf so that no route escapes it.
+
+ROUTES below declares, in one place, what every route answers to the four personas (anonymous, a signed-in
+user without staff standing, the help desk, an administrator), for GET and, on the routes that change state,
+for POST. A route the URLconf has and the table lacks fails the sweep. Across every answer: frames are
+denied, no GET writes to Cognito, the audit or the database (the directory index refreshing itself and the
+session aside), and every state-changing route refuses a POST without its CSRF token with nothing written.
+Then: script in every attribute a person controls comes out escaped, and `next` never leads off-site.
+Elsewhere, not repeated here: the session key changes at sign-in (test_signin.py,
+test_session_key_changes_at_sign_in) and `manage.py check --deploy` is clean under the production settings
+(test_settings.py, test_production_settings_pass_the_deployment_checklist).
+"""
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import quote, urlsplit
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import URLResolver, get_resolver, reverse
+from django.utils.html import escape
+from moto import mock_aws
+
+from accounts import cognito, roles
+from accounts.audit import audit_record
+from accounts.bootstrap import bootstrap
+from accounts.models import AuditEvent, DirectoryEntry
+from tests.conftest import STAFF_PASSWORD
+from tests.staff import index_user, local_staff
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("anonymous", "nonstaff", "helpdesk", "admin")
+LOGIN = "/accounts/login/?next={here}"  # the portal's sign-in, coming back here afterwards
+SIGN_IN, HOME = "/accounts/login/", "/"
+USER_PAGE = "/admin/accounts/directoryentry/{sub}/change/"
+USERS = "/admin/accounts/directoryentry/"
+ANY_USER_PAGE = "/admin/accounts/directoryentry/*"
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a route answers each persona: a status, or where it redirects ('*' ends a prefix)."""
+
+    get: tuple
+    post: tuple | None = None  # declared for the routes that change state
+    data: Callable[["World"], dict] | None = None
+
+
+def four(answer) -> tuple:
+    """Return the same answer for every persona."""
+    return (answer,) * 4
+
+
+def staff_only(helpdesk, admin) -> tuple:
+    """Return the answers of a page behind the admin site's gate."""
+    return (LOGIN, HTTPStatus.FORBIDDEN, helpdesk, admin)
+
+
+OK, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, \
+    HTTPStatus.METHOD_NOT_ALLOWED
+NEW_PASSWORD = {"new_password": "Brand-New-Pass-1!", "confirm_password": "Brand-New-Pass-1!"}
+
+ROUTES: dict[str, Route] = {
+    # The portal's own pages
+    "home": Route(get=(LOGIN, OK, OK, OK)),
+    "healthz": Route(get=four(OK)),
+    "accounts:login": Route(get=(OK, HOME, HOME, HOME), post=(OK, HOME, HOME, HOME),
+                            data=lambda w: {"email": "admin@example.com", "password": "Not-The-Password-1!"}),
+    "accounts:login_new_password": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: NEW_PASSWORD),
+    "accounts:login_mfa": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
+    "accounts:login_mfa_setup": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
+    "accounts:password_forgot": Route(get=four(OK), post=four("/accounts/password/forgot/confirm/"),
+                                      data=lambda w: {"email": "nobody@example.com"}),
+    "accounts:password_forgot_confirm": Route(get=four(OK), post=four(OK), data=lambda w: {
+        "email": "nobody@example.com", "code": "123456", **NEW_PASSWORD}),
+    "accounts:logout": Route(get=four(NOT_ALLOWED), post=four(SIGN_IN)),
+    "accounts:account": Route(get=(LOGIN, OK, OK, OK)),
+    # Without Cognito tokens (a session not opened by signing in) these send to sign in again.
+    "accounts:account_password": Route(get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK),
+                                       data=lambda w: {"old_password": "Not-The-Password-1!", **NEW_PASSWORD}),
+    "accounts:account_mfa": Route(get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK),
+                                  data=lambda w: {"code": "000000"}),
+    "accounts:account_sign_out_everywhere": Route(get=(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
+                                                  post=(LOGIN, SIGN_IN, SIGN_IN, SIGN_IN)),
+    # The admin site's frame
+    "admin:index": Route(get=staff_only(OK, OK)),
+    "admin:login": Route(get=four("/accounts/login/?next=/admin/")),
+    "admin:logout": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(SIGN_IN, SIGN_IN)),
+    "admin:password_change": Route(get=staff_only("/accounts/account/password/", "/accounts/account/password/"),
+                                   post=staff_only("/accounts/account/password/", "/accounts/account/password/"),
+                                   data=lambda w: {"old_password": "x", "new_password1": "y", "new_password2": "y"}),
+    "admin:password_change_done": Route(get=staff_only("/accounts/account/", "/accounts/account/")),
+    "admin:autocomplete": Route(get=staff_only(FORBIDDEN, FORBIDDEN)),
+    "admin:jsi18n": Route(get=staff_only(OK, OK)),
+    "admin:view_on_site": Route(get=staff_only(NOT_FOUND, NOT_FOUND)),
+    "admin:app_list": Route(get=staff_only(OK, OK)),
+    "unnamed admin/(?P<url>.*)$": Route(get=staff_only(NOT_FOUND, NOT_FOUND)),
+    # The directory
+    "admin:accounts_directoryentry_changelist": Route(
+        get=staff_only(OK, OK), post=staff_only(USERS, USERS),
+        data=lambda w: {"action": "refresh_selected", "_selected_action": [w.sub]}),
+    "admin:accounts_directoryentry_add": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, ANY_USER_PAGE),
+                                               data=lambda w: {"email": "new@example.com", "name": "New Person",
+                                                               "role": "b", "level": "2", "applications": ["crm"]}),
+    "admin:accounts_directoryentry_change": Route(get=staff_only(OK, OK)),
+    "unnamed admin/accounts/directoryentry/<path:object_id>/": Route(get=staff_only(USER_PAGE, USER_PAGE)),
+    "admin:accounts_directoryentry_history": Route(get=staff_only(USER_PAGE + "#history", USER_PAGE + "#history")),
+    "admin:accounts_directoryentry_delete": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USERS),
+                                                  data=lambda w: {"confirm": w.email}),
+    "admin:accounts_directoryentry_refresh": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                   post=staff_only(USERS, USERS)),
+    "admin:accounts_directoryentry_role": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                post=staff_only(USER_PAGE, USER_PAGE),
+                                                data=lambda w: {"role": "c", "level": "2", "shown": "a1"}),
+    "admin:accounts_directoryentry_access": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                  post=staff_only(FORBIDDEN, USER_PAGE),
+                                                  data=lambda w: {"applications": ["crm"]}),
+    "admin:accounts_directoryentry_reset_password": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                          post=staff_only(USER_PAGE, USER_PAGE)),
+    "admin:accounts_directoryentry_sign_out": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                    post=staff_only(USER_PAGE, USER_PAGE)),
+    "admin:accounts_directoryentry_disable": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                   post=staff_only(FORBIDDEN, USER_PAGE)),
+    "admin:accounts_directoryentry_enable": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                  post=staff_only(FORBIDDEN, USER_PAGE)),
+    # The audit log: administrators read it; nobody adds, changes or deletes an event
+    "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_auditevent_change": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, FORBIDDEN),
+                                              data=lambda w: {"outcome": "success"}),
+    "unnamed admin/accounts/auditevent/<path:object_id>/": Route(
+        get=staff_only("/admin/accounts/auditevent/{event}/change/", "/admin/accounts/auditevent/{event}/change/")),
+    "admin:accounts_auditevent_history": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_auditevent_add": Route(get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN),
+                                           data=lambda w: {"action": "forged", "outcome": "success"}),
+    "admin:accounts_auditevent_delete": Route(get=staff_only(FORBIDDEN, FORBIDDEN),
+                                              post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}),
+    "admin:accounts_auditevent_export": Route(get=staff_only(FORBIDDEN, OK)),
+}
+
+# --- The URLconf ------------------------------------------------------------------------------------------
+
+
+def walk(patterns, prefix: str = "", namespace: str = ""):
+    """Yield (name, pattern) for every route under these patterns, into every include and the admin site."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        else:
+            route = prefix + str(pattern.pattern)
+            yield (namespace + pattern.name if pattern.name else f"unnamed {route}"), route
+
+
+FOUND = dict(walk(get_resolver().url_patterns))
+WRITES = sorted(name for name, route in ROUTES.items() if route.post)
+
+
+def test_every_route_of_the_urlconf_is_declared():
+    assert sorted(set(FOUND) - set(ROUTES)) == [], "declare these routes in ROUTES"
+    assert sorted(set(ROUTES) - set(FOUND)) == [], "these declared routes no longer exist"
+
+
+# --- The world the sweep runs in ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_pool():
+    """One emulated pool for the whole module, bootstrapped once, with the two staff accounts.
+
+    Safe to share: no route changes a staff account, and each test makes its own target user.
+    """
+    with mock_aws():
+        with override_settings(PORTAL_ADMIN_EMAIL=""):
+            report = bootstrap()
+        with override_settings(COGNITO_USER_POOL_ID=report.pool_id, COGNITO_APP_CLIENT_ID=report.client_id,
+                               COGNITO_APP_CLIENT_SECRET=report.client_secret):
+            cognito_user("admin@example.com", staff="admin", name="Ada Admin")
+            cognito_user("desk@example.com", staff="helpdesk", name="Hal Desk")
+            cognito_user("plain@example.com")
+            yield report
+
+
+_numbers = itertools.count()
+
+
+def cognito_user(email: str, *, staff: str = "", name: str = "", apps=()) -> cognito.User:
+    """Create a confirmed pool user (role A1 unless staff) with the staff password."""
+    role = {a: "0" for a in roles.role_attributes()} if staff else roles.attributes_for(roles.Role("a", 1))
+    user = cognito.user_create(email, {"name": name or email.split("@")[0], **role},
+                               temporary_password=STAFF_PASSWORD, send_invitation=False)
+    cognito.user_set_password(email, STAFF_PASSWORD, permanent=True)
+    for group in [roles.group_for_application(app) for app in apps] + ([roles.staff_groups()[staff]] if staff else []):
+        cognito.user_add_to_group(email, group)
+    return user
+
+
+@dataclass
+class World:
+    """The real objects routes are built with: a target user of this test, an audit event."""
+
+    sub: str
+    email: str
+    event: int
+    content_type: int
+
+    def url(self, name: str) -> str:
+        """Return a URL of the route, its parameters filled with these objects."""
+        values = {"sub": self.sub, "object_id": str(self.event) if "auditevent" in FOUND[name] else self.sub,
+                  "content_type_id": str(self.content_type), "app_label": "accounts", "url": "no-such-page/"}
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], FOUND[name])
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
+        return "/" + path.replace("^", "").replace("$", "")
+
+    def expected(self, answer, here: str):
+        """Return the answer with this world's objects filled in."""
+        return answer.format(sub=self.sub, event=self.event, here=quote(here, safe="/")) if isinstance(
+            answer, str) else answer
+
+
+@pytest.fixture
+def world(db, monkeypatch) -> World:
+    """A fresh target user holding A1 and billing, in the directory, and an audit event; TOTP checked."""
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    email = f"alice.{next(_numbers)}@example.com"
+    alice = cognito_user(email, apps=["billing"], name="Alice Liddell")
+    index_user(alice)
+    event = audit_record(actor="setup", action="test", target=email, target_sub=alice.sub)
+    return World(sub=alice.sub, email=email, event=event.pk,
+                 content_type=ContentType.objects.get_for_model(DirectoryEntry).pk)
+
+
+def signed_in(email: str, *, enforce_csrf_checks: bool = False) -> Client:
+    """Return a client signed in through the portal's form, as a person would."""
+    client = Client(raise_request_exception=False)
+    response = client.post(reverse("accounts:login"), {"email": email, "password": STAFF_PASSWORD})
+    assert response.status_code == HTTPStatus.FOUND and response.url == HOME
+    if not enforce_csrf_checks:
+        return client
+    strict = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    strict.cookies = client.cookies  # the same signed-in session, now held to the CSRF rules
+    return strict
+
+
+@pytest.fixture
+def personas(world) -> dict[str, Client]:
+    """A client per persona: the non-staff user can only exist locally (Cognito refuses them at sign-in)."""
+    nonstaff = Client(raise_request_exception=False)
+    nonstaff.force_login(local_staff(cognito.user_get("plain@example.com"), None))
+    return {"anonymous": Client(raise_request_exception=False), "nonstaff": nonstaff,
+            "helpdesk": signed_in("desk@example.com"), "admin": signed_in("admin@example.com")}
+
+
+# --- What a request changed --------------------------------------------------------------------------------
+
+COGNITO_READS = {"AdminGetUser", "AdminListGroupsForUser", "ListUsers", "ListUsersInGroup", "ListGroups",
+                 "GetGroup", "DescribeUserPool", "DescribeUserPoolClient"}
+# A page that enrols an authenticator must get a secret to show; the account changes only at the code.
+GET_MAY_ALSO_CALL = {"AssociateSoftwareToken"}
+INDEX_TABLES = ("accounts_directoryentry", "accounts_directorygrant")  # a user page refreshes its row
+
+
+class Changes:
+    """Record the Cognito calls and the database writes of the requests made inside `with`."""
+
+    def __enter__(self):
+        self._calls = cognito.count_calls()
+        self.calls = self._calls.__enter__()
+        self._queries = CaptureQueriesContext(connection)
+        self._queries.__enter__()
+        self.audit_before = AuditEvent.objects.count()
+        return self
+
+    def __exit__(self, *exc):
+        self._queries.__exit__(*exc)
+        self._calls.__exit__(*exc)
+        self.audit_after = AuditEvent.objects.count()
+
+    def writes(self, *, allowed_tables=()) -> list[str]:
+        """Return the SQL writes made, except to the session table and `allowed_tables`."""
+        writes = [q["sql"] for q in self._queries.captured_queries
+                  if re.match(r"\s*(INSERT|UPDATE|DELETE|REPLACE)", q["sql"], re.IGNORECASE)]
+        return [sql[:120] for sql in writes if not any(f'"{t}"' in sql for t in ("django_session", *allowed_tables))]
+
+    def cognito_writes(self, *, allowed=frozenset()) -> dict:
+        """Return the Cognito calls made that are not reads (nor `allowed`)."""
+        return {op: n for op, n in self.calls.items() if op not in COGNITO_READS | allowed}
+
+
+def mismatch(method: str, persona: str, response, answer, here: str, world: World) -> list[str]:
+    """Return what is wrong with one answer: status, redirect target, frame header."""
+    problems = []
+    if response.get("X-Frame-Options") != "DENY":
+        problems.append(f"{method} as {persona}: frames not denied")
+    wanted = world.expected(answer, here)
+    if isinstance(wanted, int):
+        if response.status_code != wanted:
+            problems.append(f"{method} as {persona}: {response.status_code}, declared {wanted}")
+        return problems
+    location = response.get("Location", "")
+    matches = location.startswith(wanted[:-1]) if wanted.endswith("*") else location == wanted
+    if response.status_code != HTTPStatus.FOUND or not matches:
+        problems.append(f"{method} as {persona}: {response.status_code} to {location!r}, declared {wanted!r}")
+    return problems
+
+
+# --- The sweep ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_every_route_answers_each_persona_as_declared_and_no_get_writes(name, world, personas):
+    route, url = ROUTES[name], world.url(name)
+    problems = []
+    for persona, answer in zip(PERSONAS, route.get):
+        with Changes() as changes:
+            response = personas[persona].get(url)
+        problems += mismatch("GET", persona, response, answer, url, world)
+        if changes.cognito_writes(allowed=GET_MAY_ALSO_CALL) or changes.audit_after != changes.audit_before:
+            problems.append(f"GET as {persona} changed something: {dict(changes.calls)}, audit "
+                            f"{changes.audit_before}->{changes.audit_after}")
+        problems += [f"GET as {persona} wrote {sql}" for sql in changes.writes(allowed_tables=INDEX_TABLES)]
+    for persona, answer in zip(PERSONAS, route.post or ()):  # the most privileged last
+        response = personas[persona].post(url, route.data(world) if route.data else {})
+        problems += mismatch("POST", persona, response, answer, url, world)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", WRITES)
+def test_every_state_changing_route_refuses_a_post_without_its_csrf_token(name, world):
+    url, data = world.url(name), ROUTES[name].data(world) if ROUTES[name].data else {}
+    for persona, client in {"anonymous": Client(enforce_csrf_checks=True),
+                            "admin": signed_in("admin@example.com", enforce_csrf_checks=True)}.items():
+        with Changes() as changes:
+            response = client.post(url, data)
+        assert response.status_code == HTTPStatus.FORBIDDEN, persona
+        assert b"CSRF" in response.content and response["X-Frame-Options"] == "DENY"
+        assert dict(changes.calls) == {} and changes.writes() == [], persona
+        assert changes.audit_after == changes.audit_before
+
+
+def test_the_sweep_covers_every_write_the_portal_audits():
+    audited = {"access_set", "role_change", "user_disable", "user_enable", "user_reset_password", "user_sign_out",
+               "user_delete", "user_invite", "directory_sync"}
+    routes_of = {"access_set": "access", "role_change": "role", "user_disable": "disable", "user_enable": "enable",
+                 "user_reset_password": "reset_password", "user_sign_out": "sign_out", "user_delete": "delete",
+                 "user_invite": "add", "directory_sync": "refresh"}
+    assert {f"admin:accounts_directoryentry_{routes_of[action]}" for action in audited} <= set(WRITES)
+
+
+# --- Escaping ---------------------------------------------------------------------------------------------------
+
+PAYLOADS = {
+    "name": '<script>alert("name")</script>',
+    "email": "x<svg/onload=alert(1)>@example.com",
+    "attribute": "<img src=x onerror=alert('attribute')>",
+    "description": "<iframe src=javascript:alert('app')>",
+    "staff name": "<b onmouseover=alert('staff')>Eve</b>",
+    "audit actor": "<script>alert('actor')</script>",
+    "audit error": "</td><script>alert('error')</script>",
+    "audit before": "<script>alert('before')</script>",
+    "search": "<script>alert('q')</script>",
+    "filter": '"><script>alert("filter")</script>',
+    "application sent": "<script>alert('sent')</script>",
+}
+
+
+@pytest.fixture
+def hostile(db, settings) -> dict:
+    """A pool where every attribute a person controls holds script: a user, a staff member, audit events."""
+    settings.PORTAL_APPLICATIONS = {**settings.PORTAL_APPLICATIONS, "billing": PAYLOADS["description"]}
+    mallory = cognito_user(f"mallory.{next(_numbers)}@example.com", apps=["billing"], name=PAYLOADS["name"])
+    payloads = {**PAYLOADS, "email": f"x{next(_numbers)}" + PAYLOADS["email"]}  # an email can be held only once
+    cognito.user_update_attributes(mallory.sub, {"email": payloads["email"], "custom:nickname": payloads["attribute"]})
+    index_user(mallory)
+    staff = f"eve.{next(_numbers)}@example.com"
+    cognito_user(staff, staff="admin", name=PAYLOADS["staff name"])
+    event = audit_record(actor=PAYLOADS["audit actor"], action="role_change", target=payloads["email"],
+                         target_sub=mallory.sub, before={"role": PAYLOADS["audit before"]}, after={"role": "b1"},
+                         outcome=AuditEvent.FAILURE, error=PAYLOADS["audit error"])
+    return {"sub": mallory.sub, "event": event.pk, "staff": staff, "payloads": payloads}
+
+
+def hostile_pages(sub: str, event: int) -> dict[str, tuple[str, set[str]]]:
+    """Return the pages that show the payloads: url, and the payloads each must show (escaped)."""
+    user_page = reverse("admin:accounts_directoryentry_change", args=[sub])
+    audit = reverse("admin:accounts_auditevent_changelist")
+    return {
+        "home": (reverse("home"), {"staff name"}),
+        "account": (reverse("accounts:account"), {"staff name"}),
+        "directory": (USERS, {"name", "email"}),
+        "directory search": (USERS + "?q=" + quote(PAYLOADS["search"]), {"search"}),
+        "user page": (user_page, {"name", "email", "attribute", "description", "audit actor", "audit error"}),
+        "delete page": (reverse("admin:accounts_directoryentry_delete", args=[sub]), {"email"}),
+        "audit log": (audit, {"audit actor", "audit error", "email"}),
+        "audit log filtered": (audit + "?actor=" + quote(PAYLOADS["filter"]), {"filter"}),
+        "audit event": (reverse("admin:accounts_auditevent_change", args=[event]),
+                        {"audit actor", "audit error", "email"}),
+        "invite form": (reverse("admin:accounts_directoryentry_add"), {"description"}),
+    }
+
+
+def assert_escaped(page: str, shown: set[str], where: str, payloads: dict) -> None:
+    """Check that no payload appears raw and that the expected ones appear escaped."""
+    for label, payload in payloads.items():
+        assert payload not in page, f"{label} unescaped on {where}"
+    for label in shown:
+        assert escape(payloads[label]) in page, f"{label} not shown on {where}"
+
+
+def test_script_in_every_attribute_a_person_controls_comes_out_escaped(hostile):
+    admin = signed_in(hostile["staff"])
+    for where, (url, shown) in hostile_pages(hostile["sub"], hostile["event"]).items():
+        response = admin.get(url)
+        assert response.status_code == HTTPStatus.OK, where
+        assert_escaped(response.content.decode(), shown, where, hostile["payloads"])
+    # Before/after are JSON in the audit event's page: the key survives, the markup does not.
+    event_page = admin.get(reverse("admin:accounts_auditevent_change", args=[hostile["event"]])).content.decode()
+    assert "alert(&#x27;before&#x27;)" in event_page or "alert(\\u0027before" in event_page
+
+
+def test_script_sent_in_a_form_is_refused_and_echoed_escaped(hostile):
+    admin = signed_in(hostile["staff"])
+    url = reverse("admin:accounts_directoryentry_access", args=[hostile["sub"]])
+    page = admin.post(url, {"applications": [PAYLOADS["application sent"]]}, follow=True).content.decode()
+    assert "Unknown application: " + escape(PAYLOADS["application sent"]) in page
+    assert PAYLOADS["application sent"] not in page
+    invite = admin.post(reverse("admin:accounts_directoryentry_add"), {
+        "email": "not-an-email" + PAYLOADS["search"], "name": PAYLOADS["name"], "role": "b", "level": "1"})
+    assert invite.status_code == HTTPStatus.BAD_REQUEST
+    assert_escaped(invite.content.decode(), {"name"}, "invite form sent back", hostile["payloads"])
+
+
+# --- Where `next` may lead ---------------------------------------------------------------------------------------
+
+OFF_SITE = ["https://evil.example/", "//evil.example/", "///evil.example/", "/\\evil.example/", "\\\\evil.example/",
+            "http:evil.example", "https:/evil.example", " //evil.example", "\t//evil.example",
+            "javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "/%2F%2Fevil.example",
+            "http://testserver@evil.example/"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_next_never_leads_off_site_from_either_sign_in_page(target, client):
+    admin_login = client.get(reverse("admin:login"), {"next": target})
+    hop = admin_login["Location"]
+    assert hop.startswith("/accounts/login/?next=/")  # the admin site passes on only a local target
+    client.get(SIGN_IN, {"next": target})
+    response = client.post(SIGN_IN, {"email": "admin@example.com", "password": STAFF_PASSWORD})
+    assert response.status_code == HTTPStatus.FOUND
+    where = urlsplit(response.url)
+    assert not where.scheme and not where.netloc and re.match(r"/(?![/\\])", where.path), response.url
+
+
+def test_next_on_this_site_is_followed(client):
+    client.get(SIGN_IN, {"next": "/admin/accounts/directoryentry/?q=ali"})
+    response = client.post(SIGN_IN, {"email": "admin@example.com", "password": STAFF_PASSWORD})
+    assert response.url == "/admin/accounts/directoryentry/?q=ali"
+
+
+# --- Found by the sweep -------------------------------------------------------------------------------------------
+
+
+def test_the_admin_sites_sign_out_is_the_portals_it_revokes_and_audits():
+    admin = signed_in("admin@example.com")
+    refresh = admin.session["cognito"]["refresh"]
+    response = admin.post(reverse("admin:logout"))
+    assert response.status_code == HTTPStatus.FOUND and response.url == SIGN_IN
+    with pytest.raises(cognito.NotAuthorized):
+        cognito.auth_refresh(cognito.user_get("admin@example.com").sub, refresh)
+    assert AuditEvent.objects.filter(action="sign_out", actor="admin@example.com", outcome="success").exists()
+
+
+def test_a_reset_code_for_an_unknown_email_answers_like_a_wrong_code(client, settings):
+    settings.COGNITO_EMBEDDED = True  # the emulator checks codes only in embedded mode
+    answers = []
+    for email in ("nobody@example.com", "plain@example.com"):
+        response = client.post(reverse("accounts:password_forgot_confirm"),
+                               {"email": email, "code": "123456", **NEW_PASSWORD})
+        answers.append((response.status_code, response.context["form"].non_field_errors()))
+    assert answers[0] == answers[1] and answers[0][0] == HTTPStatus.OK  # no 500, nothing to tell them apart
