@@ -141,6 +141,9 @@ COGNITO_REGION = env.str("COGNITO_REGION", default="us-east-1")
 COGNITO_USER_POOL_ID = env.str("COGNITO_USER_POOL_ID", default="")
 COGNITO_APP_CLIENT_ID = env.str("COGNITO_APP_CLIENT_ID", default="")
 COGNITO_APP_CLIENT_SECRET = env.str("COGNITO_APP_CLIENT_SECRET", default="")
+# The app client the applications sign users in with (cognito_bootstrap creates it): the access-check
+# API accepts tokens issued to it.
+COGNITO_APPLICATIONS_CLIENT_ID = env.str("COGNITO_APPLICATIONS_CLIENT_ID", default="")
 COGNITO_ENDPOINT_URL = env.str("COGNITO_ENDPOINT_URL", default="") or None
 COGNITO_EMBEDDED = env_bool("COGNITO_EMBEDDED", False)
 COGNITO_CONNECT_TIMEOUT = env_int("COGNITO_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
