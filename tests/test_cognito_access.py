@@ -245,9 +245,12 @@ def test_the_module_never_imports_django():
 
 
 def test_the_module_builds_as_a_wheel(tmp_path):
+    import shutil
+
+    source = shutil.copytree(ROOT / "cognito_access", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT / "cognito_access")], check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("cognito_access-1.0.0-*.whl")
+                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("cognito_access-1.0.0-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"cognito_access/__init__.py", "cognito_access/tokens.py", "cognito_access/access.py",
             "cognito_access/wsgi.py", "cognito_access/decorators.py"} <= names
