@@ -1,0 +1,323 @@
+"""The admin site is the frame of user administration: the directory, the user page, the audit log.
+
+The directory is a changelist over the local index (search, filters, sort, pagination, actions: no
+Cognito call); the user page and every write are custom admin views that go to Cognito through the
+services. Permissions come from the predicates in accounts/permissions.py, never from model perms.
+"""
+
+from datetime import date
+from functools import partial, update_wrapper
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts import cognito, permissions, roles, selectors
+from accounts.models import AuditEvent, DirectoryEntry
+from accounts.views import audit as audit_views
+from accounts.views import directory as views
+
+REFRESH_LIMIT = 100
+COGNITO_STATUSES = ["CONFIRMED", "FORCE_CHANGE_PASSWORD", "RESET_REQUIRED", "UNCONFIRMED", "ARCHIVED",
+                    "COMPROMISED", "EXTERNAL_PROVIDER", "UNKNOWN"]
+
+
+class PortalAdminSite(admin.AdminSite):
+    """The admin site for active staff; signing in happens on the portal's own page."""
+
+    site_header = "Access portal"
+    site_title = "Access portal"
+    index_title = "User administration"
+    site_url = "/"
+
+    def has_permission(self, request) -> bool:
+        """Let in active staff only."""
+        return permissions.is_portal_staff(request.user)
+
+    def admin_view(self, view, cacheable=False):
+        """Send the anonymous to the portal's sign-in and answer signed-in non-staff with 403."""
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
+            if not self.has_permission(request):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(guarded, view)
+
+    def login(self, request, extra_context=None):
+        """Redirect to the portal's sign-in, keeping a safe ?next=."""
+        target = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            target = reverse("admin:index", current_app=self.name)
+        return redirect_to_login(target, reverse("accounts:login"))
+
+
+portal_site = PortalAdminSite(name="admin")
+
+
+# --- The directory --------------------------------------------------------------------------------
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = "role"
+    parameter_name = "role"
+    special = {"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}
+
+    def lookups(self, request, model_admin):
+        return [(name, name.upper()) for name in roles.role_names()] + [("none", "None"), ("several", "Several (drift)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(role=self.special.get(value, value))
+
+
+class LevelFilter(admin.SimpleListFilter):
+    title = "level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [(str(level), str(level)) for level in range(1, roles.max_level() + 1)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(level=int(value)) if value.isdigit() else queryset.none()
+
+
+class ApplicationFilter(admin.SimpleListFilter):
+    title = "application"
+    parameter_name = "application"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in roles.application_names()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(grants__application=value)
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [(status, status.replace("_", " ").capitalize()) for status in COGNITO_STATUSES]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(status=value)
+
+
+class StaffFilter(admin.SimpleListFilter):
+    title = "staff account"
+    parameter_name = "staff"
+
+    def lookups(self, request, model_admin):
+        return [("admin", "Administrator"), ("helpdesk", "Help desk"), ("none", "Not staff")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value is None else queryset.filter(staff="" if value == "none" else value)
+
+
+@admin.register(DirectoryEntry, site=portal_site)
+class DirectoryEntryAdmin(admin.ModelAdmin):
+    list_display = ["email", "display_name", "role_display", "applications_display", "status", "enabled",
+                    "staff_display", "modified"]
+    list_display_links = ["email"]
+    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter]
+    search_fields = ["email"]  # shows the search box; get_search_results does the prefix search
+    search_help_text = "Email or name starting with…"
+    sortable_by = ["email", "display_name", "role_display", "status", "enabled", "staff_display", "modified"]
+    ordering = ["email"]
+    list_per_page = 50
+    list_max_show_all = 200
+    show_full_result_count = False
+    actions = ["refresh_selected"]
+
+    @admin.display(description="name", ordering="name_key")
+    def display_name(self, entry):
+        return entry.name
+
+    @admin.display(description="role", ordering="role")
+    def role_display(self, entry):
+        return entry.role_label
+
+    @admin.display(description="applications")
+    def applications_display(self, entry):
+        return ", ".join(sorted(grant.application for grant in entry.grants.all())) or "—"
+
+    @admin.display(description="staff", ordering="staff")
+    def staff_display(self, entry):
+        return {"admin": "Administrator", "helpdesk": "Help desk"}.get(entry.staff, "")
+
+    def get_queryset(self, request):
+        return selectors.directory_entries()
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.directory_search(queryset, search_term), False
+
+    def has_module_permission(self, request):
+        return permissions.can_view_directory(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can_view_directory(request.user)
+
+    def has_add_permission(self, request):
+        return permissions.can_invite(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"as_of": selectors.directory_as_of(), **(extra_context or {})})
+
+    @admin.action(description="Refresh the selected users from Cognito")
+    def refresh_selected(self, request, queryset):
+        subs = list(queryset.values_list("sub", flat=True)[: REFRESH_LIMIT + 1])
+        if len(subs) > REFRESH_LIMIT:
+            self.message_user(request, f"Select at most {REFRESH_LIMIT} users, or refresh the whole directory.",
+                              messages.ERROR)
+            return
+        gone = 0
+        for sub in subs:
+            try:
+                selectors.user_live(sub)
+            except cognito.UserNotFound:
+                gone += 1
+        self.message_user(request, views.SAID["refreshed"].format(count=len(subs), gone=gone), messages.SUCCESS)
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(partial(view, admin=self))
+
+        info = "accounts_directoryentry"
+        return [
+            path("refresh/", wrap(views.refresh), name=f"{info}_refresh"),
+            path("<str:sub>/role/", wrap(views.role_change), name=f"{info}_role"),
+            path("<str:sub>/access/", wrap(views.access_set), name=f"{info}_access"),
+            path("<str:sub>/reset-password/", wrap(views.reset_password), name=f"{info}_reset_password"),
+            path("<str:sub>/sign-out/", wrap(views.sign_out), name=f"{info}_sign_out"),
+            path("<str:sub>/disable/", wrap(views.disable), name=f"{info}_disable"),
+            path("<str:sub>/enable/", wrap(views.enable), name=f"{info}_enable"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return views.invite(request, admin=self)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return views.user_page(request, unquote(object_id), admin=self)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return views.delete(request, unquote(object_id), admin=self)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return redirect(reverse("admin:accounts_directoryentry_change", args=[unquote(object_id)]) + "#history")
+
+
+# --- The audit log ----------------------------------------------------------------------------------
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A filter typed into a text box."""
+
+    template = "admin/accounts/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # one dummy choice, so the admin shows the filter
+
+    def choices(self, changelist):
+        params = changelist.get_filters_params()
+        hidden = [(key, value) for key, values in params.items() if key != self.parameter_name
+                  for value in (values if isinstance(values, list) else [values])]
+        yield {"parameter_name": self.parameter_name, "value": self.value() or "", "hidden": hidden,
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+
+
+class ActorFilter(InputFilter):
+    title = "actor"
+    parameter_name = "actor"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(actor__istartswith=value) if value else queryset
+
+
+class TargetFilter(InputFilter):
+    title = "target (email or sub)"
+    parameter_name = "target"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(target_sub=value) | queryset.filter(target__istartswith=value)
+
+
+class _DateFilter(InputFilter):
+    lookup = ""
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            messages.warning(request, f"Ignored the {self.title} date {value!r}: use YYYY-MM-DD.")
+            return queryset
+        return queryset.filter(**{f"at__date__{self.lookup}": day})
+
+
+class FromDateFilter(_DateFilter):
+    title = "from (YYYY-MM-DD)"
+    parameter_name = "from"
+    lookup = "gte"
+
+
+class ToDateFilter(_DateFilter):
+    title = "to (YYYY-MM-DD)"
+    parameter_name = "to"
+    lookup = "lte"
+
+
+@admin.register(AuditEvent, site=portal_site)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "actor", "action", "target", "outcome", "error", "client_ip"]
+    list_filter = ["outcome", "action", ActorFilter, TargetFilter, FromDateFilter, ToDateFilter]
+    readonly_fields = ["at", "actor", "actor_sub", "action", "target", "target_sub", "before", "after", "outcome",
+                       "error", "client_ip"]
+    date_hierarchy = "at"
+    list_per_page = 100
+    show_full_result_count = False
+    actions = None
+
+    def has_module_permission(self, request):
+        return permissions.can_view_audit(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can_view_audit(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(partial(audit_views.export_csv, admin=self))
+        return [path("export.csv", export, name="accounts_auditevent_export")] + super().get_urls()

@@ -79,3 +79,94 @@ class Portal(models.Model):
             ("manage_applications", "Manage the application registry"),
             ("view_audit", "Read and export the audit log"),
         ]
+
+
+class DirectoryEntry(models.Model):
+    """One pool user as last seen in Cognito: the index the directory lists, searches and filters."""
+
+    NONE, SEVERAL = "", "*"
+
+    sub = models.CharField(max_length=64, primary_key=True)
+    username = models.CharField(max_length=128)
+    email = models.CharField(max_length=254, help_text="Lower-case, as the pool compares it.")
+    email_verified = models.BooleanField(default=False)
+    name = models.CharField(max_length=256, blank=True)
+    name_key = models.CharField(max_length=256, blank=True, help_text="The name case-folded, for prefix search.")
+    status = models.CharField(max_length=32)
+    enabled = models.BooleanField(default=True)
+    role = models.CharField(max_length=16, blank=True, help_text="The role held; '' none, '*' several (drift).")
+    level = models.PositiveSmallIntegerField(default=0)
+    staff = models.CharField(max_length=16, blank=True, help_text="'admin' or 'helpdesk' for staff accounts.")
+    created = models.DateTimeField(null=True, blank=True)
+    modified = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(help_text="When this row was last confirmed against Cognito.")
+
+    class Meta:
+        verbose_name = "user"
+        verbose_name_plural = "users"
+        ordering = ["email"]
+        indexes = [
+            # varchar_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%'; other databases ignore it.
+            models.Index(fields=["email"], name="directory_email", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_key"], name="directory_name", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["role", "level", "email"], name="directory_role"),
+            models.Index(fields=["status", "email"], name="directory_status"),
+            models.Index(fields=["enabled", "email"], name="directory_enabled"),
+            models.Index(fields=["staff", "email"], name="directory_staff"),
+            models.Index(fields=["modified"], name="directory_modified"),
+            models.Index(fields=["created"], name="directory_created"),
+            models.Index(fields=["synced_at"], name="directory_synced"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.sub
+
+    @property
+    def role_key(self) -> str:
+        """Return the role as one comparable word: 'b2', 'none' or 'several'."""
+        if self.role == self.SEVERAL:
+            return "several"
+        return f"{self.role}{self.level}" if self.role else "none"
+
+    @property
+    def role_label(self) -> str:
+        """Return the role for people: 'B2', 'None' or 'Several (drift)'."""
+        if self.role == self.SEVERAL:
+            return "Several (drift)"
+        return f"{self.role.upper()}{self.level}" if self.role else "None"
+
+
+class DirectoryGrant(models.Model):
+    """One application a directory entry holds (membership of its Cognito group)."""
+
+    entry = models.ForeignKey(DirectoryEntry, on_delete=models.CASCADE, related_name="grants", db_index=False)
+    application = models.CharField(max_length=48)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry", "application"], name="directory_grant_unique")]
+        indexes = [models.Index(fields=["application", "entry"], name="directory_grant_app")]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} {self.application}"
+
+
+class DirectorySync(models.Model):
+    """One complete run of the directory sync: what it found and changed."""
+
+    started = models.DateTimeField(db_index=True)
+    finished = models.DateTimeField()
+    source = models.CharField(max_length=254, help_text="Who or what ran it.")
+    users = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Rows refreshed by someone else during the run.")
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started"]
+        get_latest_by = "started"
+
+    def __str__(self) -> str:
+        return f"sync {self.started:%Y-%m-%d %H:%M:%S}"

@@ -52,3 +52,95 @@ def apply_standing(user, standing: str) -> None:
     """Put the local user in exactly the Django group of their standing (none for '')."""
     groups = ensure_staff_groups()
     user.groups.set([groups[standing]] if standing else [])
+
+
+# --- User administration: one predicate per rule --------------------------------------------------
+# `actor` is the signed-in local user; `entry` is the target's DirectoryEntry (its `staff` column says
+# whether it is a staff account, its `sub` whether it is the actor's own).
+
+
+def is_portal_staff(actor) -> bool:
+    """Return True for an active, signed-in staff member (the admin site's own gate)."""
+    return bool(getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_staff)
+
+
+def _holds(actor, codename: str) -> bool:
+    """Return True when an active staff member holds this portal permission."""
+    return is_portal_staff(actor) and actor.has_perm(f"accounts.{codename}")
+
+
+def _is_self(actor, entry) -> bool:
+    """Return True when the entry is the actor's own account."""
+    return bool(getattr(actor, "cognito_sub", None)) and entry.sub == actor.cognito_sub
+
+
+def _is_administrator(actor) -> bool:
+    """Return True for an administrator (computed once per request object)."""
+    if not hasattr(actor, "_portal_standing"):
+        actor._portal_standing = standing_of(actor)
+    return actor._portal_standing == ADMIN
+
+
+def _shielded(actor, entry) -> bool:
+    """Return True when the entry is a staff account and the actor is not an administrator."""
+    return bool(entry.staff) and not _is_administrator(actor)
+
+
+def can_view_directory(actor) -> bool:
+    """Find users, open their pages and refresh the directory."""
+    return _holds(actor, "view_directory")
+
+
+def can_invite(actor) -> bool:
+    """Invite a new user."""
+    return _holds(actor, "invite_user")
+
+
+def can_grant(actor, entry) -> bool:
+    """Grant and revoke a user's applications."""
+    return _holds(actor, "grant_access") and not _shielded(actor, entry)
+
+
+def can_change_role(actor, entry) -> bool:
+    """Change a user's role and level: never one's own, and staff accounts only by administrators."""
+    return _holds(actor, "change_role") and not _is_self(actor, entry) and not _shielded(actor, entry)
+
+
+def can_reset_password(actor, entry) -> bool:
+    """Reset a user's password."""
+    return _holds(actor, "reset_password") and not _shielded(actor, entry)
+
+
+def can_sign_out(actor, entry) -> bool:
+    """Sign a user out everywhere."""
+    return _holds(actor, "sign_out_user") and not _shielded(actor, entry)
+
+
+def can_disable(actor, entry) -> bool:
+    """Disable or enable a user: never one's own account."""
+    return _holds(actor, "disable_user") and not _is_self(actor, entry) and not _shielded(actor, entry)
+
+
+def can_delete(actor, entry) -> bool:
+    """Delete a user: never one's own account."""
+    return _holds(actor, "delete_user") and not _is_self(actor, entry) and not _shielded(actor, entry)
+
+
+def can_view_audit(actor) -> bool:
+    """Read and export the audit log."""
+    return _holds(actor, "view_audit")
+
+
+USER_ACTIONS = {
+    "grant": can_grant,
+    "change_role": can_change_role,
+    "reset_password": can_reset_password,
+    "sign_out": can_sign_out,
+    "disable": can_disable,
+    "delete": can_delete,
+}
+
+
+def allowed_actions(actor, entry) -> dict[str, bool]:
+    """Return, for the user page's template, which actions the actor may take on this entry."""
+    return {name: rule(actor, entry) for name, rule in USER_ACTIONS.items()}

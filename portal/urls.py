@@ -2,12 +2,14 @@
 
 from django.urls import include, path
 
+from accounts.admin import portal_site
 from accounts.views import pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
     path("healthz", pages.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("admin/", portal_site.urls),
 ]
 
 handler403 = "accounts.views.pages.error_403"

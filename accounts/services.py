@@ -1,0 +1,422 @@
+"""Writes: every change the portal makes in Cognito, each audited by the function that makes it.
+
+Every function is keyword-only with a required actor (a staff User, or a process name for commands),
+checks its permission rule, validates its input before Cognito sees it, and writes exactly one audit
+event: success, failure (with the error) or denied. Passwords and tokens never reach the audit.
+"""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from accounts import cognito, directory, passwords, permissions, roles, selectors, sync
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, DirectoryEntry
+
+NAME_MAX = 256
+
+MESSAGES = {
+    "not_in_directory": "This user is not in the directory. Search again or refresh the directory.",
+    "vanished": "This user no longer exists in Cognito (deleted since the page was shown). Nothing was changed.",
+    "stale_role": "The role changed since this page was shown: it is now {current}. "
+                  "Nothing was changed; check the new value and try again if still needed.",
+    "email_taken": "A user with the email {email} already exists.",
+    "invalid_email": "Enter a valid email address.",
+    "invalid_name": "Enter a name of at most {max} characters, without control characters.",
+    "unknown_application": "Unknown application: {names}. Choose from the listed applications.",
+    "needs_verified_email": "Cognito resets a password by sending a code to a verified email, and this user's "
+                            "email is not verified. Nothing was changed.",
+    "confirm_delete": "Type the user's email address exactly to confirm the deletion. Nothing was deleted.",
+    "cognito_refused": "Cognito refused the change: {error}",
+    "not_allowed": "Not allowed.",
+}
+
+
+class ServiceError(Exception):
+    """A write refused or failed, with a message for people."""
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotInDirectory(ServiceError):
+    """The target is not in the index."""
+
+
+class UserVanished(ServiceError):
+    """Cognito no longer has the target."""
+
+
+class StaleRole(ServiceError):
+    """The role changed since the form was shown."""
+
+
+class EmailTaken(ServiceError):
+    """A user with that email already exists; details['sub'] names them when known."""
+
+
+class InvalidInput(ServiceError):
+    """Input the portal refuses before Cognito sees it."""
+
+
+@dataclass
+class Attempt:
+    """What an audited attempt is about and what it did, filled in as it goes."""
+
+    target: str = ""
+    target_sub: str = ""
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    outcome: str = AuditEvent.SUCCESS
+    error: str = ""
+    entry: DirectoryEntry | None = None
+
+
+@contextmanager
+def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None) -> Iterator[Attempt]:
+    """Run one write attempt and audit it however it ends, then let any exception continue."""
+    attempt = attempt or Attempt()
+    outcome, error = None, ""
+    try:
+        yield attempt
+    except PermissionDenied:
+        outcome, error = AuditEvent.DENIED, MESSAGES["not_allowed"]
+        raise
+    except ServiceError as exc:
+        outcome, error = AuditEvent.FAILURE, exc.message
+        raise
+    except cognito.CognitoError as exc:
+        outcome, error = AuditEvent.FAILURE, f"{exc.code or exc.__class__.__name__}: {exc}"
+        raise
+    except Exception as exc:
+        outcome, error = AuditEvent.FAILURE, f"{exc.__class__.__name__}"
+        raise
+    finally:
+        audit_record(
+            actor=actor, action=action, outcome=outcome or attempt.outcome, target=attempt.target,
+            target_sub=attempt.target_sub, before=attempt.before, after=attempt.after,
+            error=error or attempt.error, request=request,
+        )
+
+
+@contextmanager
+def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[Attempt]:
+    """Audit an attempt on an indexed user, refusing an unknown user or one the rule forbids."""
+    entry = selectors.entry_get(sub)
+    attempt = Attempt(target=entry.email if entry else "", target_sub=sub, entry=entry)
+    with _audited(actor=actor, action=action, request=request, attempt=attempt):
+        if entry is None:
+            raise NotInDirectory(MESSAGES["not_in_directory"])
+        if not rule(actor, entry):
+            raise PermissionDenied(MESSAGES["not_allowed"])
+        yield attempt
+
+
+def _call(function, *args, **kwargs):
+    """Call the gateway; a vanished user or a refusal becomes a ServiceError, outages pass through."""
+    try:
+        return function(*args, **kwargs)
+    except cognito.UserNotFound:
+        raise UserVanished(MESSAGES["vanished"]) from None
+    except (cognito.Throttled, cognito.CognitoUnavailable):
+        raise
+    except cognito.CognitoError as exc:
+        raise ServiceError(MESSAGES["cognito_refused"].format(error=str(exc) or exc.code)) from None
+
+
+def sign_out_name(entry: DirectoryEntry) -> str:
+    """Return the name to sign a user out by: the email they sign in with (the sub when they have none).
+
+    Cognito accepts the email alias; the emulator only revokes sessions opened under the same string.
+    """
+    return entry.email or entry.sub
+
+
+# --- Validation: what Cognito (or its emulator) would accept but the portal refuses -----------------
+
+
+def valid_email(value: str) -> str:
+    """Return the email lower-cased, or raise InvalidInput."""
+    email = (value or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(MESSAGES["invalid_email"]) from None
+    if any(char in email for char in '"\\ '):  # quoted local parts: valid, but not worth the risk
+        raise InvalidInput(MESSAGES["invalid_email"])
+    return email
+
+
+def valid_name(value: str) -> str:
+    """Return the name stripped, or raise InvalidInput (markup is allowed: it is always escaped)."""
+    name = (value or "").strip()
+    if not name or len(name) > NAME_MAX or any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise InvalidInput(MESSAGES["invalid_name"].format(max=NAME_MAX))
+    return name
+
+
+def valid_role(name: str, level) -> roles.Role:
+    """Return the Role, or raise InvalidInput for an unknown role or a level out of range."""
+    try:
+        return roles.validate_role(name, level)
+    except roles.RoleError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def valid_applications(names: Iterable[str]) -> list[str]:
+    """Return the applications sorted, or raise InvalidInput naming the unknown ones."""
+    names = set(names)
+    unknown = sorted(names - set(roles.application_names()))
+    if unknown:
+        raise InvalidInput(MESSAGES["unknown_application"].format(names=", ".join(unknown)))
+    return sorted(names)
+
+
+# --- Applications -------------------------------------------------------------------------------
+
+
+@dataclass
+class AccessResult:
+    """What a grant/revoke submission did, change by change."""
+
+    granted: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+    failed: tuple[str, str, str] | None = None  # (operation, application, error)
+    not_attempted: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return True when anything was applied."""
+        return bool(self.granted or self.revoked)
+
+
+def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: AccessResult, *,
+                   all_or_report: bool = True) -> None:
+    """Apply (operation, application) changes in order, stopping at the first failure.
+
+    With all_or_report, an outage or a vanished user before anything was applied is raised as is;
+    otherwise every failure is reported in the result.
+    """
+    for index, (operation, app) in enumerate(changes):
+        gateway = cognito.user_add_to_group if operation == "grant" else cognito.user_remove_from_group
+        try:
+            _call(gateway, entry_sub, roles.group_for_application(app))
+        except (ServiceError, cognito.CognitoError) as exc:
+            if all_or_report and not result.changed and isinstance(exc, cognito.Throttled | cognito.CognitoUnavailable | UserVanished):
+                raise  # nothing applied: the whole action failed, say so plainly
+            message = exc.message if isinstance(exc, ServiceError) else f"{exc.code or 'error'}: {exc}"
+            result.failed = (operation, app, message)
+            result.not_attempted = changes[index + 1:]
+            return
+        (result.granted if operation == "grant" else result.revoked).append(app)
+
+
+def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
+    """Make the user's applications exactly these, group by group; report and audit each change."""
+    with _on_user(actor=actor, action="access_set", sub=sub, rule=permissions.can_grant, request=request) as attempt:
+        wanted = set(valid_applications(applications))
+        result = AccessResult()
+        with transaction.atomic():
+            entry = DirectoryEntry.objects.select_for_update().get(sub=sub)
+            current = set(directory.entry_applications(entry))
+            attempt.before = {"applications": sorted(current)}
+            changes = [("grant", app) for app in sorted(wanted - current)]
+            changes += [("revoke", app) for app in sorted(current - wanted)]
+            try:
+                _apply_changes(sub, changes, result)
+            finally:
+                if result.changed:
+                    directory.grants_replace(entry, (current | set(result.granted)) - set(result.revoked))
+                    directory.entry_touch(entry)
+        attempt.after = {
+            "applications": sorted((current | set(result.granted)) - set(result.revoked)),
+            "granted": result.granted, "revoked": result.revoked,
+        }
+        if result.failed:
+            attempt.outcome = AuditEvent.FAILURE
+            attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]
+            attempt.error = f"{result.failed[0]} {result.failed[1]} failed: {result.failed[2]}"
+        return result
+
+
+# --- Role ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RoleChange:
+    """What a role change did."""
+
+    role: roles.Role
+    changed: bool = True
+    sessions_revoked: bool = False
+    error: str = ""
+
+
+def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) -> RoleChange:
+    """Write all role attributes in one call, then revoke the user's sessions; refuse a stale form."""
+    with _on_user(actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role,
+                  request=request) as attempt:
+        new = valid_role(role, level)
+        new_key = f"{new.name}{new.level}"
+        with transaction.atomic():
+            entry = DirectoryEntry.objects.select_for_update().get(sub=sub)
+            attempt.before = {"role": entry.role_key}
+            if entry.role_key != shown:
+                raise StaleRole(MESSAGES["stale_role"].format(current=entry.role_label), current=entry.role_key)
+            if entry.role_key == new_key:
+                attempt.after = {"role": new_key, "unchanged": True}
+                return RoleChange(role=new, changed=False)
+            _call(cognito.user_update_attributes, sub, roles.attributes_for(new))
+            directory.entry_set_role(entry, new)
+        attempt.after = {"role": new_key, "sessions_revoked": False}
+        try:
+            _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
+        except (ServiceError, cognito.CognitoError) as exc:
+            attempt.outcome = AuditEvent.FAILURE
+            attempt.error = f"Role written, but revoking the user's sessions failed: {exc}"
+            return RoleChange(role=new, error=attempt.error)
+        attempt.after["sessions_revoked"] = True
+        return RoleChange(role=new, sessions_revoked=True)
+
+
+# --- Account state ------------------------------------------------------------------------------
+
+
+def user_disable(*, actor, sub: str, request=None) -> str:
+    """Disable a user, then sign them out everywhere; return a warning when the sign-out failed."""
+    with _on_user(actor=actor, action="user_disable", sub=sub, rule=permissions.can_disable,
+                  request=request) as attempt:
+        entry = attempt.entry
+        attempt.before = {"enabled": entry.enabled}
+        _call(cognito.user_disable, sub)
+        directory.entry_touch(entry, enabled=False)
+        attempt.after = {"enabled": False, "sessions_revoked": False}
+        try:
+            _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
+        except (ServiceError, cognito.CognitoError) as exc:
+            attempt.outcome = AuditEvent.FAILURE
+            attempt.error = f"User disabled, but revoking their sessions failed: {exc}"
+            return attempt.error
+        attempt.after["sessions_revoked"] = True
+        return ""
+
+
+def user_enable(*, actor, sub: str, request=None) -> None:
+    """Enable a disabled user."""
+    with _on_user(actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable,
+                  request=request) as attempt:
+        attempt.before = {"enabled": attempt.entry.enabled}
+        _call(cognito.user_enable, sub)
+        directory.entry_touch(attempt.entry, enabled=True)
+        attempt.after = {"enabled": True}
+
+
+def user_reset_password(*, actor, sub: str, request=None) -> None:
+    """Reset a user's password: Cognito sends a code to their verified email."""
+    with _on_user(actor=actor, action="user_reset_password", sub=sub, rule=permissions.can_reset_password,
+                  request=request) as attempt:
+        entry = attempt.entry
+        attempt.before = {"status": entry.status}
+        if not entry.email_verified:
+            raise InvalidInput(MESSAGES["needs_verified_email"])
+        try:
+            _call(cognito.user_reset_password, sub)
+        except ServiceError as exc:
+            if "verified" in exc.message:  # Cognito's own check, should the index be behind
+                raise InvalidInput(MESSAGES["needs_verified_email"]) from None
+            raise
+        directory.entry_touch(entry, status="RESET_REQUIRED")
+        attempt.after = {"status": "RESET_REQUIRED"}
+
+
+def user_sign_out(*, actor, sub: str, request=None) -> None:
+    """Sign a user out everywhere (AdminUserGlobalSignOut)."""
+    with _on_user(actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out,
+                  request=request) as attempt:
+        _call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
+        attempt.after = {"sessions_revoked": True}
+
+
+def user_delete(*, actor, sub: str, confirmation: str, request=None) -> None:
+    """Delete a user from Cognito and the directory, once their email was typed to confirm."""
+    with _on_user(actor=actor, action="user_delete", sub=sub, rule=permissions.can_delete,
+                  request=request) as attempt:
+        entry = attempt.entry
+        attempt.before = {"email": entry.email, "role": entry.role_key,
+                          "applications": directory.entry_applications(entry)}
+        if (confirmation or "").strip().lower() != entry.email:
+            raise InvalidInput(MESSAGES["confirm_delete"])
+        _call(cognito.user_delete, sub)
+        entry.delete()
+        attempt.after = {"deleted": True}
+
+
+# --- Invitation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Invitation:
+    """A new user, the applications granted, and (embedded mode only) the temporary password."""
+
+    entry: DirectoryEntry
+    access: AccessResult
+    temporary_password: str = field(default="", repr=False)
+
+
+def _existing_sub(email: str) -> str:
+    """Return the sub of the pool's user with this email (refreshing their row), or ''."""
+    found = next(cognito.users_list(f'email = "{email}"'), None)
+    if found is None:
+        return ""
+    directory.entry_store(found, cognito.user_groups(found.sub))
+    return found.sub
+
+
+def user_invite(*, actor, email: str, name: str, role: str, level, applications: Iterable[str],
+                request=None) -> Invitation:
+    """Create a user with a role and applications; Cognito sends the invitation."""
+    attempt = Attempt(target=(email or "").strip().lower()[:254])
+    with _audited(actor=actor, action="user_invite", request=request, attempt=attempt):
+        if not permissions.can_invite(actor):
+            raise PermissionDenied(MESSAGES["not_allowed"])
+        email, name = valid_email(email), valid_name(name)
+        new, apps = valid_role(role, level), valid_applications(applications)
+        existing = selectors.entry_by_email(email)
+        if existing:
+            raise EmailTaken(MESSAGES["email_taken"].format(email=email), sub=existing.sub)
+        temporary = passwords.generate() if settings.COGNITO_EMBEDDED else ""
+        try:
+            user = cognito.user_create(email, {"name": name, **roles.attributes_for(new)}, temporary_password=temporary)
+        except cognito.UserExists:
+            raise EmailTaken(MESSAGES["email_taken"].format(email=email), sub=_existing_sub(email)) from None
+        attempt.target_sub = user.sub
+        access = AccessResult()
+        _apply_changes(user.sub, [("grant", app) for app in apps], access, all_or_report=False)
+        entry = directory.entry_from_created(user, access.granted)
+        attempt.after = {"email": email, "name": name, "role": f"{new.name}{new.level}", "applications": access.granted}
+        if access.failed:
+            attempt.outcome = AuditEvent.FAILURE
+            attempt.error = f"User created, but granting {access.failed[1]} failed: {access.failed[2]}"
+        return Invitation(entry=entry, access=access, temporary_password=temporary)
+
+
+# --- The directory ------------------------------------------------------------------------------
+
+
+def directory_sync(*, actor, request=None) -> sync.SyncReport:
+    """Reconcile the directory index with the whole pool."""
+    label = actor if isinstance(actor, str) else (actor.email or actor.get_username())
+    with _audited(actor=actor, action="directory_sync", request=request) as attempt:
+        if not isinstance(actor, str) and not permissions.can_view_directory(actor):
+            raise PermissionDenied(MESSAGES["not_allowed"])
+        report = sync.run(source=label)
+        attempt.after = {"users": report.users, **{k: report.counts[k] for k in ("added", "updated", "removed")},
+                         "calls": report.calls}
+        return report

@@ -1,0 +1,232 @@
+"""User administration screens, served inside the admin site (accounts/admin.py mounts them).
+
+Each view is thin: the service does the work, checks the rule and audits; the view turns the result into
+messages and redirects. Permission is checked by the same predicates the templates use.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from accounts import cognito, permissions, roles, selectors, services
+from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm
+
+TEMPLATES = "admin/accounts/directoryentry/"
+
+SAID = {
+    "vanished_on_open": "No user {sub} exists in Cognito any more; it was removed from the directory.",
+    "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
+                    "the new role at its next sign-in or token refresh.",
+    "role_unchanged": "The user already holds {role}: nothing was changed.",
+    "role_partial": "Role changed to {role}, but the user could not be signed out: {error} "
+                    "Use “Sign out everywhere” to finish.",
+    "granted": "Granted {app}.",
+    "revoked": "Revoked {app}.",
+    "access_unchanged": "Nothing to change: the user already holds exactly these applications.",
+    "access_failed": "Could not {operation} {app}: {error} Not applied: {rest}.",
+    "reset": "Cognito sent a password reset code to {email}; the user sets a new password at next sign-in.",
+    "signed_out": "{email} is signed out everywhere: their refresh tokens are revoked.",
+    "disabled": "{email} is disabled and signed out everywhere.",
+    "enabled": "{email} is enabled.",
+    "deleted": "{email} was deleted from Cognito and the directory.",
+    "invited": "{email} was invited; Cognito sends them a temporary password.",
+    "synced": "Directory refreshed: {summary}.",
+    "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
+}
+
+
+def _context(request, admin, **extra) -> dict:
+    """Return the admin frame's context for one of these screens."""
+    return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
+
+
+def _user_url(sub: str) -> str:
+    """Return the URL of a user's page."""
+    return reverse("admin:accounts_directoryentry_change", args=[sub])
+
+
+def _level(value):
+    """Return the level as an int when it is one, else as sent (the service refuses it)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _require_post(request):
+    """Refuse anything but POST: no write happens on GET."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return None
+
+
+def _indexed(sub: str):
+    """Return the index row for a sub, or raise Http404."""
+    entry = selectors.entry_get(sub)
+    if entry is None:
+        raise Http404("No such user in the directory.")
+    return entry
+
+
+def user_page(request, sub: str, admin):
+    """Show one user live from Cognito (two calls), with the controls the viewer may use."""
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    if not permissions.can_view_directory(request.user):
+        raise PermissionDenied
+    try:
+        view = selectors.user_live(sub)
+    except cognito.UserNotFound:
+        messages.error(request, SAID["vanished_on_open"].format(sub=sub))
+        return redirect("admin:accounts_directoryentry_changelist")
+    entry = view.entry
+    held = view.roles_held
+    return TemplateResponse(request, TEMPLATES + "user_page.html", _context(
+        request, admin, title=view.user.name or view.user.email, view=view, entry=entry,
+        can=permissions.allowed_actions(request.user, entry),
+        role_form=RoleForm(initial={"role": held[0].name if held else None,
+                                    "level": held[0].level if held else 1, "shown": entry.role_key}),
+        access_form=AccessForm(initial={"applications": view.applications}),
+        attributes=sorted(view.user.attributes.items()),
+        history=selectors.user_history(sub),
+    ))
+
+
+def role_change(request, sub: str, admin):
+    """Change the user's role and level (POST), then go back to their page."""
+    if refused := _require_post(request):
+        return refused
+    data = request.POST
+    try:
+        result = services.role_change(actor=request.user, sub=sub, role=data.get("role", ""),
+                                      level=_level(data.get("level")), shown=data.get("shown", ""), request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    role = str(result.role)
+    if not result.changed:
+        messages.info(request, SAID["role_unchanged"].format(role=role))
+    elif result.error:
+        messages.warning(request, SAID["role_partial"].format(role=role, error=result.error))
+    else:
+        messages.success(request, SAID["role_changed"].format(role=role))
+    return redirect(_user_url(sub))
+
+
+def access_set(request, sub: str, admin):
+    """Grant and revoke applications in one submit (POST), reporting each change."""
+    if refused := _require_post(request):
+        return refused
+    try:
+        result = services.access_set(actor=request.user, sub=sub,
+                                     applications=request.POST.getlist("applications"), request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    for app in result.granted:
+        messages.success(request, SAID["granted"].format(app=app))
+    for app in result.revoked:
+        messages.success(request, SAID["revoked"].format(app=app))
+    if result.failed:
+        operation, app, error = result.failed
+        rest = ", ".join(f"{op} {name}" for op, name in [(operation, app), *result.not_attempted])
+        messages.error(request, SAID["access_failed"].format(operation=operation, app=app, error=error, rest=rest))
+    elif not result.changed:
+        messages.info(request, SAID["access_unchanged"])
+    return redirect(_user_url(sub))
+
+
+def _simple_action(request, sub: str, service, said: str):
+    """Run a one-step action on a user (POST) and report it."""
+    if refused := _require_post(request):
+        return refused
+    entry = selectors.entry_get(sub)
+    try:
+        warning = service(actor=request.user, sub=sub, request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if warning:
+            messages.warning(request, warning)
+        else:
+            messages.success(request, SAID[said].format(email=entry.email))
+    return redirect(_user_url(sub))
+
+
+def reset_password(request, sub: str, admin):
+    """Reset the user's password (POST)."""
+    return _simple_action(request, sub, services.user_reset_password, "reset")
+
+
+def sign_out(request, sub: str, admin):
+    """Sign the user out everywhere (POST)."""
+    return _simple_action(request, sub, services.user_sign_out, "signed_out")
+
+
+def disable(request, sub: str, admin):
+    """Disable the user and sign them out (POST)."""
+    return _simple_action(request, sub, services.user_disable, "disabled")
+
+
+def enable(request, sub: str, admin):
+    """Enable the user (POST)."""
+    return _simple_action(request, sub, services.user_enable, "enabled")
+
+
+def delete(request, sub: str, admin):
+    """Ask for the user's email (GET), then delete them (POST)."""
+    entry = _indexed(sub)
+    if request.method == "POST":
+        try:
+            services.user_delete(actor=request.user, sub=sub, confirmation=request.POST.get("confirm", ""),
+                                 request=request)
+        except services.ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, SAID["deleted"].format(email=entry.email))
+            return redirect("admin:accounts_directoryentry_changelist")
+    elif not permissions.can_delete(request.user, entry):
+        raise PermissionDenied
+    return TemplateResponse(request, TEMPLATES + "delete.html", _context(
+        request, admin, title=f"Delete {entry.email}", entry=entry, form=DeleteForm()))
+
+
+def invite(request, admin):
+    """Show the invitation form (GET) and invite the user (POST)."""
+    if request.method != "POST":
+        if not permissions.can_invite(request.user):
+            raise PermissionDenied
+        return _invite_form(request, admin, InviteForm(initial={"role": roles.role_names()[0], "level": 1}))
+    form, data = InviteForm(request.POST), request.POST
+    try:
+        invitation = services.user_invite(
+            actor=request.user, email=data.get("email", ""), name=data.get("name", ""), role=data.get("role", ""),
+            level=_level(data.get("level")), applications=data.getlist("applications"), request=request)
+    except services.EmailTaken as exc:
+        return _invite_form(request, admin, form, error=exc.message, taken_sub=exc.details.get("sub", ""))
+    except services.ServiceError as exc:
+        return _invite_form(request, admin, form, error=exc.message)
+    if invitation.temporary_password or invitation.access.failed:
+        return TemplateResponse(request, TEMPLATES + "invite_done.html", _context(
+            request, admin, title="User invited", invitation=invitation, entry=invitation.entry))
+    messages.success(request, SAID["invited"].format(email=invitation.entry.email))
+    return redirect(_user_url(invitation.entry.sub))
+
+
+def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
+    """Render the invitation form, with the service's refusal when there is one."""
+    return TemplateResponse(request, TEMPLATES + "invite.html", _context(
+        request, admin, title="Invite a user", form=form, error=error,
+        taken_url=_user_url(taken_sub) if taken_sub else ""), status=400 if error else 200)
+
+
+def refresh(request, admin):
+    """Reconcile the whole directory with Cognito now (POST)."""
+    if refused := _require_post(request):
+        return refused
+    report = services.directory_sync(actor=request.user, request=request)
+    messages.success(request, SAID["synced"].format(summary=report.summary()))
+    return redirect("admin:accounts_directoryentry_changelist")
