@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts import cognito, permissions, roles, selectors
+from accounts import app_selectors, cognito, permissions, roles, selectors
 from accounts.models import AuditEvent, DirectoryEntry
 from accounts.views import audit as audit_views
 from accounts.views import directory as views
@@ -97,7 +97,7 @@ class ApplicationFilter(admin.SimpleListFilter):
     parameter_name = "application"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in roles.application_names()]
+        return [(name, name) for name in app_selectors.application_names()]
 
     def queryset(self, request, queryset):
         value = self.value()

@@ -144,3 +144,8 @@ USER_ACTIONS = {
 def allowed_actions(actor, entry) -> dict[str, bool]:
     """Return, for the user page's template, which actions the actor may take on this entry."""
     return {name: rule(actor, entry) for name, rule in USER_ACTIONS.items()}
+
+
+def can_manage_applications(actor) -> bool:
+    """Manage the application registry: applications, their API keys, the pool's health check."""
+    return _holds(actor, "manage_applications")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from accounts import cognito, roles
+from accounts import app_selectors, cognito, roles
 
 # What each check looks at, in the order they run and are shown.
 CHECKS = {
@@ -106,7 +106,7 @@ def check_clients(clients: Iterable[cognito.ClientInfo]) -> list[Finding]:
 
 def expected_groups(applications: Iterable[str] | None = None) -> list[str]:
     """Return every group the portal needs: one per application, then the two staff groups."""
-    names = roles.application_names() if applications is None else list(applications)
+    names = app_selectors.application_names() if applications is None else list(applications)
     return [roles.group_for_application(name) for name in names] + list(roles.staff_groups().values())
 
 
