@@ -184,6 +184,10 @@ if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELP
     raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
                                "PORTAL_APPLICATION_GROUP_PREFIX.")
 
+# The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
+PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
+PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
+
 # The first administrator that cognito_bootstrap creates when the pool has none.
 PORTAL_ADMIN_EMAIL = env.str("PORTAL_ADMIN_EMAIL", default="")
 PORTAL_ADMIN_PASSWORD = env.str("PORTAL_ADMIN_PASSWORD", default="")
