@@ -16,7 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts import access_check, ratelimit, tokens
+from accounts import access_check as checks
+from accounts import ratelimit, tokens
 
 logger = logging.getLogger("accounts.api")
 
@@ -65,7 +66,7 @@ def access_check(request):
     """Answer whether the token's user may use the application, with their role, from the index."""
     if _too_large(request):
         return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
-    key = access_check.key_from_header(request.headers.get("Authorization", ""))
+    key = checks.key_from_header(request.headers.get("Authorization", ""))
     if key is None:
         logger.info("access-check refused: no valid API key")
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
@@ -88,7 +89,7 @@ def access_check(request):
     if application != key.application.name:
         logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
-    answer = access_check.answer_for(claims.sub, application)
+    answer = checks.answer_for(claims.sub, application)
     logger.info("access-check key=%s application=%s sub=%s allowed=%s role=%s%s", key.key_id, application,
                 claims.sub, answer.allowed, answer.role or "-", answer.level or "")
     return JsonResponse(answer.as_dict())
