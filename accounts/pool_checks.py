@@ -201,7 +201,8 @@ def last_portal_role(sub: str) -> roles.Role | None:
     """Return the role the portal last set for this user, from the audit log, or None."""
     from accounts.models import AuditEvent
 
-    events = AuditEvent.objects.filter(target_sub=sub, action="role_change", outcome=AuditEvent.SUCCESS)
+    events = AuditEvent.objects.filter(target_sub=sub, action__in=["role_change", "user_invite"],
+                                       outcome=AuditEvent.SUCCESS)
     for after in events.order_by("-at", "-id").values_list("after", flat=True)[:20]:
         role = parse_role_key((after or {}).get("role", ""))
         if role:
@@ -219,3 +220,32 @@ def least_privileged(held: Iterable[roles.Role]) -> roles.Role | None:
 def planned_role(finding: Finding, default: roles.Role | None = None) -> roles.Role | None:
     """Return the role a drifted user should get: the portal's last, else the least privileged held, else `default`."""
     return last_portal_role(finding.sub) or least_privileged(finding.held) or default
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What --fix did for one drifted user."""
+
+    finding: Finding
+    role: roles.Role | None
+    outcome: str
+
+
+def drift_fix(finding: Finding, *, actor, default: roles.Role | None = None) -> Repair:
+    """Give a drifted user their planned role through the role-change service (audited), or say why not."""
+    from accounts import selectors, services
+
+    role = planned_role(finding, default)
+    if role is None:
+        return Repair(finding, None, "left as is: no role to restore (pass --default-role ROLE:LEVEL)")
+    try:
+        entry = selectors.user_live(finding.sub).entry
+        result = services.role_change(actor=actor, sub=finding.sub, role=role.name, level=role.level,
+                                      shown=entry.role_key)
+    except cognito.UserNotFound:
+        return Repair(finding, None, "left as is: the user no longer exists")
+    except services.ServiceError as exc:
+        return Repair(finding, None, f"not repaired: {exc.message}")
+    if not result.changed:
+        return Repair(finding, role, f"not repaired: the service found {role} already held")
+    return Repair(finding, role, f"now holds {role}" + ("" if result.sessions_revoked else f" ({result.error})"))

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 
 from accounts import cognito, pool_checks, roles
 from accounts.bootstrap import pool_settings
+from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_fault
 
 
@@ -151,3 +152,76 @@ def test_least_privileged_role_of_several(held, expected):
                                            ("none", None), ("several", None), ("", None)])
 def test_role_keys_from_the_audit(key, expected):
     assert pool_checks.parse_role_key(key) == expected
+
+
+# --- --fix -------------------------------------------------------------------------------------
+
+
+def run_fix(*extra) -> tuple[str, CommandError | None]:
+    """Run the command with --fix; return its output and the CommandError it ended with, if any."""
+    out = StringIO()
+    try:
+        call_command("cognito_check", "--fix", *extra, stdout=out)
+    except CommandError as exc:
+        return out.getvalue(), exc
+    return out.getvalue(), None
+
+
+def role_values(email: str) -> dict[str, str]:
+    """Return the user's role attributes as Cognito has them."""
+    attributes = cognito.user_get(email).attributes
+    return {name: attributes.get(name, "") for name in roles.role_attributes()}
+
+
+@pytest.mark.django_db
+def test_fix_restores_the_role_the_portal_last_set(pool, make_cognito_user, admin_identity):
+    from accounts import services
+    from accounts.models import AuditEvent
+    from tests.staff import index_user, local_staff
+
+    user = make_cognito_user("eve@example.com", role=("a", 2))
+    index_user(user)
+    services.role_change(actor=local_staff(admin_identity, "admin"), sub=user.sub, role="b", level=3, shown="a2")
+    cognito.user_update_attributes(user.sub, {"custom:role_c": "1"})  # an edit made outside the portal
+    output, error = run_fix()
+    assert error is None, output
+    assert "fix: eve@example.com: now holds B3" in output and output.rstrip().endswith("No problems found.")
+    assert role_values("eve@example.com") == {"custom:role_a": "0", "custom:role_b": "3", "custom:role_c": "0"}
+    event = AuditEvent.objects.filter(action="role_change").first()
+    assert (event.actor, event.outcome, event.after["role"]) == ("manage.py cognito_check --fix", "success", "b3")
+
+
+@pytest.mark.django_db
+def test_fix_keeps_the_least_privileged_of_several_roles(pool, drifted):
+    output, error = run_fix()
+    assert "fix: several@example.com: now holds C1" in output
+    assert role_values("several@example.com") == {"custom:role_a": "0", "custom:role_b": "0", "custom:role_c": "1"}
+    assert "junk@example.com: left as is" in output and role_values("junk@example.com")["custom:role_b"] == "999"
+    assert "none@example.com: left as is" in output
+    assert error is not None and error.returncode == 1  # none@ is still without a role
+
+
+@pytest.mark.django_db
+def test_fix_with_a_default_role_repairs_everyone(pool, drifted):
+    output, error = run_fix("--default-role", "a:1")
+    assert error is None, output
+    assert role_values("none@example.com") == {"custom:role_a": "1", "custom:role_b": "0", "custom:role_c": "0"}
+    assert role_values("junk@example.com") == {"custom:role_a": "1", "custom:role_b": "0", "custom:role_c": "0"}
+    assert role_values("fine@example.com")["custom:role_b"] == "3"
+
+
+@pytest.mark.django_db
+def test_fix_signs_the_repaired_user_out(pool, make_cognito_user, app_sign_in):
+    make_cognito_user("tom@example.com", role=("a", 1))
+    cognito.user_update_attributes("tom@example.com", {"custom:role_b": "2"})
+    refresh_token = app_sign_in("tom@example.com")["RefreshToken"]
+    run_fix()
+    with pytest.raises(cognito.NotAuthorized):
+        cognito.call("initiate_auth", ClientId=pool.applications_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+                     AuthParameters={"REFRESH_TOKEN": refresh_token})
+
+
+@pytest.mark.parametrize("value", ["z:1", "a:9", "a", "a:x"])
+def test_bad_default_role_is_refused(value):
+    with pytest.raises(CommandError, match="ROLE:LEVEL"):
+        call_command("cognito_check", "--fix", "--default-role", value, stdout=StringIO())
