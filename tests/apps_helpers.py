@@ -4,9 +4,11 @@ Import the fixtures a module needs: `from tests.apps_helpers import apps_pool, a
 """
 
 import pytest
+from werkzeug.test import Client  # comes with moto[server]
 
 from accounts import cognito
 from cognito_access import Config, Verifier
+from examples.billing import app as billing
 from tests.conftest import USER_PASSWORD
 
 
@@ -45,3 +47,37 @@ def access_config(apps_pool, settings) -> Config:
 def verifier(access_config) -> Verifier:
     """A fresh Verifier (its own key cache) for the pool."""
     return Verifier(access_config)
+
+
+# --- The example application (examples/billing) -------------------------------------------------
+
+
+@pytest.fixture
+def example(apps_pool, access_config):
+    """The example app configured for the test pool."""
+    return billing.BillingApp(billing.Settings(
+        access=access_config, client_id=apps_pool.applications_client_id,
+        cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
+    ))
+
+
+@pytest.fixture
+def browser(example):
+    """A cookie-keeping client of the example app."""
+    return Client(example)
+
+
+def csrf(browser) -> str:
+    """Return the CSRF token of the browser's session."""
+    page = browser.get("/signin").get_data(as_text=True)
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def sign_in(browser, email: str, password: str = USER_PASSWORD):
+    """Post the sign-in form."""
+    return browser.post("/signin", data={"csrf": csrf(browser), "email": email, "password": password})
+
+
+def features(page: str) -> dict[str, bool]:
+    """Return feature -> unlocked from the features page."""
+    return {name: f'data-feature="{name}">{name}: unlocked' in page for name, _ in billing.FEATURES}

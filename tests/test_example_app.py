@@ -9,39 +9,10 @@ from werkzeug.test import Client  # comes with moto[server]
 from accounts import cognito
 from examples.billing import app as billing
 from tests import tokens_helpers as forge
-from tests.apps_helpers import access_config, app_sign_in, apps_pool  # noqa: F401
+from tests.apps_helpers import (  # noqa: F401  (fixtures)
+    access_config, app_sign_in, apps_pool, browser, csrf, example, features, sign_in,
+)
 from tests.conftest import USER_PASSWORD
-
-
-@pytest.fixture
-def example(apps_pool, access_config):
-    """The example app configured for the test pool."""
-    return billing.BillingApp(billing.Settings(
-        access=access_config, client_id=apps_pool.applications_client_id,
-        cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
-    ))
-
-
-@pytest.fixture
-def browser(example):
-    """A cookie-keeping client of the example app."""
-    return Client(example)
-
-
-def csrf(browser) -> str:
-    """Return the CSRF token of the browser's session."""
-    page = browser.get("/signin").get_data(as_text=True)
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-
-
-def sign_in(browser, email: str, password: str = USER_PASSWORD):
-    """Post the sign-in form."""
-    return browser.post("/signin", data={"csrf": csrf(browser), "email": email, "password": password})
-
-
-def features(page: str) -> dict[str, bool]:
-    """Return feature -> unlocked from the features page."""
-    return {name: f'data-feature="{name}">{name}: unlocked' in page for name, _ in billing.FEATURES}
 
 
 @pytest.fixture
