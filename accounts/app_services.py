@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import api_keys, app_selectors, cognito, permissions, roles, services
+from accounts.audit import actor_label
 from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.services import InvalidInput, ServiceError, _audited
 
@@ -233,8 +234,8 @@ def api_key_issue(*, actor, name: str, request=None) -> api_keys.NewKey:
         _allowed(actor)
         application = _existing(name)
         key = api_keys.make()
-        label = actor if isinstance(actor, str) else (actor.email or actor.get_username())
-        ApiKey.objects.create(application=application, key_id=key.key_id, digest=key.digest, created_by=label)
+        label, _sub = actor_label(actor)
+        ApiKey.objects.create(application=application, key_id=key.key_id, digest=key.digest, created_by=label[:254])
         attempt.after = {"key_id": key.key_id}
         return key
 

@@ -16,10 +16,8 @@ def hit(scope: str, *, limit: int, window: int) -> int:
     now = time.time()
     start = int(now // window) * window
     key = f"ratelimit:{scope}:{start}"
-    cache.add(key, 0, timeout=window + 5)
     try:
         count = cache.incr(key)
-    except ValueError:  # the entry expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+    except ValueError:  # the window's first request (here or on another worker)
+        count = 1 if cache.add(key, 1, timeout=window + 5) else cache.incr(key)
     return 0 if count <= limit else max(1, math.ceil(start + window - now))
