@@ -62,7 +62,7 @@ def example(apps_pool, access_config):
 
 
 @pytest.fixture
-def browser(example):
+def example_browser(example):
     """A cookie-keeping client of the example app."""
     return Client(example)
 
