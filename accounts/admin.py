@@ -34,6 +34,7 @@ class PortalAdminSite(admin.AdminSite):
     site_title = "Access portal"
     index_title = "User administration"
     site_url = "/"
+    enable_nav_sidebar = False
 
     def has_permission(self, request) -> bool:
         """Let in active staff only."""
@@ -72,7 +73,8 @@ class RoleFilter(admin.SimpleListFilter):
     special = {"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}
 
     def lookups(self, request, model_admin):
-        return [(name, name.upper()) for name in roles.role_names()] + [("none", "None"), ("several", "Several (drift)")]
+        held = [(name, name.upper()) for name in roles.role_names()]
+        return held + [("none", "None"), ("several", "Several (drift)")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -142,6 +144,7 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_max_show_all = 200
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would aggregate the whole index
     actions = ["refresh_selected"]
 
     @admin.display(description="name", ordering="name_key")
@@ -182,7 +185,8 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"as_of": selectors.directory_as_of(), **(extra_context or {})})
+        context = {"title": "Users", "as_of": selectors.directory_as_of(), **(extra_context or {})}
+        return super().changelist_view(request, context)
 
     @admin.action(description="Refresh the selected users from Cognito")
     def refresh_selected(self, request, queryset):
@@ -303,6 +307,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = None
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Audit log", **(extra_context or {})})
 
     def has_module_permission(self, request):
         return permissions.can_view_audit(request.user)

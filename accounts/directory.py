@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import app_selectors, cognito, roles
+from accounts import app_selectors, cognito, permissions, roles
 from accounts.models import DirectoryEntry, DirectoryGrant
 
 ENTRY_FIELDS = [
@@ -26,11 +26,7 @@ def applications_in(groups: Iterable[str]) -> list[str]:
 
 def standing_in(groups: Iterable[str]) -> str:
     """Return 'admin' or 'helpdesk' when the groups make a staff account, else ''."""
-    groups = set(groups)
-    for standing, group in roles.staff_groups().items():
-        if group in groups:
-            return standing
-    return ""
+    return permissions.standing_for_groups(set(groups))
 
 
 def role_columns(attributes: dict[str, str]) -> tuple[str, int]:

@@ -49,14 +49,15 @@ class UserView:
 def user_live(sub: str) -> UserView:
     """Read one user live (AdminGetUser + AdminListGroupsForUser) and refresh their index row.
 
-    A user Cognito no longer has is dropped from the index, then UserNotFound is raised.
+    A user Cognito no longer has (or a sub it calls malformed) is dropped from the index, then
+    UserNotFound is raised.
     """
     try:
         user = cognito.user_get(sub)
         groups = tuple(cognito.user_groups(sub))
-    except cognito.UserNotFound:
+    except (cognito.UserNotFound, cognito.InvalidParameter) as exc:
         DirectoryEntry.objects.filter(sub=sub).delete()
-        raise
+        raise cognito.UserNotFound(str(exc), "UserNotFoundException") from None
     return UserView(user=user, groups=groups, entry=directory.entry_store(user, groups))
 
 

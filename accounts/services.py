@@ -209,7 +209,8 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
         try:
             _call(gateway, entry_sub, roles.group_for_application(app))
         except (ServiceError, cognito.CognitoError) as exc:
-            if all_or_report and not result.changed and isinstance(exc, cognito.Throttled | cognito.CognitoUnavailable | UserVanished):
+            whole = isinstance(exc, cognito.Throttled | cognito.CognitoUnavailable | UserVanished)
+            if all_or_report and whole and not result.changed:
                 raise  # nothing applied: the whole action failed, say so plainly
             message = exc.message if isinstance(exc, ServiceError) else f"{exc.code or 'error'}: {exc}"
             result.failed = (operation, app, message)
@@ -219,7 +220,7 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
 
 
 def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
-    """Make the user's applications exactly these, group by group; report and audit each change."""
+    """Make the user's applications exactly these, group by group; report each change, audit them all."""
     with _on_user(actor=actor, action="access_set", sub=sub, rule=permissions.can_grant, request=request) as attempt:
         wanted = set(valid_applications(applications))
         result = AccessResult()
@@ -229,16 +230,12 @@ def access_set(*, actor, sub: str, applications: Iterable[str], request=None) ->
             attempt.before = {"applications": sorted(current)}
             changes = [("grant", app) for app in sorted(wanted - current)]
             changes += [("revoke", app) for app in sorted(current - wanted)]
-            try:
-                _apply_changes(sub, changes, result)
-            finally:
-                if result.changed:
-                    directory.grants_replace(entry, (current | set(result.granted)) - set(result.revoked))
-                    directory.entry_touch(entry)
-        attempt.after = {
-            "applications": sorted((current | set(result.granted)) - set(result.revoked)),
-            "granted": result.granted, "revoked": result.revoked,
-        }
+            _apply_changes(sub, changes, result)  # raises only when nothing was applied
+            held = sorted((current | set(result.granted)) - set(result.revoked))
+            if result.changed:
+                directory.grants_replace(entry, held)
+                directory.entry_touch(entry)
+        attempt.after = {"applications": held, "granted": result.granted, "revoked": result.revoked}
         if result.failed:
             attempt.outcome = AuditEvent.FAILURE
             attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]

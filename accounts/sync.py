@@ -48,6 +48,7 @@ class SyncReport:
     calls: int = 0
     minimum_calls: int = 0
     staff_calls: int = 0
+    read_seconds: float = 0.0
     missing_groups: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -147,6 +148,7 @@ def run(*, source: str) -> SyncReport:
     report = SyncReport(started=timezone.now())
     with cognito.count_calls() as calls:
         reading = read_pool()
+    report.read_seconds = (timezone.now() - report.started).total_seconds()
     report.users, report.missing_groups = len(reading.users), reading.missing_groups
     report.calls = sum(calls.values())
     report.minimum_calls = minimum_calls(report.users, list(reading.members.values()))
@@ -158,7 +160,8 @@ def run(*, source: str) -> SyncReport:
     report.finished = timezone.now()
     DirectorySync.objects.create(
         started=report.started, finished=report.finished, source=source[:254], users=report.users,
-        calls=report.calls, **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
+        calls=report.calls,
+        **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
     )
     return report
 

@@ -49,6 +49,8 @@ def test_role_change_reaches_a_fresh_sign_in_and_the_old_refresh_token_is_refuse
     event = AuditEvent.objects.get()
     assert (event.action, event.outcome, event.before, event.after) == (
         "role_change", "success", {"role": "a1"}, {"role": "b3", "sessions_revoked": True})
+    assert (event.actor, event.target, event.target_sub, event.client_ip) == (
+        "admin@example.com", "alice@example.com", alice.sub, "127.0.0.1")
 
 
 def test_helpdesk_changes_a_role(helpdesk_client, alice):

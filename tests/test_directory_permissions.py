@@ -24,7 +24,8 @@ VIEWS = {
     "user page": ("get", lambda sub: user_url("change", sub), None, OK, OK),
     "invite form": ("get", lambda sub: user_url("add"), None, FORBIDDEN, OK),
     "invite": ("post", lambda sub: user_url("add"), INVITE, FORBIDDEN, FOUND),
-    "change role": ("post", lambda sub: user_url("role", sub), {"role": "c", "level": "2", "shown": "a1"}, FOUND, FOUND),
+    "change role": ("post", lambda sub: user_url("role", sub), {"role": "c", "level": "2", "shown": "a1"},
+                    FOUND, FOUND),
     "grant and revoke": ("post", lambda sub: user_url("access", sub), {"applications": ["crm"]}, FORBIDDEN, FOUND),
     "reset password": ("post", lambda sub: user_url("reset_password", sub), {}, FOUND, FOUND),
     "sign out": ("post", lambda sub: user_url("sign_out", sub), {}, FOUND, FOUND),
@@ -120,7 +121,8 @@ def test_helpdesk_cannot_touch_a_staff_account(action, data, helpdesk_client, ma
 
 def test_helpdesk_cannot_change_its_own_role(helpdesk_client, helpdesk_identity):
     index_user(helpdesk_identity)
-    response = helpdesk_client.post(user_url("role", helpdesk_identity.sub), {"role": "a", "level": "3", "shown": "none"})
+    response = helpdesk_client.post(user_url("role", helpdesk_identity.sub),
+                                    {"role": "a", "level": "3", "shown": "none"})
     assert response.status_code == FORBIDDEN
     assert cognito.user_get(helpdesk_identity.sub).attributes["custom:role_a"] == "0"
     event = AuditEvent.objects.get()

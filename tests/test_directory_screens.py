@@ -14,6 +14,7 @@ from accounts import cognito, services
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 from tests.conftest import USER_PASSWORD
+from tests.faults import cognito_fault
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, user_url,
 )
@@ -168,8 +169,16 @@ def test_user_page_history_shows_only_that_user(admin_client, admin_user, people
 
 
 def test_user_page_for_an_unknown_user(admin_client, pool):
-    response = admin_client.get(user_url("change", "no-such-sub"))
+    response = admin_client.get(user_url("change", "no-such-sub"), follow=True)
+    assert response.redirect_chain == [(user_url("changelist"), HTTPStatus.FOUND)]
+    assert "No user no-such-sub exists in Cognito any more" in response.content.decode()
+
+
+def test_user_page_for_a_sub_cognito_calls_malformed_simulated(admin_client, alice):
+    with cognito_fault("InvalidParameterException", operations={"AdminGetUser"}):
+        response = admin_client.get(user_url("change", alice.sub))
     assert response["Location"] == user_url("changelist")
+    assert not DirectoryEntry.objects.filter(sub=alice.sub).exists()
 
 
 # --- The audit screen ---------------------------------------------------------------------------
@@ -245,3 +254,10 @@ def test_audit_events_cannot_be_added_changed_or_deleted(admin_client, events):
     assert listing.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
     with pytest.raises(PermissionError):
         AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_admin_pages_sign_out_through_the_portal(admin_client, pool):
+    page = admin_client.get(user_url("changelist")).content.decode()
+    assert f'action="{reverse("accounts:logout")}"' in page and f'href="{reverse("accounts:account")}"' in page
+    home = admin_client.get(reverse("home")).content.decode()
+    assert f'href="{user_url("changelist")}"' in home

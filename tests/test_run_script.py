@@ -1,0 +1,205 @@
+"""scripts/run (`make run`): serves the portal, stops everything on Ctrl-C, keeps the embedded pool."""
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from accounts import cognito
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "Smoke-Admin-Pass-1!"
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def status(url: str) -> int:
+    """Return the HTTP status of GET url, 0 when nothing answers."""
+    try:
+        with LOOPBACK.open(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def sign_in(base_url: str, email: str, password: str) -> tuple[int, str]:
+    """Sign in through the portal's form like a browser; return the answer's status and where it redirects."""
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    browser = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar), NoRedirect
+    )
+    page = browser.open(f"{base_url}/accounts/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "email": email, "password": password}).encode()
+    request = urllib.request.Request(f"{base_url}/accounts/login/", data=form, headers={"Referer": base_url + "/"})
+    try:
+        with browser.open(request, timeout=30) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+class Run:
+    """One `scripts/run` in its own process group, with its output in a file."""
+
+    def __init__(self, state: Path, env: dict[str, str]):
+        self.env, self.log = env, state / f"run-{time.monotonic_ns()}.log"
+        self.url = f"http://127.0.0.1:{env['PORTAL_PORT']}"
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                ["scripts/run"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def output(self) -> str:
+        """Return everything the script printed so far."""
+        return self.log.read_text()
+
+    def wait_until_served(self, timeout: float = 60) -> None:
+        """Wait for the script's 'up' message and /healthz 200, failing with its output otherwise."""
+        deadline = time.monotonic() + timeout
+        while "The portal is up" not in self.output() or status(f"{self.url}/healthz") != 200:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"scripts/run did not serve the portal:\n{self.output()}")
+            time.sleep(0.2)
+
+    def interrupt(self) -> int:
+        """Send Ctrl-C to the process group, as a terminal does; return the script's exit status."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=30)
+
+    def terminate(self) -> int:
+        """Send SIGTERM to the script alone, as a supervisor does; return its exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
+    def group_alive(self) -> bool:
+        """Return True while any process of the script's group still exists."""
+        try:
+            os.killpg(self.process.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def stop(self) -> None:
+        """Make sure nothing of this run survives the test."""
+        if self.group_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def run_env(tmp_path):
+    """An environment for scripts/run with its own state dir and free ports, free of the caller's settings."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_", "MOTO_", "DATABASE_"))
+    }
+    return {
+        **inherited,
+        "PORTAL_VAR_DIR": str(tmp_path / "var"),
+        "PORTAL_ENV_FILE": str(tmp_path / "none.env"),
+        "MOTO_PORT": str(free_port()),
+        "PORTAL_PORT": str(free_port()),
+        "PORTAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+
+
+@pytest.fixture
+def start_run(tmp_path, run_env):
+    """Start scripts/run; every run is killed at the end of the test if it is still alive."""
+    runs: list[Run] = []
+
+    def start() -> Run:
+        runs.append(Run(tmp_path, run_env))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.stop()
+
+
+def embedded_ids(run_env) -> dict[str, str]:
+    """Return the IDs the script wrote to var/embedded.env."""
+    text = (Path(run_env["PORTAL_VAR_DIR"]) / "embedded.env").read_text()
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+@pytest.fixture
+def embedded_gateway(settings, run_env):
+    """Point the gateway at the script's embedded Cognito; returns a context manager for its pool."""
+    settings.COGNITO_ENDPOINT_URL = f"http://127.0.0.1:{run_env['MOTO_PORT']}"
+    cognito.reset_client()
+
+    def target():
+        ids = embedded_ids(run_env)
+        return cognito.target(ids["COGNITO_USER_POOL_ID"], ids["COGNITO_APP_CLIENT_ID"], ids["COGNITO_APP_CLIENT_SECRET"])
+
+    return target
+
+
+def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env, embedded_gateway):
+    first = start_run()
+    first.wait_until_served()
+    assert status(f"{first.url}/accounts/login/") == 200
+    assert f"The portal is up:  {first.url}/" in first.output()
+    assert f"admin@example.com / {ADMIN_PASSWORD}" in first.output()
+    pool_id = embedded_ids(run_env)["COGNITO_USER_POOL_ID"]
+    with embedded_gateway():
+        made = cognito.user_create("kept@example.com", {"name": "Kept"}, temporary_password="Kept-Pass-word-1!",
+                                   send_invitation=False)
+        cognito.user_add_to_group("kept@example.com", "app-crm")
+
+    assert first.interrupt() == 130
+    assert not first.group_alive(), "scripts/run left processes behind"
+    assert status(f"{first.url}/healthz") == 0
+
+    second = start_run()
+    second.wait_until_served()
+    assert "replaying" in second.output()
+    assert embedded_ids(run_env)["COGNITO_USER_POOL_ID"] == pool_id
+    with embedded_gateway():
+        assert cognito.user_get("kept@example.com").sub == made.sub
+        assert cognito.user_groups("kept@example.com") == ["app-crm"]
+        assert cognito.auth_password("admin@example.com", ADMIN_PASSWORD).signed_in
+        assert [pid for pid, _ in cognito.pools_list()] == [pool_id]
+    assert sign_in(second.url, "Admin@Example.com", ADMIN_PASSWORD) == (302, "/")
+    assert second.terminate() == 143  # the script alone: it must stop what it started itself
+    assert not second.group_alive(), "scripts/run left processes behind"
+
+
+def test_run_refuses_to_serve_when_the_configured_pool_is_unreachable(start_run, run_env):
+    run_env.update(
+        COGNITO_USER_POOL_ID="us-east-1_unreachable",
+        COGNITO_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    run = start_run()
+    assert run.process.wait(timeout=60) == 1
+    assert "the portal cannot use Cognito, so it is not served" in run.output()
+    assert '"cognito": "unreachable"' in run.output()
+    assert "embedded Cognito" not in run.output()  # a configured pool means no emulator
+    assert not run.group_alive(), "scripts/run left processes behind"
