@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import api_keys, app_selectors, cognito, permissions, roles, services
+from accounts import api_keys, app_selectors, cognito, permissions, roles, selectors, services
 from accounts.audit import actor_label
 from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.services import InvalidInput, ServiceError, _audited
@@ -188,7 +188,7 @@ def application_delete(*, actor, name: str, confirmation: str = "", request=None
 def application_member_remove(*, actor, name: str, sub: str, request=None) -> services.AccessResult:
     """Remove one user's access to the application, through the same service as the user page."""
     _existing(name)
-    entry = services.selectors.entry_get(sub)
+    entry = selectors.entry_get(sub)
     current = sorted(entry.grants.values_list("application", flat=True)) if entry else []
     if entry is not None and name not in current:
         raise ServiceError(SAID["not_member"].format(name=name))

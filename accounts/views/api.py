@@ -2,8 +2,8 @@
 
 Request: `Authorization: Api-Key <key>`, JSON `{"token": "<the user's ID or access token>",
 "application": "<name>"}`. Answer: `{"allowed", "role", "level", "applications"}` from the directory
-index. A missing or wrong key, a key of another application, or a token that fails verification all
-get the same 401. CSRF does not apply (no cookie authenticates this view; the key header does).
+index. A missing, wrong or revoked key and a token that fails verification all get the same 401; a
+valid key asking about another application than its own gets 403. CSRF does not apply (no cookie authenticates this view; the key header does).
 """
 
 import json
@@ -26,6 +26,7 @@ TOO_LARGE = "The request body is too large."
 BAD_REQUEST = 'Send JSON: {"token": "<ID or access token>", "application": "<name>"}.'
 TOO_MANY = "Too many requests for this API key; retry after the Retry-After header's seconds."
 UNAVAILABLE = "The access check cannot verify tokens right now; retry shortly."
+OTHER_APPLICATION = "This API key is {application}'s: it may only ask about {application}."
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
@@ -78,6 +79,9 @@ def access_check(request):
     if payload is None:
         return _error(HTTPStatus.BAD_REQUEST, BAD_REQUEST)
     token, application = payload
+    if application != key.application.name:
+        logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
+        return _error(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
     try:
         claims = tokens.verify_any(token, [settings.COGNITO_APPLICATIONS_CLIENT_ID])
     except tokens.KeysUnavailable:
@@ -85,9 +89,6 @@ def access_check(request):
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")
     except tokens.TokenError as exc:
         logger.info("access-check refused for key %s: %s", key.key_id, exc)
-        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
-    if application != key.application.name:
-        logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     answer = checks.answer_for(claims.sub, application)
     logger.info("access-check key=%s application=%s sub=%s allowed=%s role=%s%s", key.key_id, application,

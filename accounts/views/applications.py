@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
-from accounts import app_selectors, app_services, permissions, pool_checks, roles, services
+from accounts import app_selectors, app_services, permissions, pool_checks, roles, selectors, services
 from accounts.models import Application
 from accounts.views.audit import neutralise
 
@@ -151,7 +151,7 @@ def member_remove(request, pk, sub, admin):
     if refused := _guard(request, "POST"):
         return refused
     application = _application(pk)
-    entry = services.selectors.entry_get(sub)
+    entry = selectors.entry_get(sub)
     try:
         result = app_services.application_member_remove(actor=request.user, name=application.name, sub=sub,
                                                         request=request)
