@@ -170,7 +170,7 @@ def measure(args, work: Path) -> dict:
     try:
         wait_for(f"http://127.0.0.1:{moto_port}/moto-api/recorder/download-recording")
         env = {**base, "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "false",
-               "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}", "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+               "DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite3'}", "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
                "PORTAL_ACCESS_CHECK_RATE_PER_MINUTE": "10000000", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
         manage = [sys.executable, "manage.py"]
         run(manage + ["migrate", "--noinput"], env, work / "migrate.log")
@@ -222,7 +222,8 @@ def report(results: dict, args) -> dict:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "setup": {"gunicorn_workers": 1, "worker_class": "sync", "clients": args.clients, "seconds": args.seconds,
-                  "users": args.users, "database": "sqlite", "cache": "django DatabaseCache",
+                  "users": args.users, "database": (args.database_url or "sqlite").split(":", 1)[0],
+                  "cache": "django DatabaseCache",
                   "emulator_requests_during_setup": setup["emulator_requests"]},
         "results": results, "throughput_ratio_api_over_verification": ratio,
     }
@@ -233,6 +234,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--database-url", metavar="URL",
+                        help="An empty database to use instead of a temporary SQLite file (e.g. postgres://...).")
     parser.add_argument("--setup", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, database).")
     args = parser.parse_args()
