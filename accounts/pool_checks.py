@@ -70,8 +70,8 @@ def check_role_attributes(pool: cognito.PoolInfo) -> list[Finding]:
             continue
         if found.get("AttributeDataType") != "Number" or not found.get("Mutable", True):
             kind = "mutable" if found.get("Mutable", True) else "immutable"
-            findings.append(Finding("role_attributes", name,
-                                    f"{name} is a {kind} {found.get('AttributeDataType')}; it must be a mutable Number."))
+            message = f"{name} is a {kind} {found.get('AttributeDataType')}; it must be a mutable Number."
+            findings.append(Finding("role_attributes", name, message))
             continue
         limits = found.get("NumberAttributeConstraints") or {}
         low, high = limits.get("MinValue"), limits.get("MaxValue")

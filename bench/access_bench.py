@@ -170,7 +170,8 @@ def measure(args, work: Path) -> dict:
     try:
         wait_for(f"http://127.0.0.1:{moto_port}/moto-api/recorder/download-recording")
         env = {**base, "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "false",
-               "DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite3'}", "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+               "DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite3'}",
+               "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
                "PORTAL_ACCESS_CHECK_RATE_PER_MINUTE": "10000000", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
         manage = [sys.executable, "manage.py"]
         run(manage + ["migrate", "--noinput"], env, work / "migrate.log")

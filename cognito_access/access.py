@@ -8,7 +8,7 @@ strings. An application is a Cognito group named `<prefix><application>`.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any
+from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any  # noqa: F401
 
 DEFAULT_ROLES = ("a", "b", "c")
 DEFAULT_PREFIX = "app-"
@@ -45,7 +45,8 @@ def role_of(attributes: Mapping[str, object], role_names: Iterable[str]) -> tupl
 
 def applications_of(groups: Iterable[str], prefix: str) -> tuple[str, ...]:
     """Return the applications that these groups grant, sorted (other groups are ignored)."""
-    return tuple(sorted(group[len(prefix):] for group in groups if group.startswith(prefix) and len(group) > len(prefix)))
+    names = (group[len(prefix):] for group in groups if group.startswith(prefix) and len(group) > len(prefix))
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True)

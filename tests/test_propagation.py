@@ -21,8 +21,8 @@ def role_on(page_html: str) -> str:
     return page_html.split('<b id="role">', 1)[1].split("</b>", 1)[0]
 
 
-def test_role_change_propagates_to_api_app_and_refresh_token(admin_client, admin_user, make_cognito_user, example_browser,
-                                                            example, apps_pool):
+def test_role_change_propagates_to_api_app_and_refresh_token(admin_client, admin_user, make_cognito_user,
+                                                            example_browser, example, apps_pool):
     pia = make_cognito_user("pia@example.com", role=("a", 1), apps=["billing"])
     index_user(pia)
     key = app_services.api_key_issue(actor=admin_user, name="billing").plain

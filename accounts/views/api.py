@@ -3,7 +3,8 @@
 Request: `Authorization: Api-Key <key>`, JSON `{"token": "<the user's ID or access token>",
 "application": "<name>"}`. Answer: `{"allowed", "role", "level", "applications"}` from the directory
 index. A missing, wrong or revoked key and a token that fails verification all get the same 401; a
-valid key asking about another application than its own gets 403. CSRF does not apply (no cookie authenticates this view; the key header does).
+valid key asking about another application than its own gets 403. CSRF does not apply: no cookie
+authenticates this view, the key header does.
 """
 
 import json

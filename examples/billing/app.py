@@ -187,7 +187,8 @@ class BillingApp:
                         for name, on in unlocked(access.role, access.level))
         left = max(0, access.claims.expires_at - int(time.time()))
         body = (f'<p>Signed in as <b id="email">{html.escape(access.email)}</b>, role <b id="role">{role}</b>.</p>'
-                f'<p>Applications: {html.escape(", ".join(access.applications))}. Token valid {left // 60} min more.</p>'
+                f'<p>Applications: {html.escape(", ".join(access.applications))}. '
+                f'Token valid {left // 60} min more.</p>'
                 f'<ul id="features">{items}</ul>'
                 f'<form method="post" action="/refresh"><input type="hidden" name="csrf" '
                 f'value="{html.escape(session["csrf"])}"><button id="refresh">Refresh my access now</button></form>'
