@@ -14,7 +14,7 @@ from accounts.models import ApiKey, Application, AuditEvent, DirectoryGrant
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, nonstaff_user, persona_client,
 )
-from tests.write_faults import cognito_write_fault
+from tests.faults import cognito_fault
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +122,7 @@ def test_bad_input_is_refused_with_nothing_changed(data, message, admin_client, 
 
 
 def test_a_name_cognito_refuses_changes_nothing_simulated(admin_client, pool):
-    with cognito_write_fault("InvalidParameterException", operations=["CreateGroup"]):
+    with cognito_fault("InvalidParameterException", operations=["CreateGroup"]):
         response = admin_client.post(url("add"), {"name": "payroll"})
     assert response.status_code == BAD and "Cognito refused" in str(list(response.context["messages"])[0])
     assert not Application.objects.filter(name="payroll").exists()
