@@ -13,6 +13,7 @@ test_session_key_changes_at_sign_in) and `manage.py check --deploy` is clean und
 
 import itertools
 import re
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -24,13 +25,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.html import escape
 from moto import mock_aws
 
-from accounts import cognito, roles
+import accounts
+from accounts import api_keys, cognito, roles
 from accounts.audit import audit_record
 from accounts.bootstrap import bootstrap
-from accounts.models import AuditEvent, DirectoryEntry
+from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry
 from tests.conftest import STAFF_PASSWORD
 from tests.staff import index_user, local_staff
 
@@ -42,6 +45,7 @@ SIGN_IN, HOME = "/accounts/login/", "/"
 USER_PAGE = "/admin/accounts/directoryentry/{sub}/change/"
 USERS = "/admin/accounts/directoryentry/"
 ANY_USER_PAGE = "/admin/accounts/directoryentry/*"
+APPS, APP_PAGE = "/admin/accounts/application/", "/admin/accounts/application/{app}/change/"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Route:
     get: tuple
     post: tuple | None = None  # declared for the routes that change state
     data: Callable[["World"], dict] | None = None
+    csrf: bool = True  # False only for an API that no cookie authenticates
 
 
 def four(answer) -> tuple:
@@ -142,6 +147,31 @@ ROUTES: dict[str, Route] = {
     "admin:accounts_auditevent_delete": Route(get=staff_only(FORBIDDEN, FORBIDDEN),
                                               post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}),
     "admin:accounts_auditevent_export": Route(get=staff_only(FORBIDDEN, OK)),
+    # The application registry: administrators only
+    "admin:accounts_application_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_add": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS + "*"),
+                                            data=lambda w: {"name": f"new-{w.app_name}", "description": "New"}),
+    "admin:accounts_application_change": Route(get=staff_only(FORBIDDEN, OK)),
+    "unnamed admin/accounts/application/<path:object_id>/": Route(get=staff_only(APP_PAGE, APP_PAGE)),
+    "admin:accounts_application_history": Route(get=staff_only(APP_PAGE, APP_PAGE)),
+    "admin:accounts_application_delete": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS),
+                                               data=lambda w: {"confirm": w.app_name}),
+    "admin:accounts_application_update": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                               post=staff_only(FORBIDDEN, APP_PAGE),
+                                               data=lambda w: {"description": "Changed"}),
+    "admin:accounts_application_members_csv": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_member_remove": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                      post=staff_only(FORBIDDEN, APP_PAGE)),
+    "admin:accounts_application_key_issue": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                  post=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_key_revoke": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                   post=staff_only(FORBIDDEN, APP_PAGE)),
+    "admin:accounts_application_refresh": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+                                                post=staff_only(FORBIDDEN, APPS)),
+    "admin:accounts_application_health": Route(get=staff_only(FORBIDDEN, OK)),
+    # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
+    "api_access_check": Route(get=four(NOT_ALLOWED), post=four(HTTPStatus.UNAUTHORIZED),
+                              data=lambda w: {"token": "x", "application": w.app_name}, csrf=False),
 }
 
 # --- The URLconf ------------------------------------------------------------------------------------------
@@ -159,7 +189,7 @@ def walk(patterns, prefix: str = "", namespace: str = ""):
 
 
 FOUND = dict(walk(get_resolver().url_patterns))
-WRITES = sorted(name for name, route in ROUTES.items() if route.post)
+WRITES = sorted(name for name, route in ROUTES.items() if route.post and route.csrf)
 
 
 def test_every_route_of_the_urlconf_is_declared():
@@ -209,18 +239,23 @@ class World:
     email: str
     event: int
     content_type: int
+    app: int
+    app_name: str
+    key_id: str
 
     def url(self, name: str) -> str:
         """Return a URL of the route, its parameters filled with these objects."""
-        values = {"sub": self.sub, "object_id": str(self.event) if "auditevent" in FOUND[name] else self.sub,
-                  "content_type_id": str(self.content_type), "app_label": "accounts", "url": "no-such-page/"}
+        route = FOUND[name]
+        object_id = self.event if "auditevent" in route else self.app if "application" in route else self.sub
+        values = {"sub": self.sub, "object_id": str(object_id), "content_type_id": str(self.content_type),
+                  "app_label": "accounts", "url": "no-such-page/", "pk": str(self.app), "key_id": self.key_id}
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], FOUND[name])
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
         return "/" + path.replace("^", "").replace("$", "")
 
     def expected(self, answer, here: str):
         """Return the answer with this world's objects filled in."""
-        return answer.format(sub=self.sub, event=self.event, here=quote(here, safe="/")) if isinstance(
+        return answer.format(sub=self.sub, event=self.event, app=self.app, here=quote(here, safe="/")) if isinstance(
             answer, str) else answer
 
 
@@ -228,12 +263,18 @@ class World:
 def world(db, monkeypatch) -> World:
     """A fresh target user holding A1 and billing, in the directory, and an audit event; TOTP checked."""
     monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
-    email = f"alice.{next(_numbers)}@example.com"
-    alice = cognito_user(email, apps=["billing"], name="Alice Liddell")
+    number = next(_numbers)
+    application = Application.objects.create(name=f"scratch-{number}", description="Scratch",
+                                             synced_at=timezone.now())  # its own, so deleting it harms nobody
+    cognito.group_create(roles.group_for_application(application.name))
+    key = api_keys.make()
+    ApiKey.objects.create(application=application, key_id=key.key_id, digest=key.digest, created_by="setup")
+    email = f"alice.{number}@example.com"
+    alice = cognito_user(email, apps=["billing", application.name], name="Alice Liddell")
     index_user(alice)
     event = audit_record(actor="setup", action="test", target=email, target_sub=alice.sub)
-    return World(sub=alice.sub, email=email, event=event.pk,
-                 content_type=ContentType.objects.get_for_model(DirectoryEntry).pk)
+    return World(sub=alice.sub, email=email, event=event.pk, app=application.pk, app_name=application.name,
+                 key_id=key.key_id, content_type=ContentType.objects.get_for_model(DirectoryEntry).pk)
 
 
 def signed_in(email: str, *, enforce_csrf_checks: bool = False) -> Client:
@@ -260,7 +301,7 @@ def personas(world) -> dict[str, Client]:
 # --- What a request changed --------------------------------------------------------------------------------
 
 COGNITO_READS = {"AdminGetUser", "AdminListGroupsForUser", "ListUsers", "ListUsersInGroup", "ListGroups",
-                 "GetGroup", "DescribeUserPool", "DescribeUserPoolClient"}
+                 "GetGroup", "DescribeUserPool", "DescribeUserPoolClient", "ListUserPoolClients"}
 # A page that enrols an authenticator must get a secret to show; the account changes only at the code.
 GET_MAY_ALSO_CALL = {"AssociateSoftwareToken"}
 INDEX_TABLES = ("accounts_directoryentry", "accounts_directorygrant")  # a user page refreshes its row
@@ -344,13 +385,41 @@ def test_every_state_changing_route_refuses_a_post_without_its_csrf_token(name, 
         assert changes.audit_after == changes.audit_before
 
 
-def test_the_sweep_covers_every_write_the_portal_audits():
-    audited = {"access_set", "role_change", "user_disable", "user_enable", "user_reset_password", "user_sign_out",
-               "user_delete", "user_invite", "directory_sync"}
-    routes_of = {"access_set": "access", "role_change": "role", "user_disable": "disable", "user_enable": "enable",
-                 "user_reset_password": "reset_password", "user_sign_out": "sign_out", "user_delete": "delete",
-                 "user_invite": "add", "directory_sync": "refresh"}
-    assert {f"admin:accounts_directoryentry_{routes_of[action]}" for action in audited} <= set(WRITES)
+# Every audited action, and the routes through which a person attempts it.
+AUDITED_BY = {
+    "sign_in": ["accounts:login", "accounts:login_new_password", "accounts:login_mfa", "accounts:login_mfa_setup"],
+    "password_set_first": ["accounts:login_new_password"],
+    "mfa_enable": ["accounts:login_mfa_setup", "accounts:account_mfa"],
+    "password_forgot": ["accounts:password_forgot"],
+    "password_reset_confirm": ["accounts:password_forgot_confirm"],
+    "password_change": ["accounts:account_password"],
+    "sign_out": ["accounts:logout", "admin:logout"],
+    "sign_out_everywhere": ["accounts:account_sign_out_everywhere"],
+    "access_set": ["admin:accounts_directoryentry_access", "admin:accounts_application_member_remove"],
+    "role_change": ["admin:accounts_directoryentry_role"],
+    "user_invite": ["admin:accounts_directoryentry_add"],
+    "user_disable": ["admin:accounts_directoryentry_disable"],
+    "user_enable": ["admin:accounts_directoryentry_enable"],
+    "user_reset_password": ["admin:accounts_directoryentry_reset_password"],
+    "user_sign_out": ["admin:accounts_directoryentry_sign_out"],
+    "user_delete": ["admin:accounts_directoryentry_delete"],
+    "directory_sync": ["admin:accounts_directoryentry_refresh"],
+    "application_create": ["admin:accounts_application_add"],
+    "application_update": ["admin:accounts_application_update"],
+    "application_delete": ["admin:accounts_application_delete"],
+    "applications_refresh": ["admin:accounts_application_refresh"],
+    "api_key_issue": ["admin:accounts_application_key_issue"],
+    "api_key_revoke": ["admin:accounts_application_key_revoke"],
+}
+ACTION = re.compile(r'(?:action=|_audit\(request, )"([a-z_]+)"(?: if \w+ else "([a-z_]+)")?')
+
+
+def test_every_audited_write_has_its_routes_in_the_sweep():
+    code = "".join(path.read_text() for path in Path(accounts.__file__).parent.rglob("*.py")
+                   if "management" not in path.parts)
+    audited = {name for match in ACTION.findall(code) for name in match if name}
+    assert audited == set(AUDITED_BY), "declare the routes of every audited action in AUDITED_BY"
+    assert {route for routes in AUDITED_BY.values() for route in routes} <= set(WRITES)
 
 
 # --- Escaping ---------------------------------------------------------------------------------------------------
@@ -371,9 +440,9 @@ PAYLOADS = {
 
 
 @pytest.fixture
-def hostile(db, settings) -> dict:
+def hostile(db) -> dict:
     """A pool where every attribute a person controls holds script: a user, a staff member, audit events."""
-    settings.PORTAL_APPLICATIONS = {**settings.PORTAL_APPLICATIONS, "billing": PAYLOADS["description"]}
+    Application.objects.filter(name="billing").update(description=PAYLOADS["description"])
     mallory = cognito_user(f"mallory.{next(_numbers)}@example.com", apps=["billing"], name=PAYLOADS["name"])
     payloads = {**PAYLOADS, "email": f"x{next(_numbers)}" + PAYLOADS["email"]}  # an email can be held only once
     cognito.user_update_attributes(mallory.sub, {"email": payloads["email"], "custom:nickname": payloads["attribute"]})
@@ -389,6 +458,7 @@ def hostile(db, settings) -> dict:
 def hostile_pages(sub: str, event: int) -> dict[str, tuple[str, set[str]]]:
     """Return the pages that show the payloads: url, and the payloads each must show (escaped)."""
     user_page = reverse("admin:accounts_directoryentry_change", args=[sub])
+    billing = Application.objects.get(name="billing").pk
     audit = reverse("admin:accounts_auditevent_changelist")
     return {
         "home": (reverse("home"), {"staff name"}),
@@ -402,6 +472,8 @@ def hostile_pages(sub: str, event: int) -> dict[str, tuple[str, set[str]]]:
         "audit event": (reverse("admin:accounts_auditevent_change", args=[event]),
                         {"audit actor", "audit error", "email"}),
         "invite form": (reverse("admin:accounts_directoryentry_add"), {"description"}),
+        "applications": (APPS, {"description"}),
+        "application page": (reverse("admin:accounts_application_change", args=[billing]), {"description", "name"}),
     }
 
 
