@@ -141,9 +141,10 @@ def http() -> requests.Session:
 
 def seed(staff: int, users: int, rng: random.Random) -> tuple[list[dict], list[dict]]:
     """Create staff accounts and target users in Cognito, then sync the directory; return both lists."""
-    from accounts import cognito, roles, services
+    from accounts import app_selectors, cognito, roles, services
 
     admins = max(1, staff // 3)
+    applications = app_selectors.application_names()
     people = []
     for number in range(staff):
         standing = "admin" if number < admins else "helpdesk"
@@ -159,7 +160,7 @@ def seed(staff: int, users: int, rng: random.Random) -> tuple[list[dict], list[d
         role = roles.Role(rng.choice(roles.role_names()), rng.randint(1, roles.max_level()))
         user = cognito.user_create(email, {"name": f"Target {number}", **roles.attributes_for(role)},
                                    send_invitation=False)
-        for app in rng.sample(roles.application_names(), rng.choice([0, 1, 1, 2])):
+        for app in rng.sample(applications, rng.choice([0, 1, 1, 2])):
             cognito.user_add_to_group(user.sub, roles.group_for_application(app))
         targets.append({"email": email, "sub": user.sub})
     services.directory_sync(actor="make load")
@@ -320,7 +321,7 @@ def check_audit(staff: list[StaffMember], since) -> list[str]:
     broken = []
     for member in staff:
         email = member.person["email"]
-        expected = {"sign_in": 1, "role_change": member.writes["role_change"], "access_set": member.writes["access_set"]}
+        expected = {"sign_in": 1, **{action: member.writes[action] for action in ("role_change", "access_set")}}
         for action, count in expected.items():
             if recorded[(email, action)] != count:
                 broken.append(f"{email} {action}: {count} attempted, {recorded[(email, action)]} audited")
@@ -405,9 +406,12 @@ def print_report(document: dict) -> None:
     print("\nWrites (from the audit)")
     for action, outcomes in document["write_outcomes"].items():
         print(f"  {action:14} {outcomes}")
+    for reason, count in document["write_refusals"].items():
+        print(f"    {count:4} x {reason}")
     print("\nCognito requests during the load, per quota category (requests per second)")
     for category, row in document["cognito"]["categories"].items():
-        print(f"  {category:20} peak {row['peak_rps']:>4}  mean {row['mean_rps']:>5}  default quota {row['default_quota_rps']}")
+        print(f"  {category:20} peak {row['peak_rps']:>4}  mean {row['mean_rps']:>5}  "
+              f"default quota {row['default_quota_rps']}")
     print(f"  by operation: {document['cognito']['by_operation']}")
     print("\nInvariants")
     for name, problems in document["invariants"].items():
@@ -419,35 +423,51 @@ def print_report(document: dict) -> None:
 # --- Main ---------------------------------------------------------------------------------------------------
 
 
-def measure(portal: Portal, args) -> dict:
-    """Seed, run the staff until the deadline, check the invariants; return the document."""
-    from django.conf import settings
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from accounts.models import AuditEvent
-
-    rng = random.Random(7)
-    people, targets = seed(args.staff, args.users, rng)
-    since = timezone.now()
+def run_staff(portal: Portal, people: list[dict], targets: list[dict], seconds: int):
+    """Let every staff member work until the deadline; return them, the call monitor and the elapsed time."""
     monitor = CallMonitor(portal.var / "moto" / "recording.jsonl")
-    deadline = time.monotonic() + args.seconds
+    deadline = time.monotonic() + seconds
     staff = [StaffMember(portal.url, person, targets, deadline, number) for number, person in enumerate(people)]
     started = time.monotonic()
     monitor.start()
     for member in staff:
         member.start()
     for member in staff:
-        member.join(args.seconds + 120)
+        member.join(seconds + 120)
     elapsed = time.monotonic() - started
     monitor.stop.set()
     monitor.join(10)
+    return staff, monitor, elapsed
+
+
+def write_outcomes(since) -> tuple[dict, dict]:
+    """Return the audited writes' outcomes per action, and why the refused ones were refused."""
+    from django.db.models import Count
+
+    from accounts.models import AuditEvent
+
+    writes = AuditEvent.objects.filter(at__gte=since, action__in=["role_change", "access_set"])
+    rows = writes.values("action", "outcome").annotate(n=Count("id"))
+    outcomes = {action: {row["outcome"]: row["n"] for row in rows if row["action"] == action}
+                for action in ("role_change", "access_set")}
+    refused = writes.exclude(outcome=AuditEvent.SUCCESS).values_list("error", flat=True)
+    reasons = Counter(error[:90] for error in refused)
+    return outcomes, dict(reasons.most_common())
+
+
+def measure(portal: Portal, args) -> dict:
+    """Seed, run the staff until the deadline, check the invariants; return the document."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    people, targets = seed(args.staff, args.users, random.Random(7))
+    since = timezone.now()
+    staff, monitor, elapsed = run_staff(portal, people, targets, args.seconds)
     stuck = [member.person["email"] for member in staff if member.is_alive()]
     touched = set().union(*(member.touched for member in staff))
     index_problems, pool_users = check_index()
     latency = latency_table(staff)
-    outcomes = AuditEvent.objects.filter(at__gte=since, action__in=["role_change", "access_set"]).values(
-        "action", "outcome").annotate(n=Count("id"))
+    outcomes, refusals = write_outcomes(since)
     requests_made = sum(row["requests"] for row in latency.values())
     return {
         "command": "python bench/load.py " + " ".join(sys.argv[1:]),
@@ -457,9 +477,7 @@ def measure(portal: Portal, args) -> dict:
                   "think_seconds": THINK, "after_opening": AFTER_OPENING, "cpus": os.cpu_count(),
                   "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]},
         "latency": latency, "requests": requests_made, "requests_per_second": round(requests_made / elapsed, 1),
-        "write_outcomes": {a: {o["outcome"]: o["n"] for o in outcomes if o["action"] == a}
-                           for a in ("role_change", "access_set")},
-        "cognito": quota_table(monitor),
+        "write_outcomes": outcomes, "write_refusals": refusals, "cognito": quota_table(monitor),
         "client_failures": [f for member in staff for f in member.failures][:50],
         "invariants": {
             "no 5xx": [f"{kind}: {row['5xx']} answers 5xx" for kind, row in latency.items() if row["5xx"]],
@@ -481,6 +499,7 @@ def main() -> None:
                         metavar="10..5000")
     parser.add_argument("--workers", type=int, default=4, choices=range(1, 17), metavar="1..16")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the JSON ({RESULTS.name})")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portal-load-"))
     portal = Portal(work, args.workers)
@@ -497,10 +516,10 @@ def main() -> None:
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(document, indent=2, default=str) + "\n")
     print_report(document)
-    print(f"\nWritten to {RESULTS.relative_to(ROOT)}" + (f"; kept {work}" if args.keep else ""))
+    print(f"\nWritten to {args.results}" + (f"; kept {work}" if args.keep else ""))
     sys.exit(1 if any(document["invariants"].values()) else 0)
 
 

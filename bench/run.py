@@ -55,7 +55,8 @@ def rows_portal(data: dict) -> tuple[list, list]:
     check = data["token_verification"]
     portal, bare = (value for value in check.values() if isinstance(value, dict))
     ratios = [ratio_row("token verification / bare PyJWT decode", None, check["ratio"],
-                        f"{portal['best_us']:.0f} us / {bare['best_us']:.0f} us per token (best of 9 rounds), keys cached"),
+                        f"{portal['best_us']:.0f} us / {bare['best_us']:.0f} us per token "
+                        "(best of 9 rounds), keys cached"),
               sync_ratio(data["sync"])]
     calls.append(call_row(f"sync ({data['sync']['users']:,} users)", data["sync"]["by_operation"]))
     return calls, ratios
@@ -131,7 +132,8 @@ def run_bench(name: str, quick: bool) -> dict:
             "results": json.loads((RESULTS / f"{name}.json").read_text())}
 
 
-ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "access check", "sync"]
+ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "access check",
+         "sync"]
 
 
 def order(row: dict) -> tuple:

@@ -13,10 +13,10 @@ test_session_key_changes_at_sign_in) and `manage.py check --deploy` is clean und
 
 import itertools
 import re
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
