@@ -11,9 +11,12 @@
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -153,11 +156,11 @@ def stalled(job: BulkJob) -> bool:
 # --- Starting, resuming, stopping ---------------------------------------------------------------------
 
 
-def _enqueue(job: BulkJob) -> None:
+def _enqueue(job: BulkJob, tasks: int = 0) -> None:
     """Queue the job's tasks for the workers (several, so that several workers can share a large job)."""
     from accounts.tasks import bulk_run
 
-    for _ in range(settings.PORTAL_BULK_TASKS_PER_JOB):
+    for _ in range(tasks or settings.PORTAL_BULK_TASKS_PER_JOB):
         bulk_run.enqueue(job_id=job.pk, actor_id=job.created_by_id)
 
 
@@ -233,21 +236,54 @@ def _apply(job: BulkJob, actor, row: BulkRow) -> tuple[str, str]:
         return BulkRow.FAILED, services.MESSAGES["not_allowed"]
 
 
-def _next_row(job: BulkJob, worker: str) -> BulkRow | None:
+def _next_row(job: BulkJob, worker: str, stop: threading.Event) -> BulkRow | None:
     """Claim a row; when only other workers' rows are left, wait for them (or for their leases to run out)."""
-    while True:
+    while not stop.is_set():
         row = row_claim(job, worker)
         if row is not None or _finish_if_complete(job):
             return row
         job.refresh_from_db(fields=["status"])
         if job.status not in ACTIVE:
             return None
-        time.sleep(0.5)
+        stop.wait(0.5)
+    return None
 
 
-def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None = None) -> dict:
-    """Apply a queued job's rows until none is left (or `limit` rows); return its progress."""
-    worker = worker or worker_name()
+@contextmanager
+def stop_on_signal() -> Iterator[threading.Event]:
+    """Turn SIGINT/SIGTERM into a request to stop between rows (in a worker's main thread only).
+
+    The first signal also reaches the worker's own handler (it stops after this task); later ones are kept
+    from it, so that the row in hand is finished rather than cut off.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(number, frame):
+        first = not stop.is_set()
+        stop.set()
+        if first and callable(previous[number]):
+            previous[number](number, frame)
+
+    for number in previous:
+        signal.signal(number, handler)
+    try:
+        yield stop
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None = None,
+            stop: threading.Event | None = None) -> dict:
+    """Apply a queued job's rows until none is left (or `limit` rows, or `stop` is set); return its progress.
+
+    Stopped by `stop` with rows left, it queues the job again, so that the next worker carries on.
+    """
+    worker, stop = worker or worker_name(), stop or threading.Event()
     job = BulkJob.objects.get(pk=job_id)
     actor = User.objects.get(pk=actor_id)
     BulkJob.objects.filter(pk=job.pk, status=BulkJob.QUEUED).update(status=BulkJob.RUNNING, started_at=timezone.now())
@@ -256,7 +292,7 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
     try:
         with cognito.pace(pace_wait):
             while job.status in ACTIVE and (limit is None or applied < limit):
-                row = _next_row(job, worker)
+                row = _next_row(job, worker, stop)
                 if row is None:
                     break
                 try:
@@ -274,4 +310,6 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
     finally:
         pace_close()
     job.refresh_from_db()
+    if stop.is_set() and job.status in ACTIVE:
+        _enqueue(job, tasks=1)  # asked to stop with rows left: the next worker to start carries on
     return progress(job)

@@ -5,9 +5,9 @@ row the index got wrong, or one a stopped worker left half done, is judged on wh
 changes go through the same services as the single-user screens, which audit them.
 """
 
+import codecs
 import csv
 import hashlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,7 +27,7 @@ MESSAGES = {
     "too_large": "The file is {size} and the limit is {limit} MB: split it into smaller files. Nothing was read.",
     "empty": "The file is empty.",
     "no_rows": "The file has a header but no rows.",
-    "encoding": "The file is not UTF-8 text (near line {line}): save it as “CSV UTF-8” and upload it again.",
+    "encoding": "The file is not UTF-8 text (line {line}): save it as “CSV UTF-8” and upload it again.",
     "malformed": "The file is not valid CSV (line {line}): {error}.",
     "missing_columns": "Missing columns: {names}. The header must be: " + HEADER + ".",
     "extra_columns": "Unexpected columns: {names}. The header must be: " + HEADER + ".",
@@ -121,10 +121,23 @@ def row_parse(number: int, values: dict[str, str]) -> ParsedRow:
     return row
 
 
+def _decoded(binary, place: dict) -> Iterator[str]:
+    """Yield the file's lines decoded from UTF-8 (a BOM dropped), counting them in place['line']."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for number, raw in enumerate(binary, 1):
+        place["line"] = number
+        text = decoder.decode(raw)
+        if text:
+            yield text
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
 def rows_read(binary) -> Iterator[ParsedRow]:
     """Yield the rows of a CSV file (UTF-8, with or without BOM); raise FileError for the file as a whole."""
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    place = {"line": 0}
+    reader = csv.reader(_decoded(binary, place))
     try:
         try:
             names = _header(next(reader))
@@ -143,11 +156,9 @@ def rows_read(binary) -> Iterator[ParsedRow]:
         if not seen:
             raise FileError(MESSAGES["no_rows"])
     except UnicodeDecodeError:
-        raise FileError(MESSAGES["encoding"].format(line=reader.line_num + 1)) from None
+        raise FileError(MESSAGES["encoding"].format(line=place["line"])) from None
     except csv.Error as exc:
-        raise FileError(MESSAGES["malformed"].format(line=reader.line_num, error=exc)) from None
-    finally:
-        text.detach()
+        raise FileError(MESSAGES["malformed"].format(line=place["line"], error=exc)) from None
 
 
 # --- Planning: what a row would do, judged on an index row (or on a fresh reading of the user) ---------
