@@ -76,7 +76,8 @@ def selection_job(*, actor, action: dict, queryset) -> BulkJob:
     with transaction.atomic():
         job = BulkJob.objects.create(kind=BulkJob.ACTION, created_by=actor, action=action)
         rows = []
-        for number, (sub, email) in enumerate(queryset.order_by("email").values_list("sub", "email").iterator(), 1):
+        selection = queryset.prefetch_related(None).order_by("email").values_list("sub", "email").distinct()
+        for number, (sub, email) in enumerate(selection.iterator(chunk_size=BATCH), 1):
             rows.append(BulkRow(job=job, number=number, sub=sub, email=email, plan=BulkRow.APPLY))
             if len(rows) == BATCH:
                 BulkRow.objects.bulk_create(rows)

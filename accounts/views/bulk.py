@@ -36,7 +36,7 @@ SAID = {
     "retried": "{count} failed rows are queued again.",
     "cancelled": "Cancelled: the workers finish the row in hand and take no more.",
     "inline_done": "{label}: {done} done, {failed} failed of {total}.",
-    "inline_failures": "Not applied: {rows}.",
+    "inline_failures": "Not applied: {rows}",
     "background": "{label} for {total} users runs in the background.",
 }
 
