@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from django.db.models import Aggregate, CharField, Count, OuterRef, QuerySet, Subquery
 
-from accounts import roles, selectors
+from accounts import app_selectors, roles, selectors
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 
 REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed",
@@ -85,7 +85,7 @@ def role_key(role: str) -> str:
 
 def counts_per_application() -> dict[str, dict[str, int]]:
     """Return {application: {role or 'none'/'several': users}} in one grouped query."""
-    counts: dict[str, dict[str, int]] = {app: defaultdict(int) for app in roles.application_names()}
+    counts: dict[str, dict[str, int]] = {app: defaultdict(int) for app in app_selectors.application_names()}
     grouped = DirectoryGrant.objects.values_list("application", "entry__role").annotate(n=Count("id")).order_by()
     for application, role, count in grouped:
         if application in counts:

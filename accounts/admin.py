@@ -16,11 +16,12 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts import cognito, permissions, roles, selectors
+from accounts import app_selectors, cognito, permissions, roles, selectors
 from accounts.bulk_actions import LABELS as BULK_LABELS
 from accounts.forms.bulk import BulkActionForm
-from accounts.models import AuditEvent, BulkJob, DirectoryEntry
+from accounts.models import Application, AuditEvent, BulkJob, DirectoryEntry
 from accounts.views import access as access_views
+from accounts.views import applications as app_views
 from accounts.views import audit as audit_views
 from accounts.views import bulk as bulk_views
 from accounts.views import directory as views
@@ -103,7 +104,7 @@ class ApplicationFilter(admin.SimpleListFilter):
     parameter_name = "application"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in roles.application_names()] + [("none", "No application")]
+        return [(name, name) for name in app_selectors.application_names()] + [("none", "No application")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -437,3 +438,74 @@ class AuditEventAdmin(admin.ModelAdmin):
     def get_urls(self):
         export = self.admin_site.admin_view(partial(audit_views.export_csv, admin=self))
         return [path("export.csv", export, name="accounts_auditevent_export")] + super().get_urls()
+
+
+# --- The application registry -------------------------------------------------------------------
+
+
+@admin.register(Application, site=portal_site)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ["name", "group", "description", "role_arn", "precedence", "members"]
+    list_display_links = ["name"]
+    search_fields = ["name"]
+    ordering = ["name"]
+    list_per_page = 100
+    actions = None
+
+    @property
+    def prefix_example(self) -> str:
+        """Return how an application's group is named, for the list's explanation."""
+        return roles.group_for_application("<name>")
+
+    @admin.display(description="Cognito group")
+    def group(self, application):
+        return roles.group_for_application(application.name)
+
+    @admin.display(description="members", ordering="members")
+    def members(self, application):
+        return application.members
+
+    def get_queryset(self, request):
+        return app_selectors.applications_with_counts()
+
+    def has_module_permission(self, request):
+        return permissions.can_manage_applications(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can_manage_applications(request.user)
+
+    def has_add_permission(self, request):
+        return permissions.can_manage_applications(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(partial(view, admin=self))
+
+        info = "accounts_application"
+        return [
+            path("refresh/", wrap(app_views.refresh), name=f"{info}_refresh"),
+            path("health/", wrap(app_views.health), name=f"{info}_health"),
+            path("<int:pk>/update/", wrap(app_views.update), name=f"{info}_update"),
+            path("<int:pk>/members.csv", wrap(app_views.members_csv), name=f"{info}_members_csv"),
+            path("<int:pk>/members/<str:sub>/remove/", wrap(app_views.member_remove), name=f"{info}_member_remove"),
+            path("<int:pk>/keys/issue/", wrap(app_views.key_issue), name=f"{info}_key_issue"),
+            path("<int:pk>/keys/<str:key_id>/revoke/", wrap(app_views.key_revoke), name=f"{info}_key_revoke"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return app_views.create(request, admin=self)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return app_views.application_page(request, unquote(object_id), admin=self)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return app_views.delete(request, unquote(object_id), admin=self)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return redirect(reverse("admin:accounts_application_change", args=[unquote(object_id)]))

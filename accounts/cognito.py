@@ -192,6 +192,7 @@ class ClientInfo:
     id_token_minutes: int
     access_token_minutes: int
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    refresh_token_minutes: int = 30 * 1440
 
 
 # --- The client, and counting its calls ---------------------------------------------------------
@@ -720,8 +721,6 @@ def clients_list(user_pool_id: str) -> list[tuple[str, str]]:
 
 def _client_info(data: dict) -> ClientInfo:
     """Build a ClientInfo from a DescribeUserPoolClient or CreateUserPoolClient response."""
-    units = data.get("TokenValidityUnits", {}) or {}
-    factor = {"minutes": 1, "hours": 60, "days": 1440, "seconds": 1 / 60}
     return ClientInfo(
         id=data["ClientId"],
         name=data.get("ClientName", ""),
@@ -729,10 +728,20 @@ def _client_info(data: dict) -> ClientInfo:
         auth_flows=tuple(data.get("ExplicitAuthFlows", []) or []),
         read_attributes=tuple(data.get("ReadAttributes", []) or []),
         write_attributes=tuple(data.get("WriteAttributes", []) or []),
-        id_token_minutes=int(data.get("IdTokenValidity", 60) * factor[units.get("IdToken", "hours")]),
-        access_token_minutes=int(data.get("AccessTokenValidity", 60) * factor[units.get("AccessToken", "hours")]),
+        id_token_minutes=_validity_minutes(data, "IdToken", "hours", default_minutes=60),
+        access_token_minutes=_validity_minutes(data, "AccessToken", "hours", default_minutes=60),
+        refresh_token_minutes=_validity_minutes(data, "RefreshToken", "days", default_minutes=30 * 1440),
         raw=data,
     )
+
+
+def _validity_minutes(data: dict, token: str, default_unit: str, *, default_minutes: int) -> int:
+    """Return a client's token lifetime in minutes, with Cognito's defaults when it sets none."""
+    value = data.get(f"{token}Validity")
+    if value is None:
+        return default_minutes
+    unit = (data.get("TokenValidityUnits") or {}).get(token, default_unit)
+    return int(value * {"seconds": 1 / 60, "minutes": 1, "hours": 60, "days": 1440}[unit])
 
 
 def client_describe(user_pool_id: str, app_client_id: str) -> ClientInfo:

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import cognito, permissions, roles
+from accounts import app_selectors, cognito, permissions, roles
 from accounts.models import DirectoryEntry, DirectoryGrant
 
 ENTRY_FIELDS = [
@@ -19,8 +19,8 @@ ENTRY_FIELDS = [
 
 
 def applications_in(groups: Iterable[str]) -> list[str]:
-    """Return the configured applications the groups grant, sorted."""
-    known = set(roles.application_names())
+    """Return the registry's applications the groups grant, sorted."""
+    known = set(app_selectors.application_names())
     return sorted(app for app in map(roles.application_for_group, groups) if app in known)
 
 

@@ -172,6 +172,49 @@ class DirectorySync(models.Model):
         return f"sync {self.started:%Y-%m-%d %H:%M:%S}"
 
 
+class Application(models.Model):
+    """One application of the registry, mirroring its Cognito group `<prefix><name>` (Cognito stays the record).
+
+    An application group is told apart from a staff group by PORTAL_APPLICATION_GROUP_PREFIX: settings refuse
+    staff groups that start with it, and only groups that do are applications.
+    """
+
+    name = models.CharField(max_length=48, unique=True, help_text="Lower-case letters, digits and '-'.")
+    description = models.CharField(max_length=2048, blank=True)
+    role_arn = models.CharField("IAM role ARN", max_length=2048, blank=True)
+    precedence = models.PositiveIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(help_text="When the portal last wrote or read the group.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """An application's key to the access-check API: only its id and a SHA-256 digest are stored."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="api_keys")
+    key_id = models.CharField(max_length=12, unique=True)
+    digest = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.key_id}"
+
+    @property
+    def active(self) -> bool:
+        """Return True until the key is revoked."""
+        return self.revoked_at is None
+
+
 class BulkJob(models.Model):
     """One piece of bulk work: a CSV import or an action on a selection of users, applied row by row."""
 

@@ -176,3 +176,29 @@ USER_ACTIONS = {
 def allowed_actions(actor, entry) -> dict[str, bool]:
     """Return, for the user page's template, which actions the actor may take on this entry."""
     return {name: rule(actor, entry) for name, rule in USER_ACTIONS.items()}
+
+
+def can_manage_applications(actor) -> bool:
+    """Manage the application registry: applications, their API keys, the pool's health check."""
+    return _holds(actor, "manage_applications")
+
+
+class CommandActor:
+    """The operator of a management command, acting through the same services as the screens.
+
+    It holds every portal permission as an administrator (whoever runs manage.py already holds the
+    database and the AWS credentials) and is audited under the command's name.
+    """
+
+    is_authenticated = is_active = is_staff = True
+    _portal_standing = ADMIN
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def has_perm(self, perm: str) -> bool:
+        """Grant every portal permission."""
+        return perm.startswith("accounts.")
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from cognito_access import access as core
+
 
 @dataclass(frozen=True)
 class Role:
@@ -32,7 +34,7 @@ def role_names() -> list[str]:
 
 def role_attribute(name: str) -> str:
     """Return the Cognito attribute that holds a role's level."""
-    return f"custom:role_{name}"
+    return core.role_attribute(name)
 
 
 def role_attributes() -> list[str]:
@@ -60,17 +62,8 @@ def attributes_for(role: Role) -> dict[str, str]:
 
 
 def held_roles(attributes: dict[str, str]) -> list[Role]:
-    """Return every role the attributes grant (more than one is drift)."""
-    held = []
-    for name in role_names():
-        raw = attributes.get(role_attribute(name), "0") or "0"
-        try:
-            level = int(raw)
-        except ValueError:
-            continue
-        if level > 0:
-            held.append(Role(name, level))
-    return held
+    """Return every role the attributes grant (more than one is drift); the applications use the same rule."""
+    return [Role(name, level) for name, level in core.held_roles(attributes, role_names())]
 
 
 def role_of(attributes: dict[str, str]) -> Role | None:

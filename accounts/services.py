@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from accounts import cognito, directory, passwords, permissions, roles, selectors, sync
+from accounts import app_selectors, cognito, directory, passwords, permissions, roles, selectors, sync
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry
 
@@ -173,7 +173,7 @@ def valid_role(name: str, level) -> roles.Role:
 def valid_applications(names: Iterable[str]) -> list[str]:
     """Return the applications sorted, or raise InvalidInput naming the unknown ones."""
     names = set(names)
-    unknown = sorted(names - set(roles.application_names()))
+    unknown = sorted(names - set(app_selectors.application_names()))
     if unknown:
         raise InvalidInput(MESSAGES["unknown_application"].format(names=", ".join(unknown)))
     return sorted(names)

@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import cognito, directory, roles
+from accounts import app_selectors, cognito, directory, roles
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
 
 BATCH = 500
@@ -70,7 +70,7 @@ def minimum_calls(users: int, members: list[int]) -> int:
 def read_pool() -> PoolReading:
     """List every user, every application group's members and both staff groups' members."""
     reading = PoolReading(users={user.sub: user for user in cognito.users_list(page_size=PAGE)})
-    for app in roles.application_names():
+    for app in app_selectors.application_names():
         group = roles.group_for_application(app)
         try:
             members = [member.sub for member in cognito.users_in_group(group, page_size=PAGE)]

@@ -45,7 +45,7 @@ from moto import mock_aws  # noqa: E402
 from moto.cognitoidp.models import CognitoIdpUser, UserStatus, cognitoidp_backends  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 
-from accounts import cognito, directory, roles, services, sync  # noqa: E402
+from accounts import cognito, directory, roles, services  # noqa: E402
 from accounts.bootstrap import bootstrap  # noqa: E402
 from accounts.models import DirectoryEntry, DirectoryGrant, User  # noqa: E402
 from accounts.permissions import DJANGO_GROUPS  # noqa: E402

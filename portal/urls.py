@@ -3,13 +3,14 @@
 from django.urls import include, path
 
 from accounts.admin import portal_site
-from accounts.views import pages
+from accounts.views import api, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
     path("healthz", pages.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("admin/", portal_site.urls),
+    path("api/v1/access-check", api.access_check, name="api_access_check"),
 ]
 
 handler403 = "accounts.views.pages.error_403"

@@ -4,6 +4,7 @@ import http.cookiejar
 import os
 import re
 import signal
+import sqlite3
 import socket
 import subprocess
 import time
@@ -160,6 +161,15 @@ def embedded_gateway(settings, run_env):
     return target
 
 
+def directory_emails(run_env) -> set[str]:
+    """Return the emails in the run's directory index."""
+    database = sqlite3.connect(Path(run_env["PORTAL_VAR_DIR"]) / "db.sqlite3")
+    try:
+        return {email for (email,) in database.execute("SELECT email FROM accounts_directoryentry")}
+    finally:
+        database.close()
+
+
 def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env, embedded_gateway):
     first = start_run()
     first.wait_until_served()
@@ -192,6 +202,7 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
         assert cognito.auth_password("admin@example.com", ADMIN_PASSWORD).signed_in
         assert [pid for pid, _ in cognito.pools_list()] == [pool_id]
     assert sign_in(second.url, "Admin@Example.com", ADMIN_PASSWORD) == (302, "/")
+    assert "kept@example.com" in directory_emails(run_env), "make run did not read the pool into the directory"
     assert second.terminate() == 143  # the script alone: it must stop what it started itself
     assert not second.group_alive(), "scripts/run left processes behind"
 

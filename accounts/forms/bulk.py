@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib.admin.helpers import ActionForm
 
-from accounts import roles
+from accounts import app_selectors, roles
 from accounts.forms.directory import role_choices
 
 
@@ -23,7 +23,7 @@ class BulkActionForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["application"] = _select([(name, name) for name in roles.application_names()])
+        self.fields["application"] = _select([(name, name) for name in app_selectors.application_names()])
         self.fields["role"] = _select(role_choices())
         self.fields["level"] = _select([(str(n), str(n)) for n in range(1, roles.max_level() + 1)])
         for name in ("application", "role", "level"):

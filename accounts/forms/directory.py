@@ -1,9 +1,8 @@
 """Forms of user administration: they render the controls; the services validate and audit what is sent."""
 
 from django import forms
-from django.conf import settings
 
-from accounts import roles
+from accounts import app_selectors, roles
 from accounts.services import NAME_MAX
 
 
@@ -13,8 +12,8 @@ def role_choices() -> list[tuple[str, str]]:
 
 
 def application_choices() -> list[tuple[str, str]]:
-    """Return the configured applications as choices, with their descriptions."""
-    return [(name, f"{name} — {settings.PORTAL_APPLICATIONS.get(name, name)}") for name in roles.application_names()]
+    """Return the registry's applications as choices, with their descriptions."""
+    return [(name, f"{name} — {text or name}") for name, text in app_selectors.application_descriptions().items()]
 
 
 def level_field() -> forms.IntegerField:

@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from accounts import access, csvexport, permissions, roles
+from accounts import access, app_selectors, csvexport, permissions, roles
 
 TEMPLATES = "admin/accounts/access/"
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 480, 18, 110
@@ -71,7 +71,7 @@ def matrix(request, admin):
     users = access.matrix_queryset(search=chosen["q"], application=chosen["application"], role=chosen["role"],
                                    status=chosen["status"])
     page = Paginator(users, MATRIX_PER_PAGE).get_page(request.GET.get("page"))
-    apps = roles.application_names()
+    apps = app_selectors.application_names()
     lines = [{"entry": entry, "held": {grant.application for grant in entry.grants.all()}} for entry in page]
     return TemplateResponse(request, TEMPLATES + "matrix.html", _context(
         request, admin, title="Access matrix", page=page, apps=apps, lines=lines, chosen=chosen,
@@ -85,7 +85,7 @@ def review_csv(request, admin):
         return HttpResponseNotAllowed(["GET"])
     _guard(request, permissions.can_export_access)
     application = request.GET.get("application", "")
-    if application and application not in roles.application_names():
+    if application and application not in app_selectors.application_names():
         return HttpResponseBadRequest(f"Unknown application: {application}.", content_type="text/plain")
     rows = csvexport.lines(access.REVIEW_COLUMNS, access.review_rows(application))
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")

@@ -8,13 +8,20 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from accounts import health
+from accounts import health, permissions, selectors
 
 
 @login_required
 def home(request):
-    """Show the signed-in staff member's start page."""
-    return render(request, "home.html")
+    """Show the signed-in staff member's start page: find a user, and what they may do."""
+    return render(request, "home.html", {
+        "can_view_directory": permissions.can_view_directory(request.user),
+        "can_invite": permissions.can_invite(request.user),
+        "can_import": permissions.can_import(request.user),
+        "can_view_audit": permissions.can_view_audit(request.user),
+        "as_of": selectors.directory_as_of(),
+        "users": selectors.directory_entries().count(),
+    })
 
 
 @never_cache

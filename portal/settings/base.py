@@ -154,6 +154,9 @@ COGNITO_REGION = env.str("COGNITO_REGION", default="us-east-1")
 COGNITO_USER_POOL_ID = env.str("COGNITO_USER_POOL_ID", default="")
 COGNITO_APP_CLIENT_ID = env.str("COGNITO_APP_CLIENT_ID", default="")
 COGNITO_APP_CLIENT_SECRET = env.str("COGNITO_APP_CLIENT_SECRET", default="")
+# The app client the applications sign users in with (cognito_bootstrap creates it): the access-check
+# API accepts tokens issued to it.
+COGNITO_APPLICATIONS_CLIENT_ID = env.str("COGNITO_APPLICATIONS_CLIENT_ID", default="")
 COGNITO_ENDPOINT_URL = env.str("COGNITO_ENDPOINT_URL", default="") or None
 COGNITO_EMBEDDED = env_bool("COGNITO_EMBEDDED", False)
 COGNITO_CONNECT_TIMEOUT = env_int("COGNITO_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
@@ -193,6 +196,10 @@ if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELP
 ):
     raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
                                "PORTAL_APPLICATION_GROUP_PREFIX.")
+
+# The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
+PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
+PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
 
 # The first administrator that cognito_bootstrap creates when the pool has none.
 PORTAL_ADMIN_EMAIL = env.str("PORTAL_ADMIN_EMAIL", default="")

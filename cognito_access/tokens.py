@@ -1,0 +1,185 @@
+"""Verify Cognito ID and access tokens completely, with PyJWT; no framework needed.
+
+RS256 only; the signature against the pool's JWKS (fetched once, cached, refetched when an
+unknown `kid` appears, at most once per refetch window); `iss` equal to the pool's issuer;
+`exp`; `token_use`; `aud` for ID tokens and `client_id` for access tokens. The portal's
+`accounts/tokens.py` is a thin adapter over this module, so the portal and the
+applications follow the same rules.
+"""
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jwt
+import requests
+
+ALGORITHM = "RS256"
+TOKEN_USES = ("id", "access")
+
+
+class TokenError(Exception):
+    """A token that must not be trusted; the message says why, without echoing the token."""
+
+
+class KeysUnavailable(TokenError):
+    """The pool's signing keys could not be read, so no token can be verified now."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The verified claims of one token."""
+
+    raw: dict
+
+    @property
+    def sub(self) -> str:
+        """Return the user's immutable identifier."""
+        return self.raw["sub"]
+
+    @property
+    def token_use(self) -> str:
+        """Return 'id' or 'access'."""
+        return self.raw["token_use"]
+
+    @property
+    def username(self) -> str:
+        """Return the Cognito username (the sub in an email-sign-in pool)."""
+        return self.raw.get("cognito:username") or self.raw.get("username") or self.sub
+
+    @property
+    def email(self) -> str:
+        """Return the email claim (ID tokens only)."""
+        return (self.raw.get("email") or "").lower()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Return the user's Cognito groups."""
+        return tuple(self.raw.get("cognito:groups") or ())
+
+    @property
+    def expires_at(self) -> int:
+        """Return the expiry as a Unix time."""
+        return int(self.raw["exp"])
+
+
+def issuer_for(region: str, user_pool_id: str) -> str:
+    """Return a pool's issuer URL, as Cognito writes it into `iss`."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def fetch_keys(url: str, timeout: tuple[float, float]) -> dict[str, jwt.PyJWK]:
+    """Download a JWKS and return its signing keys by `kid`."""
+    try:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+        key_set = jwt.PyJWKSet.from_dict(response.json())
+    except (requests.RequestException, ValueError, jwt.PyJWKSetError) as exc:
+        raise KeysUnavailable(f"The pool's signing keys could not be read ({exc.__class__.__name__}).") from None
+    return {key.key_id: key for key in key_set.keys if key.key_id}
+
+
+class KeySet:
+    """A pool's public keys, fetched once and refetched only for an unknown `kid`.
+
+    Thread-safe; one instance per process is enough. Subclasses may turn `url`,
+    `refetch_seconds` and `timeout` into properties read from elsewhere (the portal reads
+    Django settings).
+    """
+
+    def __init__(self, url: str = "", *, refetch_seconds: float = 60, timeout: tuple[float, float] = (3, 10)):
+        self._config = (url, refetch_seconds, timeout)
+        self._lock = threading.Lock()
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._url = ""
+        self._fetched_at = 0.0
+
+    @property
+    def url(self) -> str:
+        """Return where the keys are published."""
+        return self._config[0]
+
+    @property
+    def refetch_seconds(self) -> float:
+        """Return the shortest time between two downloads caused by unknown `kid`s."""
+        return self._config[1]
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """Return the (connect, read) timeout of a download."""
+        return self._config[2]
+
+    def key(self, kid: str) -> jwt.PyJWK:
+        """Return the key with this `kid`, refetching the set once when it is unknown."""
+        url = self.url
+        with self._lock:
+            if url != self._url:
+                self._keys, self._url, self._fetched_at = {}, url, 0.0
+            stale = time.monotonic() - self._fetched_at >= self.refetch_seconds
+            if kid not in self._keys and (not self._keys or stale):
+                self._keys = self._fetch(url)
+                self._fetched_at = time.monotonic()
+            if kid not in self._keys:
+                raise TokenError("The token was signed by an unknown key.")
+            return self._keys[kid]
+
+    def clear(self) -> None:
+        """Forget the cached keys."""
+        with self._lock:
+            self._keys, self._url, self._fetched_at = {}, "", 0.0
+
+    def _fetch(self, url: str) -> dict[str, jwt.PyJWK]:
+        """Download the key set."""
+        return fetch_keys(url, self.timeout)
+
+
+def verify(token: str, *, token_use: str, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
+    """Verify a token of the given use ('id' or 'access') issued by `issuer` to one of `client_ids`."""
+    allowed = list(client_ids)
+    if token_use not in TOKEN_USES:
+        raise ValueError(f"token_use must be one of {TOKEN_USES}, not {token_use!r}.")
+    if not isinstance(token, str) or not token:
+        raise TokenError("The token is malformed.")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("The token is malformed.") from None
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("The token is not signed with RS256.")
+    key = keys.key(str(header.get("kid", "")))
+    try:
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            audience=allowed if token_use == "id" else None,
+            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": token_use == "id"},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("The token has expired.") from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"The token is not valid ({exc.__class__.__name__}).") from None
+    if claims.get("token_use") != token_use:
+        raise TokenError(f"This is not an {token_use} token.")
+    if token_use == "access" and claims.get("client_id") not in allowed:
+        raise TokenError("The token was issued to another client.")
+    return Claims(claims)
+
+
+def declared_use(token: str) -> str:
+    """Return the `token_use` a token claims to have, before it is verified ('' when unreadable)."""
+    try:
+        use = jwt.decode(token, options={"verify_signature": False}).get("token_use", "")
+    except (jwt.PyJWTError, AttributeError, TypeError):
+        return ""
+    return use if use in TOKEN_USES else ""
+
+
+def verify_any(token: str, *, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
+    """Verify an ID or an access token, each with all the checks of its own use."""
+    use = declared_use(token) if isinstance(token, str) else ""
+    if not use:
+        raise TokenError("The token is malformed.")
+    return verify(token, token_use=use, issuer=issuer, client_ids=client_ids, keys=keys)

@@ -1,0 +1,195 @@
+"""POST /api/v1/access-check: answers from the index at once, 0 Cognito calls, one 401 for every bad part."""
+
+import json
+import logging
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import app_services, cognito, services, tokens
+from accounts.models import ApiKey
+from tests import tokens_helpers as forge
+from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
+from tests.conftest import USER_PASSWORD
+from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("api_access_check")
+
+
+@pytest.fixture
+def billing_key(admin_user, apps_pool) -> str:
+    """A plain API key of billing."""
+    return app_services.api_key_issue(actor=admin_user, name="billing").plain
+
+
+@pytest.fixture
+def api(billing_key):
+    """Call the API as billing; return the response."""
+    client = Client(enforce_csrf_checks=True)  # the API must work without a CSRF token
+
+    def call(token: str, application: str = "billing", key: str | None = None, **extra):
+        headers = {"HTTP_AUTHORIZATION": f"Api-Key {billing_key if key is None else key}"} if key != "" else {}
+        body = json.dumps({"token": token, "application": application})
+        return client.post(URL, body, content_type="application/json", **headers, **extra)
+
+    return call
+
+
+@pytest.fixture
+def bella(make_cognito_user, app_sign_in):
+    """A B2 user of billing and crm, indexed, with tokens from the applications' client."""
+    user = make_cognito_user("bella@example.com", role=("b", 2), apps=["billing", "crm"])
+    index_user(user)
+    return user, app_sign_in("bella@example.com")
+
+
+def test_id_and_access_tokens_get_the_role_from_the_index(api, bella):
+    _, signed_in = bella
+    for token in (signed_in["IdToken"], signed_in["AccessToken"]):
+        response = api(token)
+        assert response.status_code == HTTPStatus.OK and response["Cache-Control"].startswith("max-age=0")
+        assert response.json() == {"allowed": True, "role": "b", "level": 2, "applications": ["billing", "crm"]}
+
+
+def test_a_check_makes_no_cognito_call(api, bella):
+    _, signed_in = bella
+    api(signed_in["IdToken"])  # the first one downloads the JWKS (not a Cognito API call either)
+    with cognito.count_calls() as calls:
+        for _ in range(20):
+            assert api(signed_in["IdToken"]).json()["allowed"]
+    assert sum(calls.values()) == 0
+
+
+def test_a_role_change_is_answered_at_once(api, bella, admin_user):
+    user, signed_in = bella
+    services.role_change(actor=admin_user, sub=user.sub, role="c", level=1, shown="b2")
+    assert api(signed_in["IdToken"]).json() == {"allowed": True, "role": "c", "level": 1,
+                                                "applications": ["billing", "crm"]}
+
+
+def test_a_revoked_application_is_refused_at_once(api, bella, admin_user):
+    user, signed_in = bella
+    services.access_set(actor=admin_user, sub=user.sub, applications=["crm"])
+    assert api(signed_in["IdToken"]).json() == {"allowed": False, "role": "b", "level": 2, "applications": ["crm"]}
+
+
+def test_a_disabled_user_is_refused_at_once(api, bella, admin_user):
+    user, signed_in = bella
+    services.user_disable(actor=admin_user, sub=user.sub)
+    assert api(signed_in["IdToken"]).json() == {"allowed": False, "role": None, "level": 0, "applications": []}
+
+
+def test_a_user_missing_from_the_index_is_refused(api, make_cognito_user, app_sign_in):
+    make_cognito_user("new@example.com", apps=["billing"])
+    assert api(app_sign_in("new@example.com")["IdToken"]).json()["allowed"] is False
+
+
+def test_drift_answers_no_role(api, bella):
+    user, signed_in = bella
+    cognito.user_update_attributes(user.sub, {"custom:role_a": "1"})
+    index_user(user)
+    assert api(signed_in["IdToken"]).json() == {"allowed": True, "role": None, "level": 0,
+                                                "applications": ["billing", "crm"]}
+
+
+def _forged(kind: str, settings) -> str:
+    issuer, client = tokens.issuer(), settings.COGNITO_APPLICATIONS_CLIENT_ID
+    return {
+        "expired": lambda: forge.sign(forge.claims_for(issuer, client, lifetime=-60)),
+        "other-key": lambda: forge.sign(forge.claims_for(issuer, client), key=forge.other_key()),
+        "other-audience": lambda: forge.sign(forge.claims_for(issuer, settings.COGNITO_APP_CLIENT_ID)),
+        "other-client-access": lambda: forge.sign(forge.claims_for(issuer, "x", token_use="access")),
+        "alg-none": lambda: forge.unsigned(forge.claims_for(issuer, client)),
+        "garbage": lambda: "garbage",
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["expired", "other-key", "other-audience", "other-client-access", "alg-none",
+                                  "garbage"])
+def test_bad_tokens_get_the_same_401(api, bella, settings, kind):
+    response = api(_forged(kind, settings))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED and response["WWW-Authenticate"] == "Api-Key"
+    assert response.json() == {"error": "Unauthorized: check the API key and the user's token."}
+
+
+def test_portal_client_tokens_are_refused(api, bella):
+    tokens_of_portal = cognito.auth_password("bella@example.com", USER_PASSWORD)
+    assert api(tokens_of_portal.id_token).status_code == HTTPStatus.UNAUTHORIZED
+    assert api(tokens_of_portal.access_token).status_code == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.parametrize("key", ["", "wrong", "cak_000000000000_" + "A" * 43, "revoked", "tampered"])
+def test_bad_keys_get_the_same_401(api, bella, billing_key, admin_user, key):
+    _, signed_in = bella
+    if key == "revoked":
+        key = billing_key
+        app_services.api_key_revoke(actor=admin_user, name="billing", key_id=ApiKey.objects.get().key_id)
+    elif key == "tampered":
+        key = billing_key[:-1] + ("A" if billing_key[-1] != "A" else "B")
+    response = api(signed_in["IdToken"], key=key)
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == {"error": "Unauthorized: check the API key and the user's token."}
+
+
+def test_another_applications_key_may_not_ask_about_billing(api, bella, admin_user):
+    crm_key = app_services.api_key_issue(actor=admin_user, name="crm").plain
+    _, signed_in = bella
+    assert api(signed_in["IdToken"], application="crm", key=crm_key).json()["allowed"] is True
+    response = api(signed_in["IdToken"], application="billing", key=crm_key)
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response.json() == {"error": "This API key is crm's: it may only ask about crm."}
+    assert api(signed_in["IdToken"], application="nope", key=crm_key).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_oversized_body_is_413_before_anything_else(billing_key, settings):
+    body = json.dumps({"token": "x" * (settings.PORTAL_ACCESS_CHECK_MAX_BODY_BYTES + 1), "application": "billing"})
+    response = Client().post(URL, body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"token": 1, "application": "billing"}', '{"token": "x"}',
+                                  "\xff"])
+def test_malformed_body_is_400(billing_key, body):
+    response = Client().post(URL, body.encode("latin-1"), content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST and "Send JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_only_post(billing_key, method):
+    response = getattr(Client(), method)(URL, HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_rate_limited_per_key(api, bella, admin_user, settings):
+    settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = 3
+    _, signed_in = bella
+    statuses = [api(signed_in["IdToken"]).status_code for _ in range(4)]
+    assert statuses == [HTTPStatus.OK] * 3 + [HTTPStatus.TOO_MANY_REQUESTS]
+    assert 1 <= int(api(signed_in["IdToken"])["Retry-After"]) <= 60
+    other = app_services.api_key_issue(actor=admin_user, name="billing").plain
+    assert api(signed_in["IdToken"], key=other).status_code == HTTPStatus.OK
+
+
+def test_unreadable_signing_keys_are_503(api, bella, settings):
+    _, signed_in = bella
+    tokens.keys.clear()
+    settings.COGNITO_JWKS_URL = "http://127.0.0.1:9/jwks.json"
+    response = api(signed_in["IdToken"])
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and response["Retry-After"]
+    tokens.keys.clear()
+
+
+def test_logs_name_the_key_and_user_but_never_the_token(api, bella, billing_key, caplog):
+    _, signed_in = bella
+    with caplog.at_level(logging.INFO, logger="accounts.api"):
+        api(signed_in["IdToken"])
+        api("forged-token-value")
+    text = caplog.text
+    assert "allowed=True" in text
+    assert signed_in["IdToken"] not in text and "forged-token-value" not in text
+    assert billing_key not in text and ApiKey.objects.get().key_id in text

@@ -1,0 +1,256 @@
+"""cognito_access, the applications' module: the portal's token rules, the group, the one role, WSGI and Django."""
+
+import json
+import subprocess
+import sys
+import zipfile
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.test import RequestFactory
+
+from accounts import cognito, roles, tokens
+from cognito_access import Forbidden, KeysUnavailable, TokenError, Verifier
+from cognito_access import tokens as core
+from cognito_access.decorators import require_application
+from cognito_access.wsgi import ENVIRON_KEY, AccessMiddleware
+from tests import tokens_helpers as forge
+from tests.apps_helpers import access_config, app_sign_in, apps_pool, verifier  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tina(make_cognito_user, app_sign_in):
+    """Tokens of a B2 user of billing and crm, signed in through the applications' client."""
+    make_cognito_user("tina@example.com", role=("b", 2), apps=["billing", "crm"])
+    return app_sign_in("tina@example.com")
+
+
+def test_the_portal_and_the_module_share_one_implementation():
+    assert tokens.Claims is core.Claims and tokens.TokenError is core.TokenError
+    assert issubclass(tokens.KeySet, core.KeySet)
+    assert roles.held_roles({"custom:role_a": "2"}) == [roles.Role("a", 2)]
+
+
+def test_id_token_gives_application_role_and_level(verifier, tina):
+    access = verifier.check(tina["IdToken"], "billing")
+    assert (access.role, access.level) == ("b", 2)
+    assert access.applications == ("billing", "crm")
+    assert access.email == "tina@example.com" and access.has_role("b", 2) and not access.has_role("b", 3)
+
+
+def test_access_token_gives_application_but_no_role(verifier, tina):
+    access = verifier.check(tina["AccessToken"], "crm")
+    assert access.claims.token_use == "access"
+    assert access.applications == ("billing", "crm") and access.role is None
+
+
+def test_user_without_the_group_is_forbidden(verifier, tina):
+    with pytest.raises(Forbidden, match="no access to hr"):
+        verifier.check(tina["IdToken"], "hr")
+
+
+def test_several_roles_count_as_no_role(verifier, make_cognito_user, app_sign_in):
+    make_cognito_user("drift@example.com", role=("a", 1), apps=["billing"])
+    cognito.user_update_attributes("drift@example.com", {"custom:role_c": "3"})
+    access = verifier.check(app_sign_in("drift@example.com")["IdToken"], "billing")
+    assert access.role is None and access.roles_held == (("a", 1), ("c", 3))
+    with pytest.raises(Forbidden, match="role does not allow"):
+        verifier.check(app_sign_in("drift@example.com")["IdToken"], "billing", roles=["a"])
+
+
+@pytest.mark.parametrize("allowed, min_level, passes", [(["b"], 1, True), (["b"], 2, True), (["b"], 3, False),
+                                                        (["a", "c"], 1, False)])
+def test_required_roles_and_levels(verifier, tina, allowed, min_level, passes):
+    if passes:
+        assert verifier.check(tina["IdToken"], "billing", roles=allowed, min_level=min_level).role == "b"
+    else:
+        with pytest.raises(Forbidden):
+            verifier.check(tina["IdToken"], "billing", roles=allowed, min_level=min_level)
+
+
+def test_portal_client_tokens_are_refused_by_an_application(verifier, make_cognito_user):
+    make_cognito_user("pat@example.com", apps=["billing"])
+    portal_tokens = cognito.auth_password("pat@example.com", "User-Password-1!")
+    with pytest.raises(TokenError, match="not valid"):
+        verifier.check(portal_tokens.id_token, "billing")
+    with pytest.raises(TokenError, match="another client"):
+        verifier.check(portal_tokens.access_token, "billing")
+
+
+@pytest.mark.parametrize(
+    "make_token, reason",
+    [
+        (lambda iss, cid: forge.unsigned(forge.claims_for(iss, cid)), "not signed with RS256"),
+        (lambda iss, cid: forge.hs256_with_public_key(forge.claims_for(iss, cid)), "not signed with RS256"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid), key=forge.other_key()), "not valid"),
+        (lambda iss, cid: forge.sign(forge.claims_for("https://evil.example.com/pool", cid)), "not valid"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, "another-client")), "not valid"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, "another-client", token_use="access")), "another client"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, token_use="refresh")), "malformed"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, lifetime=-60)), "expired"),
+        (lambda iss, cid: "not.a.token", "malformed"),
+        (lambda iss, cid: "", "malformed"),
+    ],
+    ids=["alg-none", "hs256-with-public-key", "other-key", "wrong-iss", "wrong-aud", "access-other-client",
+         "unknown-use", "expired", "garbage", "empty"],
+)
+def test_forged_tokens_are_refused(verifier, access_config, make_token, reason):
+    token = make_token(access_config.issuer, access_config.client_ids[0])
+    with pytest.raises(TokenError, match=reason):
+        verifier.verify(token)
+
+
+def test_keys_are_fetched_once(verifier, tina, monkeypatch):
+    fetched = []
+    real = core.fetch_keys
+    monkeypatch.setattr(core, "fetch_keys", lambda url, timeout: fetched.append(url) or real(url, timeout))
+    for _ in range(5):
+        verifier.check(tina["IdToken"], "billing")
+    assert fetched == [verifier.config.keys_url]
+
+
+def test_unreadable_keys_are_their_own_error(access_config, tina):
+    from dataclasses import replace
+
+    broken = Verifier(replace(access_config, jwks_url="http://127.0.0.1:9/jwks.json", timeout=(1, 1)))
+    with pytest.raises(KeysUnavailable, match="signing keys could not be read"):
+        broken.check(tina["IdToken"], "billing")
+
+
+# --- WSGI middleware ----------------------------------------------------------------------------
+
+
+def call_wsgi(app, token: str | None = None):
+    """Call a WSGI app once; return (status code, headers, body bytes, environ)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": None}
+    if token is not None:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = int(status.split()[0]), dict(headers)
+
+    body = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], body, environ
+
+
+def hello(environ, start_response):
+    """Answer with the role the middleware found."""
+    access = environ[ENVIRON_KEY]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{access.role}{access.level}".encode()]
+
+
+@pytest.fixture
+def wsgi_app(verifier):
+    """The hello app behind the middleware for billing."""
+    return AccessMiddleware(hello, verifier, "billing")
+
+
+def test_wsgi_lets_a_member_through_with_the_role(wsgi_app, tina):
+    status, _, body, environ = call_wsgi(wsgi_app, tina["IdToken"])
+    assert (status, body) == (HTTPStatus.OK, b"b2")
+    assert environ[ENVIRON_KEY].applications == ("billing", "crm")
+
+
+def test_wsgi_without_a_token_is_401_with_a_challenge(wsgi_app):
+    status, headers, body, _ = call_wsgi(wsgi_app)
+    assert status == HTTPStatus.UNAUTHORIZED and headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Bearer" in json.loads(body)["error"]
+
+
+def test_wsgi_bad_token_is_401_without_detail(wsgi_app, access_config):
+    forged = forge.sign(forge.claims_for(access_config.issuer, access_config.client_ids[0]), key=forge.other_key())
+    status, _, body, _ = call_wsgi(wsgi_app, forged)
+    assert status == HTTPStatus.UNAUTHORIZED and json.loads(body) == {"error": "The token is not valid."}
+
+
+def test_wsgi_non_member_is_403(verifier, tina):
+    status, _, body, _ = call_wsgi(AccessMiddleware(hello, verifier, "hr"), tina["IdToken"])
+    assert status == HTTPStatus.FORBIDDEN and b"no access to hr" in body
+
+
+def test_wsgi_role_rule_is_403(verifier, tina):
+    status, _, _, _ = call_wsgi(AccessMiddleware(hello, verifier, "billing", roles=["a"]), tina["IdToken"])
+    assert status == HTTPStatus.FORBIDDEN
+
+
+def test_wsgi_unreadable_keys_are_503(access_config, tina):
+    from dataclasses import replace
+
+    broken = Verifier(replace(access_config, jwks_url="http://127.0.0.1:9/jwks.json", timeout=(1, 1)))
+    status, headers, _, _ = call_wsgi(AccessMiddleware(hello, broken, "billing"), tina["IdToken"])
+    assert status == HTTPStatus.SERVICE_UNAVAILABLE and headers["Retry-After"]
+
+
+# --- Django decorator ---------------------------------------------------------------------------
+
+
+@require_application("billing")
+def billing_view(request):
+    """Answer with the role the decorator found."""
+    return JsonResponse({"role": request.cognito_access.role, "level": request.cognito_access.level})
+
+
+@pytest.fixture
+def django_access(settings, access_config):
+    """Configure COGNITO_ACCESS as a Django application would."""
+    settings.COGNITO_ACCESS = {"region": access_config.region, "user_pool_id": access_config.user_pool_id,
+                               "client_ids": list(access_config.client_ids)}
+
+
+def get(token: str | None = None):
+    """Build a GET request, with a bearer token when given."""
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    return RequestFactory().get("/billing/", **headers)
+
+
+def test_decorator_exposes_role_and_level(django_access, tina):
+    response = billing_view(get(tina["IdToken"]))
+    assert response.status_code == HTTPStatus.OK and json.loads(response.content) == {"role": "b", "level": 2}
+
+
+def test_decorator_without_token_is_401(django_access):
+    response = billing_view(get())
+    assert response.status_code == HTTPStatus.UNAUTHORIZED and response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_decorator_non_member_is_permission_denied(django_access, make_cognito_user, app_sign_in):
+    make_cognito_user("olga@example.com", apps=["crm"])
+    with pytest.raises(PermissionDenied, match="no access to billing"):
+        billing_view(get(app_sign_in("olga@example.com")["IdToken"]))
+
+
+def test_decorator_without_configuration_says_what_is_missing(settings, tina):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.COGNITO_ACCESS = None
+    with pytest.raises(ImproperlyConfigured, match="COGNITO_ACCESS"):
+        billing_view(get(tina["IdToken"]))
+
+
+# --- Packaging ----------------------------------------------------------------------------------
+
+
+def test_the_module_never_imports_django():
+    code = ("import sys, cognito_access, cognito_access.wsgi, cognito_access.decorators; "
+            "print('django' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_the_module_builds_as_a_wheel(tmp_path):
+    import shutil
+
+    source = shutil.copytree(ROOT / "cognito_access", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("cognito_access-1.0.0-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"cognito_access/__init__.py", "cognito_access/tokens.py", "cognito_access/access.py",
+            "cognito_access/wsgi.py", "cognito_access/decorators.py"} <= names

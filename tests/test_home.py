@@ -1,0 +1,33 @@
+"""The start page: find a user, and only the actions the staff member may take."""
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import DirectorySync
+from tests.staff import admin_client, admin_user, helpdesk_client, helpdesk_user  # noqa: F401  (fixtures)
+
+
+@pytest.mark.django_db
+def test_home_for_an_administrator_offers_invite_and_audit(admin_client):
+    at = timezone.now()
+    DirectorySync.objects.create(started=at, finished=at, source="test", users=3)
+    page = admin_client.get(reverse("home"))
+    assert page.status_code == HTTPStatus.OK
+    text = page.content.decode()
+    assert "Invite a user" in text and "Audit log" in text
+    assert "as of" in text
+
+
+@pytest.mark.django_db
+def test_home_for_the_help_desk_hides_invite_and_audit(helpdesk_client):
+    text = helpdesk_client.get(reverse("home")).content.decode()
+    assert "Find a user" in text
+    assert "Invite a user" not in text and "Audit log" not in text
+
+
+@pytest.mark.django_db
+def test_home_needs_a_signed_in_user(client):
+    assert client.get(reverse("home")).url.startswith(reverse("accounts:login"))
