@@ -191,6 +191,11 @@ def plan_row(actor, data: dict, entry: DirectoryEntry | None, held: list[str]) -
     return (BulkRow.UPDATE if changes else BulkRow.UNCHANGED), "; ".join(changes + notes)
 
 
+def _storable(value):
+    """Return a refused value fit to store and show: NUL (which PostgreSQL cannot keep) becomes U+FFFD."""
+    return value.replace("\0", "\ufffd") if isinstance(value, str) else value
+
+
 def _plan_batch(actor, parsed: list[ParsedRow], job: BulkJob) -> list[BulkRow]:
     """Plan a batch of rows against the index (two queries), returning unsaved BulkRows."""
     emails = [row.data["email"] for row in parsed if not row.errors]
@@ -202,8 +207,9 @@ def _plan_batch(actor, parsed: list[ParsedRow], job: BulkJob) -> list[BulkRow]:
         else:
             entry = entries.get(row.data["email"])
             plan, detail = plan_row(actor, row.data, entry, directory.entry_applications(entry) if entry else [])
-        made.append(BulkRow(job=job, number=row.number, email=row.email, sub=entries[row.email].sub
-                            if row.email in entries else "", data=row.data, plan=plan, detail=detail,
+        data = {key: _storable(value) for key, value in row.data.items()}
+        made.append(BulkRow(job=job, number=row.number, email=_storable(row.email), sub=entries[row.email].sub
+                            if row.email in entries else "", data=data, plan=plan, detail=detail,
                             state=BulkRow.SKIPPED if plan == BulkRow.ERROR else BulkRow.PENDING))
     return made
 

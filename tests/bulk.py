@@ -1,6 +1,7 @@
 """Helpers of the bulk-work tests: CSV files and the task runner's worker, driven deterministically."""
 
 import io
+from unittest import mock
 
 from django_tasks_db.management.commands.db_worker import Worker
 
@@ -21,9 +22,14 @@ def preview(actor, data: bytes, name: str = "users.csv"):
 
 
 def run_worker(max_tasks: int | None = None) -> None:
-    """Run django-tasks-db's worker in this thread until the queue is empty (its --batch mode)."""
-    Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-           max_tasks=max_tasks, worker_id="test-worker", excluded_queue_names=[]).run()
+    """Run django-tasks-db's worker in this thread until the queue is empty (its --batch mode).
+
+    The worker closes stale connections between tasks; on PostgreSQL that would close the connection that
+    holds the test's transaction (as Django's own test cases prevent for requests), so it is left open here.
+    """
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+               max_tasks=max_tasks, worker_id="test-worker", excluded_queue_names=[]).run()
 
 
 def outcomes(job) -> dict[str, tuple[str, str]]:

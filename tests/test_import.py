@@ -348,6 +348,7 @@ def test_the_pace_holds_the_configured_rate_across_calls(settings, db):
     started = time.monotonic()
     for _ in range(11):
         bulk.pace_wait()
+    bulk.pace_close()
     assert time.monotonic() - started >= 10 / 40 - 0.01
 
 
@@ -393,3 +394,25 @@ def test_the_command_refuses_a_non_administrator_and_a_file_over_50_mb(helpdesk_
         call_command("import_users", str(path), "--actor", "desk@example.com")
     with pytest.raises(CommandError, match=r"The file is 50.0 MB and the limit is 50 MB"):
         call_command("import_users", str(path), "--actor", "admin@example.com")
+
+
+def test_a_row_that_failed_half_way_is_reported_and_retrying_finishes_it(admin_client, admin_user):
+    job = preview(admin_user, new_people(2))
+    bulk.job_start(actor=admin_user, job=job)
+    with cognito_fault("InvalidParameterException", operations={"AdminAddUserToGroup"}, times=1):
+        run_worker()
+    job.refresh_from_db()
+    assert job.status == BulkJob.DONE
+    failed = job.rows.get(outcome=BulkRow.FAILED)
+    assert failed.message.startswith("Created, but granting crm failed:") and "Apply the row again" in failed.message
+    page = admin_client.get(job_url(job)).content.decode()
+    assert 'id="retry-failed"' in page
+
+    admin_client.post(job_url(job, "resume"), {"retry": "failed"})
+    run_worker()
+    failed.refresh_from_db()
+    assert (failed.outcome, failed.message) == ("updated", "grant crm")
+    invites = AuditEvent.objects.filter(action="user_invite").order_by("target")
+    assert [(event.target, event.outcome) for event in invites] == [("person0@example.com", "failure"),
+                                                                   ("person1@example.com", "success")]
+    assert groups_of(failed.email) == ["app-crm"]
