@@ -178,3 +178,11 @@ def test_who_may_see_the_dashboard_and_export_the_review(persona, dashboard, exp
     assert persona_client.get(MATRIX).status_code == dashboard
     assert persona_client.get(REVIEW).status_code == export
     assert persona_client.post(DASHBOARD).status_code in (302, 403, 405)
+
+
+@pytest.mark.parametrize("persona, imports", [("admin", True), ("helpdesk", False)])
+def test_the_home_page_and_nav_link_the_dashboard_bulk_jobs_and_the_import(persona, imports, persona_client):
+    home = persona_client.get("/").content.decode()
+    assert f'href="{DASHBOARD}" id="home-access"' in home and 'id="home-bulk"' in home
+    assert f'<a href="{DASHBOARD}">Access</a>' in home
+    assert ('id="home-import"' in home) is imports

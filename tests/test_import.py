@@ -416,3 +416,17 @@ def test_a_row_that_failed_half_way_is_reported_and_retrying_finishes_it(admin_c
     assert [(event.target, event.outcome) for event in invites] == [("person0@example.com", "failure"),
                                                                    ("person1@example.com", "success")]
     assert groups_of(failed.email) == ["app-crm"]
+
+
+def test_an_upload_without_a_length_stops_being_read_at_the_limit(rf, settings):
+    from django.core.files.uploadhandler import StopUpload
+
+    from accounts.views.bulk import SizeLimitHandler
+
+    settings.PORTAL_BULK_IMPORT_MAX_MB = 1
+    request = rf.post("/")
+    handler = SizeLimitHandler(request)
+    assert handler.receive_data_chunk(b"x" * 65536, 1024 * 1024 - 65536) == b"x" * 65536  # up to the limit
+    with pytest.raises(StopUpload) as stopped:
+        handler.receive_data_chunk(b"x", 1024 * 1024)
+    assert stopped.value.connection_reset and request.upload_too_large == 1024 * 1024 + 1
