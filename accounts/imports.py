@@ -37,6 +37,8 @@ MESSAGES = {
     "conflict": "{email} appears again on lines {lines} with other values; each email may appear once.",
     "not_allowed_role": "You may not change this user's role (it is your own account).",
     "not_allowed": "You may not change this user.",
+    "invite": "invite with role {role}; applications: {apps}",
+    "invited": "invited with role {role}; applications: {apps}",
     "partial": "Created, but granting {app} failed: {error} Apply the row again to finish.",
 }
 
@@ -173,7 +175,7 @@ def plan_row(actor, data: dict, entry: DirectoryEntry | None, held: list[str]) -
     """Return (plan, detail) for a valid row against the user's current state (None: not in the pool)."""
     apps = data["applications"]
     if entry is None:
-        return BulkRow.CREATE, f"invite with role {role_label(data)}; applications: {', '.join(apps) or 'none'}"
+        return BulkRow.CREATE, MESSAGES["invite"].format(role=role_label(data), apps=", ".join(apps) or "none")
     changes, notes = [], []
     if entry.role_key != f"{data['role']}{data['level']}":
         if not permissions.can_change_role(actor, entry):
@@ -285,7 +287,8 @@ def row_apply(*, actor, data: dict) -> tuple[str, str]:
         if invitation.access.failed:
             _, app, error = invitation.access.failed
             return BulkRow.FAILED, MESSAGES["partial"].format(app=app, error=error)
-        return BulkRow.CREATED, plan_row(actor, data, None, [])[1]
+        return BulkRow.CREATED, MESSAGES["invited"].format(role=role_label(data),
+                                                           apps=", ".join(data["applications"]) or "none")
     plan, detail = plan_row(actor, data, view.entry, view.applications)
     if plan != BulkRow.UPDATE:
         return (BulkRow.FAILED if plan == BulkRow.ERROR else BulkRow.UNCHANGED), detail
