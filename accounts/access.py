@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from django.db.models import Aggregate, CharField, Count, OuterRef, QuerySet, Subquery
 
-from accounts import app_selectors, roles, selectors
+from accounts import app_selectors, selectors
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 
 REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed",
