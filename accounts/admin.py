@@ -17,10 +17,14 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import app_selectors, cognito, permissions, roles, selectors
-from accounts.models import Application, AuditEvent, DirectoryEntry
+from accounts.bulk_actions import LABELS as BULK_LABELS
+from accounts.forms.bulk import BulkActionForm
+from accounts.models import Application, AuditEvent, BulkJob, DirectoryEntry
+from accounts.views import access as access_views
 from accounts.views import applications as app_views
 from accounts.views import audit as audit_views
 from accounts.views import auth as auth_views
+from accounts.views import bulk as bulk_views
 from accounts.views import directory as views
 
 REFRESH_LIMIT = 100
@@ -113,10 +117,12 @@ class ApplicationFilter(admin.SimpleListFilter):
     parameter_name = "application"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in app_selectors.application_names()]
+        return [(name, name) for name in app_selectors.application_names()] + [("none", "No application")]
 
     def queryset(self, request, queryset):
         value = self.value()
+        if value == "none":
+            return queryset.filter(grants__isnull=True)
         return queryset if value is None else queryset.filter(grants__application=value)
 
 
@@ -158,7 +164,8 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
     list_max_show_all = 200
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # counts per filter choice would aggregate the whole index
-    actions = ["refresh_selected"]
+    actions = ["refresh_selected", "bulk_grant", "bulk_revoke", "bulk_set_role", "bulk_disable", "bulk_sign_out"]
+    action_form = BulkActionForm
 
     @admin.display(description="name", ordering="name_key")
     def display_name(self, entry):
@@ -198,7 +205,8 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        context = {"title": "Users", "as_of": selectors.directory_as_of(), **(extra_context or {})}
+        context = {"title": "Users", "as_of": selectors.directory_as_of(),
+                   "can_import": permissions.can_import(request.user), **(extra_context or {})}
         return super().changelist_view(request, context)
 
     @admin.action(description="Refresh the selected users from Cognito")
@@ -216,6 +224,40 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
                 gone += 1
         self.message_user(request, views.SAID["refreshed"].format(count=len(subs), gone=gone), messages.SUCCESS)
 
+    def get_actions(self, request):
+        """Offer each bulk action only to those its rule allows (the help desk: set role only)."""
+        actions = super().get_actions(request)
+        for name in BULK_LABELS:
+            if not permissions.can_bulk(request.user, name):
+                actions.pop(f"bulk_{name}", None)
+        return actions
+
+    def _bulk(self, request, queryset, name: str):
+        data = request.POST
+        action = {"name": name, "application": data.get("application", ""), "role": data.get("role", ""),
+                  "level": views._level(data.get("level"))}
+        return bulk_views.selection_run(self, request, queryset, action)
+
+    @admin.action(description=f"{BULK_LABELS['grant']} (choose it on the right)")
+    def bulk_grant(self, request, queryset):
+        return self._bulk(request, queryset, "grant")
+
+    @admin.action(description=f"{BULK_LABELS['revoke']} (choose it on the right)")
+    def bulk_revoke(self, request, queryset):
+        return self._bulk(request, queryset, "revoke")
+
+    @admin.action(description=f"{BULK_LABELS['set_role']} (choose them on the right)")
+    def bulk_set_role(self, request, queryset):
+        return self._bulk(request, queryset, "set_role")
+
+    @admin.action(description=BULK_LABELS["disable"])
+    def bulk_disable(self, request, queryset):
+        return self._bulk(request, queryset, "disable")
+
+    @admin.action(description=BULK_LABELS["sign_out"])
+    def bulk_sign_out(self, request, queryset):
+        return self._bulk(request, queryset, "sign_out")
+
     def get_urls(self):
         def wrap(view):
             return self.admin_site.admin_view(partial(view, admin=self))
@@ -223,6 +265,9 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
         info = "accounts_directoryentry"
         return [
             path("refresh/", wrap(views.refresh), name=f"{info}_refresh"),
+            path("access/", wrap(access_views.dashboard), name=f"{info}_access_dashboard"),
+            path("access/matrix/", wrap(access_views.matrix), name=f"{info}_access_matrix"),
+            path("access/review.csv", wrap(access_views.review_csv), name=f"{info}_access_review"),
             path("<str:sub>/role/", wrap(views.role_change), name=f"{info}_role"),
             path("<str:sub>/access/", wrap(views.access_set), name=f"{info}_access"),
             path("<str:sub>/reset-password/", wrap(views.reset_password), name=f"{info}_reset_password"),
@@ -242,6 +287,70 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         return redirect(reverse("admin:accounts_directoryentry_change", args=[unquote(object_id)]) + "#history")
+
+
+# --- Bulk jobs ----------------------------------------------------------------------------------------
+
+
+@admin.register(BulkJob, site=portal_site)
+class BulkJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "status", "total", "created_by", "created_at", "finished_at"]
+    list_display_links = ["id", "title"]
+    list_filter = ["kind", "status"]
+    list_per_page = 50
+    show_full_result_count = False
+    actions = None
+
+    @admin.display(description="job")
+    def title(self, job):
+        return bulk_views.job_title(job)
+
+    def get_queryset(self, request):
+        jobs = BulkJob.objects.select_related("created_by")
+        return jobs if permissions.standing_of(request.user) == permissions.ADMIN else jobs.filter(
+            created_by=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Bulk jobs", **(extra_context or {})})
+
+    def has_module_permission(self, request):
+        return permissions.is_portal_staff(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.is_portal_staff(request.user) and (obj is None or permissions.can_view_job(request.user, obj))
+
+    def has_add_permission(self, request):
+        return permissions.can_import(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        def wrap(view):
+            bound = partial(view, admin=self)
+            bound.csrf_exempt = getattr(view, "csrf_exempt", False)
+            return self.admin_site.admin_view(bound)
+
+        info = "accounts_bulkjob"
+        return [
+            path("import/", wrap(bulk_views.import_upload), name=f"{info}_import"),
+            path("<str:job_id>/progress.json", wrap(bulk_views.job_progress), name=f"{info}_progress"),
+            path("<str:job_id>/apply/", wrap(bulk_views.job_apply), name=f"{info}_apply"),
+            path("<str:job_id>/resume/", wrap(bulk_views.job_resume), name=f"{info}_resume"),
+            path("<str:job_id>/cancel/", wrap(bulk_views.job_cancel), name=f"{info}_cancel"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:accounts_bulkjob_import")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return bulk_views.job_page(request, unquote(object_id), admin=self)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return redirect(reverse("admin:accounts_bulkjob_change", args=[unquote(object_id)]))
 
 
 # --- The audit log ----------------------------------------------------------------------------------

@@ -203,9 +203,12 @@ _listeners: list[Counter] = []
 
 
 def _count_call(model, **_kwargs) -> None:
-    """Add one call of this operation to every active counter."""
+    """Add one call of this operation to every active counter, then wait for this thread's pacer."""
     for counter in list(_listeners):
         counter[model.name] += 1
+    pacer = getattr(_pacing, "pacer", None)
+    if pacer is not None:
+        pacer(model.name)
 
 
 def client():
@@ -250,6 +253,20 @@ def count_calls() -> Iterator[Counter]:
         yield counter
     finally:
         _listeners.remove(counter)
+
+
+_pacing = threading.local()
+
+
+@contextmanager
+def pace(pacer) -> Iterator[None]:
+    """Call pacer(operation) before each Cognito call this thread makes in the block (bulk work's rate)."""
+    previous = getattr(_pacing, "pacer", None)
+    _pacing.pacer = pacer
+    try:
+        yield
+    finally:
+        _pacing.pacer = previous
 
 
 def on_event(event: str, handler, *, first: bool = False) -> None:

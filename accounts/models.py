@@ -213,3 +213,75 @@ class ApiKey(models.Model):
     def active(self) -> bool:
         """Return True until the key is revoked."""
         return self.revoked_at is None
+
+
+class BulkJob(models.Model):
+    """One piece of bulk work: a CSV import or an action on a selection of users, applied row by row."""
+
+    IMPORT, ACTION = "import", "action"
+    KINDS = [(IMPORT, "CSV import"), (ACTION, "Bulk action")]
+    PREVIEW, QUEUED, RUNNING, DONE, INTERRUPTED, CANCELLED = (
+        "preview", "queued", "running", "done", "interrupted", "cancelled")
+    STATUSES = [(PREVIEW, "Preview (nothing applied)"), (QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"),
+                (INTERRUPTED, "Interrupted"), (CANCELLED, "Cancelled")]
+
+    kind = models.CharField(max_length=16, choices=KINDS)
+    status = models.CharField(max_length=16, choices=STATUSES, default=PREVIEW, db_index=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="bulk_jobs")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last finished a row.")
+    file_name = models.CharField(max_length=255, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    action = models.JSONField(default=dict, blank=True, help_text="What a bulk action does to each user.")
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the job stopped before the end.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class BulkRow(models.Model):
+    """One user of a bulk job: what the preview planned, and what applying it did."""
+
+    PENDING, CLAIMED, DONE, SKIPPED = "pending", "claimed", "done", "skipped"
+    CREATE, UPDATE, UNCHANGED, ERROR, APPLY = "create", "update", "unchanged", "error", "apply"
+    CREATED, UPDATED, FAILED = "created", "updated", "failed"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows")
+    number = models.PositiveIntegerField(help_text="The line of the file, or the place in the selection.")
+    email = models.CharField(max_length=254, blank=True)
+    sub = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    plan = models.CharField(max_length=16)
+    detail = models.TextField(blank=True, help_text="What the preview found: the changes, or the error.")
+    state = models.CharField(max_length=16, default=PENDING)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    outcome = models.CharField(max_length=16, blank=True)
+    message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="bulk_row_unique")]
+        indexes = [models.Index(fields=["job", "state", "number"], name="bulk_row_state"),
+                   models.Index(fields=["job", "outcome"], name="bulk_row_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.number} {self.email}"
+
+
+class BulkPace(models.Model):
+    """The next free slot for a Cognito call of bulk work, shared by every worker (one row)."""
+
+    next_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()

@@ -131,6 +131,38 @@ def can_view_audit(actor) -> bool:
     return _holds(actor, "view_audit")
 
 
+# --- Bulk work and access reviews -------------------------------------------------------------------
+
+BULK_ACTIONS = ["grant", "revoke", "set_role", "disable", "sign_out"]
+
+
+def can_import(actor) -> bool:
+    """Import users from a CSV file: invite, grant and change roles, so administrators only."""
+    return _holds(actor, "invite_user") and _holds(actor, "grant_access") and _holds(actor, "change_role")
+
+
+def can_bulk(actor, action: str) -> bool:
+    """Run a bulk action on a selection: the help desk may only set roles; the rest is for administrators."""
+    if action == "set_role":
+        return _holds(actor, "change_role")
+    return action in BULK_ACTIONS and _holds(actor, "view_directory") and _is_administrator(actor)
+
+
+def can_view_job(actor, job) -> bool:
+    """See a bulk job's progress and report: its author, or any administrator."""
+    return is_portal_staff(actor) and (job.created_by_id == actor.pk or _is_administrator(actor))
+
+
+def can_review_access(actor) -> bool:
+    """See the access matrix and the dashboard (the directory's data, arranged differently)."""
+    return _holds(actor, "view_directory")
+
+
+def can_export_access(actor) -> bool:
+    """Export the access review: it carries who changed what, from the audit log."""
+    return _holds(actor, "view_directory") and _holds(actor, "view_audit")
+
+
 USER_ACTIONS = {
     "grant": can_grant,
     "change_role": can_change_role,

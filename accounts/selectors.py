@@ -61,6 +61,15 @@ def user_live(sub: str) -> UserView:
     return UserView(user=user, groups=groups, entry=directory.entry_store(user, groups))
 
 
+def user_by_email_live(email: str) -> UserView | None:
+    """Find a user by email in Cognito (ListUsers, then their groups) and index them; None when none has it."""
+    found = next(cognito.users_list(f'email = "{email}"'), None)
+    if found is None:
+        return None
+    groups = tuple(cognito.user_groups(found.sub))
+    return UserView(user=found, groups=groups, entry=directory.entry_store(found, groups))
+
+
 def directory_entries() -> QuerySet:
     """Return the whole index with each row's applications fetched in one extra query per page."""
     return DirectoryEntry.objects.prefetch_related("grants")

@@ -219,15 +219,15 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
         (result.granted if operation == "grant" else result.revoked).append(app)
 
 
-def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
-    """Make the user's applications exactly these, group by group; report each change, audit them all."""
-    with _on_user(actor=actor, action="access_set", sub=sub, rule=permissions.can_grant, request=request) as attempt:
-        wanted = set(valid_applications(applications))
+def _access_update(*, actor, sub: str, action: str, decide, request=None) -> AccessResult:
+    """Apply decide(current applications) -> wanted applications, group by group; report and audit it."""
+    with _on_user(actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request) as attempt:
         result = AccessResult()
         with transaction.atomic():
             entry = DirectoryEntry.objects.select_for_update().get(sub=sub)
             current = set(directory.entry_applications(entry))
             attempt.before = {"applications": sorted(current)}
+            wanted = decide(current)
             changes = [("grant", app) for app in sorted(wanted - current)]
             changes += [("revoke", app) for app in sorted(current - wanted)]
             _apply_changes(sub, changes, result)  # raises only when nothing was applied
@@ -241,6 +241,25 @@ def access_set(*, actor, sub: str, applications: Iterable[str], request=None) ->
             attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]
             attempt.error = f"{result.failed[0]} {result.failed[1]} failed: {result.failed[2]}"
         return result
+
+
+def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
+    """Make the user's applications exactly these, group by group; report each change, audit them all."""
+    wanted = set(applications)
+    return _access_update(actor=actor, sub=sub, action="access_set", request=request,
+                          decide=lambda current: set(valid_applications(wanted)))
+
+
+def access_grant(*, actor, sub: str, application: str, request=None) -> AccessResult:
+    """Grant one application, keeping the others."""
+    return _access_update(actor=actor, sub=sub, action="access_grant", request=request,
+                          decide=lambda current: current | set(valid_applications([application])))
+
+
+def access_revoke(*, actor, sub: str, application: str, request=None) -> AccessResult:
+    """Revoke one application, keeping the others."""
+    return _access_update(actor=actor, sub=sub, action="access_revoke", request=request,
+                          decide=lambda current: current - set(valid_applications([application])))
 
 
 # --- Role ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ embedded Cognito, on loopback only, for a bounded time; then the invariants.
     .venv/bin/python bench/load.py [--seconds 60] [--staff 20] [--users 300]
     (or LOAD_SECONDS, LOAD_STAFF, LOAD_USERS in the environment)
 
-It starts scripts/run with free ports, PORTAL_WORKERS=4 and a temporary PORTAL_VAR_DIR (no .env is read),
+It starts scripts/run with free ports, PORTAL_WEB_WORKERS=4 and a temporary PORTAL_VAR_DIR (no .env is read),
 adds staff accounts (a third administrators, the rest help desk) and target users through the gateway, syncs
 the directory, then each staff member signs in through the form (with its CSRF token) and works until the
 time is up: find a user by the start of their email, open their page, and then, as people do, often just
@@ -76,7 +76,7 @@ class Portal:
         (work / "empty.env").write_text("")
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_"))}
         self.env = {**keep, "MOTO_PORT": str(self.moto_port), "PORTAL_PORT": str(self.port),
-                    "PORTAL_VAR_DIR": str(self.var), "PORTAL_WORKERS": str(workers),
+                    "PORTAL_VAR_DIR": str(self.var), "PORTAL_WEB_WORKERS": str(workers),
                     "PORTAL_ENV_FILE": str(work / "empty.env"), "PORTAL_START_TIMEOUT": "120"}
         if os.environ.get("DATABASE_URL"):
             self.env["DATABASE_URL"] = os.environ["DATABASE_URL"]

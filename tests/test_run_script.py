@@ -176,6 +176,12 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
     assert status(f"{first.url}/accounts/login/") == 200
     assert f"The portal is up:  {first.url}/" in first.output()
     assert f"admin@example.com / {ADMIN_PASSWORD}" in first.output()
+    assert "Background work:   1 worker(s)" in first.output()
+    worker_log = Path(run_env["PORTAL_VAR_DIR"]) / "worker.log"
+    deadline = time.monotonic() + 30
+    while "Starting worker" not in (worker_log.read_text() if worker_log.exists() else ""):
+        assert time.monotonic() < deadline, "the background worker did not start"
+        time.sleep(0.2)
     pool_id = embedded_ids(run_env)["COGNITO_USER_POOL_ID"]
     with embedded_gateway():
         made = cognito.user_create("kept@example.com", {"name": "Kept"}, temporary_password="Kept-Pass-word-1!",

@@ -75,9 +75,9 @@ if DATABASES["default"].get("ENGINE") not in ("django.db.backends.sqlite3", "dja
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several gunicorn workers share the file (make load found "database is locked" 500s without this): a
-    # transaction takes the write lock when it starts, so two never deadlock upgrading a read lock; a writer
-    # waits up to 20 s for the lock instead of failing; readers go on while one writes (WAL).
+    # Several web workers and the task workers share the file (make load found "database is locked" 500s
+    # without this): a transaction takes the write lock when it starts, so two never deadlock upgrading a
+    # read lock; a writer waits up to 20 s for the lock instead of failing; readers go on while one writes (WAL).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
     )
@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
 ]
 
@@ -244,3 +246,13 @@ CACHES = {
         "LOCATION": "portal_cache",
     }
 }
+
+# --- Bulk work: CSV import, bulk actions (run by `manage.py db_worker`, which make run starts) --------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Cognito calls per second that bulk work makes, all workers on all machines together (paced through the
+# database). Cognito's smallest quota a bulk row touches (UserUpdate) is 25 requests per second.
+PORTAL_BULK_RATE_PER_SECOND = env_int("PORTAL_BULK_RATE_PER_SECOND", 20, minimum=1, maximum=1000)
+PORTAL_BULK_IMPORT_MAX_MB = env_int("PORTAL_BULK_IMPORT_MAX_MB", 50, minimum=1, maximum=1024)
+PORTAL_BULK_INLINE_MAX = env_int("PORTAL_BULK_INLINE_MAX", 20, minimum=0, maximum=1000)
+PORTAL_BULK_TASKS_PER_JOB = env_int("PORTAL_BULK_TASKS_PER_JOB", 2, minimum=1, maximum=32)
+PORTAL_BULK_LEASE_SECONDS = env_int("PORTAL_BULK_LEASE_SECONDS", 300, minimum=2, maximum=86400)

@@ -21,3 +21,4 @@ COGNITO_READ_TIMEOUT = 2
 COGNITO_MAX_ATTEMPTS = 3
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests
+PORTAL_BULK_RATE_PER_SECOND = 1000  # tests that check the pacing set their own rate

@@ -1,0 +1,212 @@
+"""Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, and the
+peak memory of the access review export at 100,000 users against 100.
+
+Run from the repository root:  python bench/bulk_bench.py  [--quick]
+Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file,
+the settings the test settings. The import runs through the job runner (claiming, pacing, the services,
+the audit) in this process; "2 workers" runs two runner threads on the same job.
+Prints a table and writes bench/results/bulk.json.
+"""
+
+import argparse
+import io
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_TMP = tempfile.mkdtemp(prefix="bulk-bench-")
+os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"
+for _name, _value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
+                      "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1"}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+warnings.filterwarnings("ignore", message="No directory at")
+
+import logging  # noqa: E402
+
+import django  # noqa: E402
+
+django.setup()
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from accounts import bulk, cognito, imports  # noqa: E402
+from accounts.bootstrap import bootstrap  # noqa: E402
+from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
+from accounts.permissions import DJANGO_GROUPS  # noqa: E402
+from portal.settings import base as base_settings  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "bulk.json"
+ADMIN = "bench-admin@example.com"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def setup() -> User:
+    """Start moto's server, bootstrap a pool with an administrator, migrate; return the administrator's user."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    settings.COGNITO_ENDPOINT_URL = f"http://127.0.0.1:{server._port}"
+    settings.PORTAL_ADMIN_EMAIL, settings.PORTAL_ADMIN_PASSWORD = ADMIN, "Bench-Admin-Pass-1!"
+    cognito.reset_client()
+    report = bootstrap()
+    settings.COGNITO_USER_POOL_ID, settings.COGNITO_APP_CLIENT_ID = report.pool_id, report.client_id
+    settings.COGNITO_APP_CLIENT_SECRET = report.client_secret
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    admin = User.objects.create(username="bench", cognito_sub=cognito.user_get(ADMIN).sub, email=ADMIN,
+                                is_staff=True)
+    admin.groups.add(Group.objects.get(name=DJANGO_GROUPS["admin"]))
+    return admin
+
+
+def people(prefix: str, count: int) -> bytes:
+    """Return a CSV of `count` new users, each with role B1 and one application."""
+    lines = [f"{prefix}{n:05d}@example.com,Person {n},b,1,crm" for n in range(count)]
+    return ("email,name,role,level,applications\n" + "\n".join(lines) + "\n").encode()
+
+
+def run_import(admin: User, data: bytes, *, rate: int, workers: int) -> dict:
+    """Preview and apply a file at `rate` calls/s with `workers` runner threads; return the measurements."""
+    settings.PORTAL_BULK_RATE_PER_SECOND = rate
+    BulkPace.objects.all().delete()
+    job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="bench.csv", size=len(data))
+    bulk.job_start(actor=admin, job=job, background=False)
+    threads = [threading.Thread(target=_worker, args=(job.pk, admin.pk, n)) for n in range(workers)]
+    with cognito.count_calls() as calls:
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.monotonic() - started
+    job.refresh_from_db()
+    progress = bulk.progress(job)
+    total_calls = sum(calls.values())
+    return {"rows": job.total, "rate_setting": rate, "workers": workers, "seconds": round(seconds, 2),
+            "rows_per_second": round(job.total / seconds, 2), "cognito_calls": total_calls,
+            "calls_per_row": round(total_calls / job.total, 2), "calls_per_second": round(total_calls / seconds, 2),
+            "status": progress["status"], "created": progress["created"], "unchanged": progress["unchanged"],
+            "failed": progress["failed"]}
+
+
+def _worker(job_id: int, actor_id: int, number: int) -> None:
+    """Apply a job's rows in this thread, as a db_worker would."""
+    try:
+        bulk.job_run(job_id=job_id, actor_id=actor_id, worker=f"bench-{number}")
+    finally:
+        connection.close()
+
+
+def seed_index(count: int) -> None:
+    """Replace the index with `count` users holding two applications each."""
+    DirectoryGrant.objects.all().delete()
+    DirectoryEntry.objects.all().delete()
+    now = timezone.now()
+    for start in range(0, count, 5000):
+        chunk = range(start, min(count, start + 5000))
+        DirectoryEntry.objects.bulk_create([
+            DirectoryEntry(sub=f"sub-{n:07d}", username=f"sub-{n:07d}", email=f"user{n:07d}@example.com",
+                           name=f"User {n}", status="CONFIRMED", role="abc"[n % 3], level=1 + n % 3,
+                           synced_at=now, modified=now - timedelta(days=1)) for n in chunk])
+        DirectoryGrant.objects.bulk_create([DirectoryGrant(entry_id=f"sub-{n:07d}", application=app)
+                                            for n in chunk for app in ("crm", "hr")])
+
+
+def export_peak(client: Client) -> dict:
+    """Stream the whole access review under tracemalloc; return rows, bytes, seconds and peak memory."""
+    url = reverse("admin:accounts_directoryentry_access_review")
+    tracemalloc.start()
+    started = time.monotonic()
+    response = client.get(url)
+    rows = size = 0
+    for line in response.streaming_content:
+        rows, size = rows + 1, size + len(line)
+    seconds = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"rows": rows - 1, "bytes": size, "seconds": round(seconds, 2), "peak_kib": round(peak / 1024, 1)}
+
+
+def measure_export(admin: User, sizes: list[int]) -> dict:
+    """Return the export's peak memory at each size and the ratio of the largest to the smallest."""
+    client = Client()
+    client.force_login(admin)
+    seed_index(sizes[0])
+    export_peak(client)  # warm up imports, templates and query compilation
+    found = {}
+    for size in sizes:
+        seed_index(size)
+        found[str(size)] = export_peak(client)
+    first, last = found[str(sizes[0])], found[str(sizes[-1])]
+    return {"by_users": found, "peak_ratio": round(last["peak_kib"] / first["peak_kib"], 2)}
+
+
+def print_table(results: dict) -> None:
+    """Print the results as plain tables."""
+    print("\nImport on moto's server (new users: role B1 + crm; re-run: the same file again)")
+    print(f"{'scenario':34} {'rows':>6} {'rate':>5} {'wkrs':>4} {'sec':>8} {'rows/s':>7} {'calls/row':>9} "
+          f"{'calls/s':>8} {'status':>7}")
+    for label, run in results["import"].items():
+        print(f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
+              f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}")
+    export = results["export"]
+    print("\nAccess review export, whole pool (tracemalloc peak while streaming)")
+    for size, run in export["by_users"].items():
+        print(f"  {int(size):>7} users: {run['rows']:>7} rows, {run['bytes'] / 1024:>9.0f} KiB out, "
+              f"peak {run['peak_kib']:>8} KiB, {run['seconds']} s")
+    print(f"  peak ratio (largest / smallest): {export['peak_ratio']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rows and users (a smoke run)")
+    quick = parser.parse_args().quick
+    admin = setup()
+    rows, rerun = (100, 50) if quick else (1000, 200)
+    default = base_settings.PORTAL_BULK_RATE_PER_SECOND  # the test settings raise it; measure the real default
+    results = {"import": {}, "quick": quick}
+    results["import"][f"{rows} new, default rate, 1 worker"] = run_import(admin, people("a", rows), rate=default,
+                                                                            workers=1)
+    results["import"][f"{rerun} new, default rate, 2 workers"] = run_import(admin, people("b", rerun), rate=default,
+                                                                             workers=2)
+    results["import"][f"{rows} new, rate 1000, 1 worker"] = run_import(admin, people("c", rows), rate=1000,
+                                                                        workers=1)
+    results["import"][f"{rerun} re-run (unchanged), default"] = run_import(admin, people("b", rerun), rate=default,
+                                                                           workers=1)
+    results["export"] = measure_export(admin, [100, 10_000] if quick else [100, 100_000])
+    results["jobs"] = BulkJob.objects.count()
+    print_table(results)
+    if not quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
