@@ -222,13 +222,14 @@ def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoError) -> None:
 # --- Running --------------------------------------------------------------------------------------------
 
 
-def _apply(job: BulkJob, actor, row: BulkRow) -> tuple[str, str]:
+def _apply(job: BulkJob, actor, row: BulkRow, worker: str) -> tuple[str, str]:
     """Apply one row with the job's handler; a refusal is the row's failure, outages are raised."""
     from accounts import bulk_actions, imports
 
     try:
         if job.kind == BulkJob.IMPORT:
-            return imports.row_apply(actor=actor, data=row.data)
+            taken_over = row.attempts > 1 and row.plan == BulkRow.CREATE  # a worker may have died mid-row
+            return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "")
         return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub)
     except services.ServiceError as exc:
         return BulkRow.FAILED, exc.message
@@ -296,7 +297,7 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
                 if row is None:
                     break
                 try:
-                    outcome, message = _apply(job, actor, row)
+                    outcome, message = _apply(job, actor, row, worker)
                 except (cognito.Throttled, cognito.CognitoUnavailable) as exc:
                     row_release(row, worker)
                     _interrupt(job, row, exc)

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import Count, Min
 
 from accounts import cognito, directory, permissions, roles, selectors, services
-from accounts.models import BulkJob, BulkRow, DirectoryEntry
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, BulkJob, BulkRow, DirectoryEntry
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
@@ -275,12 +276,30 @@ def _live(data: dict) -> selectors.UserView | None:
     return selectors.user_by_email_live(data["email"])
 
 
-def row_apply(*, actor, data: dict) -> tuple[str, str]:
+TAKEN_OVER = ("Cognito already held this user when the row was taken over from a worker that stopped mid-row: "
+              "this records the invitation that worker made but could not audit.")
+
+
+def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker: str) -> None:
+    """Audit the invitation of a worker that died after Cognito created the user, unless it was audited."""
+    made = AuditEvent.objects.filter(action="user_invite", target=data["email"]).exclude(target_sub="")
+    if made.exists():  # the creation was audited (even when a grant after it failed)
+        return
+    audit_record(actor=actor, action="user_invite", target=data["email"], target_sub=view.entry.sub,
+                 after={"email": data["email"], "name": data["name"], "role": view.entry.role_key,
+                        "applications": sorted(view.applications), "recorded_by": f"{worker}, after taking the row over",
+                        "note": TAKEN_OVER})
+
+
+def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     """Make Cognito hold the row (invite, or change role and applications); return (outcome, message).
 
-    Throttling and outages are raised, so that the runner can stop and leave the row for a resume.
+    Throttling and outages are raised, so that the runner can stop and leave the row for a resume. A row
+    planned as an invitation and `taken_over_by` a worker from one that died may find the user already made.
     """
     view = _live(data)
+    if view is not None and taken_over_by:
+        _audit_unrecorded_invite(actor, data, view, taken_over_by)
     if view is None:
         invitation = services.user_invite(actor=actor, email=data["email"], name=data["name"], role=data["role"],
                                           level=data["level"], applications=data["applications"])

@@ -277,3 +277,29 @@ def test_sqlite_writers_in_several_workers_wait_for_each_other_instead_of_failin
     result = django_process(tmp_path, "shell", "-c", SQLITE_WRITERS, DATABASE_URL=database)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "errors [] level 40"  # no lock error, no lost update
+
+
+# --- A task worker killed midway ---------------------------------------------------------------------------
+# The real db_worker processes killed (SIGKILL) and stopped (SIGTERM) mid-import are in test_bulk_worker.py, and
+# a row left half done after its audit is in test_import.py; here the worker dies in the worst place: after
+# Cognito created the user, before the audit and the row were written.
+
+
+def test_a_worker_killed_between_cognito_and_the_audit_leaves_a_complete_audit_simulated(admin_user):
+    from accounts import bulk
+    from tests.bulk import csv_bytes, preview
+
+    job = preview(admin_user, csv_bytes(*[f"person{n}@example.com,Person {n},b,1,crm" for n in range(3)]))
+    bulk.job_start(actor=admin_user, job=job, background=False)
+    row = bulk.row_claim(job, "dead-worker")  # claims line 2, creates the user in Cognito, and is killed
+    cognito.user_create(row.data["email"], {"name": row.data["name"], **roles.attributes_for(roles.Role("b", 1))})
+    type(row).objects.filter(pk=row.pk).update(lease_until=row.lease_until - bulk.timedelta(hours=1))
+    result = bulk.job_run(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
+    assert (result["status"], result["created"], result["updated"]) == ("done", 2, 1)
+    assert [cognito.user_groups(f"person{n}@example.com") for n in range(3)] == [["app-crm"]] * 3  # nothing lost
+    invites = AuditEvent.objects.filter(action="user_invite").order_by("target")
+    assert [event.target for event in invites] == [f"person{n}@example.com" for n in range(3)]  # one each
+    taken_over = invites.get(target=row.data["email"])
+    assert taken_over.outcome == AuditEvent.SUCCESS and taken_over.actor == admin_user.email
+    assert taken_over.after["recorded_by"] == "new-worker, after taking the row over"
+    assert AuditEvent.objects.filter(action="access_set", target=row.data["email"]).count() == 1  # the grant
