@@ -2,7 +2,8 @@
 embedded Cognito, on loopback only, for a bounded time; then the invariants.
 
     .venv/bin/python bench/load.py [--seconds 60] [--staff 20] [--users 300]
-    (or LOAD_SECONDS, LOAD_STAFF, LOAD_USERS in the environment)
+    (or LOAD_SECONDS, LOAD_STAFF, LOAD_USERS in the environment; LOAD_DATABASE_URL=postgres://... to serve from
+    an empty PostgreSQL database instead of SQLite)
 
 It starts scripts/run with free ports, PORTAL_WEB_WORKERS=4 and a temporary PORTAL_VAR_DIR (no .env is read),
 adds staff accounts (a third administrators, the rest help desk) and target users through the gateway, syncs
@@ -74,12 +75,13 @@ class Portal:
         self.moto_port, self.port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (work / "empty.env").write_text("")
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_"))}
+        keep = {k: v for k, v in os.environ.items()
+                if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_", "DATABASE_"))}
         self.env = {**keep, "MOTO_PORT": str(self.moto_port), "PORTAL_PORT": str(self.port),
                     "PORTAL_VAR_DIR": str(self.var), "PORTAL_WEB_WORKERS": str(workers),
                     "PORTAL_ENV_FILE": str(work / "empty.env"), "PORTAL_START_TIMEOUT": "120"}
-        if os.environ.get("DATABASE_URL"):
-            self.env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        if os.environ.get("LOAD_DATABASE_URL"):  # an empty database to use instead of SQLite in the temporary directory
+            self.env["DATABASE_URL"] = os.environ["LOAD_DATABASE_URL"]
         self.log = work / "run.log"
         self.process: subprocess.Popen | None = None
 
@@ -120,6 +122,8 @@ class Portal:
                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
         os.environ.pop("AWS_PROFILE", None)
+        if "DATABASE_URL" not in self.env:
+            os.environ.pop("DATABASE_URL", None)  # the portal's database: SQLite in the temporary directory
         sys.path.insert(0, str(ROOT))
         import logging
 

@@ -2,6 +2,7 @@
 changes nothing the portal sees, the load test runs end to end and its invariants catch what they should."""
 
 import json
+import os
 import subprocess
 from contextlib import nullcontext
 import sys
@@ -63,8 +64,9 @@ def test_fast_listing_changes_neither_the_calls_nor_what_they_return(pool):
 
 def test_make_load_runs_end_to_end_on_loopback_and_its_invariants_hold(tmp_path):
     results = tmp_path / "load.json"
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("DATABASE_", "LOAD_"))}
     done = subprocess.run([sys.executable, "bench/load.py", "--seconds", "3", "--staff", "3", "--users", "10",
-                           "--results", str(results)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "--results", str(results)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(results.read_text())
     assert all(problems == [] for problems in document["invariants"].values())
