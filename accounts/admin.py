@@ -84,6 +84,46 @@ portal_site = PortalAdminSite(name="admin")
 # --- The directory --------------------------------------------------------------------------------
 
 
+class ScreensAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose pages are the portal's own screens: extra URLs, add, change and delete delegated."""
+
+    add_screen = change_screen = delete_screen = None  # staticmethod(view); None keeps the admin's own page
+    history_anchor = ""
+
+    def screen(self, view):
+        """Return `view` bound to this admin behind the site's checks, keeping its CSRF exemption."""
+        bound = partial(view, admin=self)
+        bound.csrf_exempt = getattr(view, "csrf_exempt", False)
+        return self.admin_site.admin_view(bound)
+
+    def screen_urls(self) -> list:
+        """Return this admin's extra URLs (they come before the admin's own)."""
+        return []
+
+    def get_urls(self):
+        return self.screen_urls() + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if self.add_screen is None:
+            return super().add_view(request, form_url, extra_context)
+        return self.add_screen(request, admin=self)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if self.change_screen is None:
+            return super().change_view(request, object_id, form_url, extra_context)
+        return self.change_screen(request, unquote(object_id), admin=self)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if self.delete_screen is None:
+            return super().delete_view(request, object_id, extra_context)
+        return self.delete_screen(request, unquote(object_id), admin=self)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Send history to the object's own page, which shows its audit trail."""
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_change"
+        return redirect(reverse(name, args=[unquote(object_id)]) + self.history_anchor)
+
+
 class RoleFilter(admin.SimpleListFilter):
     title = "role"
     parameter_name = "role"
@@ -151,7 +191,9 @@ class StaffFilter(admin.SimpleListFilter):
 
 
 @admin.register(DirectoryEntry, site=portal_site)
-class DirectoryEntryAdmin(admin.ModelAdmin):
+class DirectoryEntryAdmin(ScreensAdmin):
+    add_screen, change_screen = staticmethod(views.invite), staticmethod(views.user_page)
+    delete_screen, history_anchor = staticmethod(views.delete), "#history"
     list_display = ["email", "display_name", "role_display", "applications_display", "status", "enabled",
                     "staff_display", "modified"]
     list_display_links = ["email"]
@@ -258,11 +300,8 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
     def bulk_sign_out(self, request, queryset):
         return self._bulk(request, queryset, "sign_out")
 
-    def get_urls(self):
-        def wrap(view):
-            return self.admin_site.admin_view(partial(view, admin=self))
-
-        info = "accounts_directoryentry"
+    def screen_urls(self):
+        wrap, info = self.screen, "accounts_directoryentry"
         return [
             path("refresh/", wrap(views.refresh), name=f"{info}_refresh"),
             path("access/", wrap(access_views.dashboard), name=f"{info}_access_dashboard"),
@@ -274,26 +313,15 @@ class DirectoryEntryAdmin(admin.ModelAdmin):
             path("<str:sub>/sign-out/", wrap(views.sign_out), name=f"{info}_sign_out"),
             path("<str:sub>/disable/", wrap(views.disable), name=f"{info}_disable"),
             path("<str:sub>/enable/", wrap(views.enable), name=f"{info}_enable"),
-        ] + super().get_urls()
-
-    def add_view(self, request, form_url="", extra_context=None):
-        return views.invite(request, admin=self)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return views.user_page(request, unquote(object_id), admin=self)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        return views.delete(request, unquote(object_id), admin=self)
-
-    def history_view(self, request, object_id, extra_context=None):
-        return redirect(reverse("admin:accounts_directoryentry_change", args=[unquote(object_id)]) + "#history")
+        ]
 
 
 # --- Bulk jobs ----------------------------------------------------------------------------------------
 
 
 @admin.register(BulkJob, site=portal_site)
-class BulkJobAdmin(admin.ModelAdmin):
+class BulkJobAdmin(ScreensAdmin):
+    change_screen = staticmethod(bulk_views.job_page)
     list_display = ["id", "title", "status", "total", "created_by", "created_at", "finished_at"]
     list_display_links = ["id", "title"]
     list_filter = ["kind", "status"]
@@ -328,29 +356,18 @@ class BulkJobAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_urls(self):
-        def wrap(view):
-            bound = partial(view, admin=self)
-            bound.csrf_exempt = getattr(view, "csrf_exempt", False)
-            return self.admin_site.admin_view(bound)
-
-        info = "accounts_bulkjob"
+    def screen_urls(self):
+        wrap, info = self.screen, "accounts_bulkjob"
         return [
             path("import/", wrap(bulk_views.import_upload), name=f"{info}_import"),
             path("<str:job_id>/progress.json", wrap(bulk_views.job_progress), name=f"{info}_progress"),
             path("<str:job_id>/apply/", wrap(bulk_views.job_apply), name=f"{info}_apply"),
             path("<str:job_id>/resume/", wrap(bulk_views.job_resume), name=f"{info}_resume"),
             path("<str:job_id>/cancel/", wrap(bulk_views.job_cancel), name=f"{info}_cancel"),
-        ] + super().get_urls()
+        ]
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:accounts_bulkjob_import")
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return bulk_views.job_page(request, unquote(object_id), admin=self)
-
-    def history_view(self, request, object_id, extra_context=None):
-        return redirect(reverse("admin:accounts_bulkjob_change", args=[unquote(object_id)]))
 
 
 # --- The audit log ----------------------------------------------------------------------------------
@@ -457,7 +474,9 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Application, site=portal_site)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ScreensAdmin):
+    add_screen, change_screen = staticmethod(app_views.create), staticmethod(app_views.application_page)
+    delete_screen = staticmethod(app_views.delete)
     list_display = ["name", "group", "description", "role_arn", "precedence", "members"]
     list_display_links = ["name"]
     search_fields = ["name"]
@@ -496,11 +515,8 @@ class ApplicationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_urls(self):
-        def wrap(view):
-            return self.admin_site.admin_view(partial(view, admin=self))
-
-        info = "accounts_application"
+    def screen_urls(self):
+        wrap, info = self.screen, "accounts_application"
         return [
             path("refresh/", wrap(app_views.refresh), name=f"{info}_refresh"),
             path("health/", wrap(app_views.health), name=f"{info}_health"),
@@ -509,16 +525,4 @@ class ApplicationAdmin(admin.ModelAdmin):
             path("<int:pk>/members/<str:sub>/remove/", wrap(app_views.member_remove), name=f"{info}_member_remove"),
             path("<int:pk>/keys/issue/", wrap(app_views.key_issue), name=f"{info}_key_issue"),
             path("<int:pk>/keys/<str:key_id>/revoke/", wrap(app_views.key_revoke), name=f"{info}_key_revoke"),
-        ] + super().get_urls()
-
-    def add_view(self, request, form_url="", extra_context=None):
-        return app_views.create(request, admin=self)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return app_views.application_page(request, unquote(object_id), admin=self)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        return app_views.delete(request, unquote(object_id), admin=self)
-
-    def history_view(self, request, object_id, extra_context=None):
-        return redirect(reverse("admin:accounts_application_change", args=[unquote(object_id)]))
+        ]
