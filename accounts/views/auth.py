@@ -39,8 +39,7 @@ SCREENS = {
 
 
 def sign_in_view(template: str, form_class, context=None):
-    """Protect a sign-in view (sensitive POST data, no caching, CSRF, GET and POST only) and answer
-    Cognito faults with the form kept and a clear message, never a 500."""
+    """Protect a sign-in view and answer Cognito faults with the form kept and a clear message."""
 
     def decorate(view):
         @sensitive_post_parameters()
@@ -111,8 +110,6 @@ def login(request):
     return render(request, LOGIN, {"form": form})
 
 
-
-
 def _pending_or_restart(request, challenge: str):
     """Return the pending sign-in for this challenge, or None after sending the person back to sign in."""
     state = flows.pending(request)
@@ -134,8 +131,6 @@ def login_new_password(request):
     return render(request, NEW_PASSWORD, {"form": form, **_policy_context(request)})
 
 
-
-
 @sign_in_view(MFA, forms.CodeForm)
 def login_mfa(request):
     """Ask for the code from the authenticator app."""
@@ -146,8 +141,6 @@ def login_mfa(request):
         step = flows.sign_in_mfa(request, code=form.cleaned_data["code"])
         return _follow(request, step, MFA, form)
     return render(request, MFA, {"form": form})
-
-
 
 
 def qr_data_uri(uri: str) -> str:
@@ -182,8 +175,6 @@ def login_mfa_setup(request):
     return render(request, MFA_SETUP, {"form": form, **_setup_context(request)})
 
 
-
-
 @sign_in_view(FORGOT, forms.ForgotPasswordForm)
 def password_forgot(request):
     """Ask for the email; Cognito sends a code to it."""
@@ -197,8 +188,6 @@ def password_forgot(request):
             messages.warning(request, f"Embedded emulator: the code is {code}")
         return redirect("accounts:password_forgot_confirm")
     return render(request, FORGOT, {"form": form})
-
-
 
 
 @sign_in_view(FORGOT_CONFIRM, forms.ForgotPasswordConfirmForm, _policy_context)
@@ -216,8 +205,6 @@ def password_forgot_confirm(request):
             return redirect("accounts:login")
         form.add_error(None, error)
     return render(request, FORGOT_CONFIRM, {"form": form, **_policy_context(request)})
-
-
 
 
 @require_POST
