@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import app_services, cognito, services, tokens
+from accounts import api_keys, app_services, cognito, services, tokens
 from accounts.models import ApiKey
 from tests import tokens_helpers as forge
 from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
@@ -133,6 +133,11 @@ def test_bad_keys_get_the_same_401(api, bella, billing_key, admin_user, key):
     response = api(signed_in["IdToken"], key=key)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json() == {"error": "Unauthorized: check the API key and the user's token."}
+
+
+@pytest.mark.parametrize("secret", ["_" * 43, "-" * 43, "a_b-" * 10 + "xyz"])
+def test_a_key_is_read_whatever_its_secret_holds(secret):
+    assert api_keys.key_id_of(f"cak_0123456789ab_{secret}") == "0123456789ab"
 
 
 def test_another_applications_key_may_not_ask_about_billing(api, bella, admin_user):
