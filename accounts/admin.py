@@ -96,6 +96,14 @@ class ScreensAdmin(admin.ModelAdmin):
         bound.csrf_exempt = getattr(view, "csrf_exempt", False)
         return self.admin_site.admin_view(bound)
 
+    def has_change_permission(self, request, obj=None):
+        """Refuse the admin's own editing: every write goes through a screen and its service."""
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        """Refuse the admin's own deletion, for the same reason."""
+        return False
+
     def screen_urls(self) -> list:
         """Return this admin's extra URLs (they come before the admin's own)."""
         return []
@@ -240,12 +248,6 @@ class DirectoryEntryAdmin(ScreensAdmin):
     def has_add_permission(self, request):
         return permissions.can_invite(request.user)
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
         context = {"title": "Users", "as_of": selectors.directory_as_of(),
                    "can_import": permissions.can_import(request.user), **(extra_context or {})}
@@ -349,12 +351,6 @@ class BulkJobAdmin(ScreensAdmin):
 
     def has_add_permission(self, request):
         return permissions.can_import(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def screen_urls(self):
         wrap, info = self.screen, "accounts_bulkjob"
@@ -508,12 +504,6 @@ class ApplicationAdmin(ScreensAdmin):
 
     def has_add_permission(self, request):
         return permissions.can_manage_applications(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def screen_urls(self):
         wrap, info = self.screen, "accounts_application"
