@@ -128,6 +128,8 @@ def _run(actor, action: dict, sub: str, entry) -> tuple[str, str]:
         result = service(actor=actor, sub=sub, application=action["application"])
         if result.failed:
             return BulkRow.FAILED, f"Could not {result.failed[0]} {result.failed[1]}: {result.failed[2]}"
+        if result.sessions_error:
+            return BulkRow.FAILED, result.sessions_error
         said = SAID[("granted" if name == "grant" else "revoked") if result.changed else
                     ("already_held" if name == "grant" else "not_held")]
         return (BulkRow.UPDATED if result.changed else BulkRow.UNCHANGED), said.format(**action)

@@ -322,4 +322,6 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
         if access.failed:
             operation, app, error = access.failed
             return BulkRow.FAILED, f"Could not {operation} {app}: {error}"
+        if access.sessions_error:
+            return BulkRow.FAILED, access.sessions_error
     return BulkRow.UPDATED, detail

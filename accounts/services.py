@@ -139,6 +139,20 @@ def sign_out_name(entry: DirectoryEntry) -> str:
     return entry.email or entry.sub
 
 
+def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str) -> str:
+    """Sign the user out everywhere after a write; return '' or a warning saying what `done` lacks."""
+    attempt.after["sessions_revoked"] = False
+    try:
+        _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
+    except (ServiceError, cognito.CognitoError) as exc:
+        warning = f"{done}, but revoking their sessions failed: {exc}"
+        attempt.outcome = AuditEvent.FAILURE
+        attempt.error = f"{attempt.error} {warning}".strip()
+        return warning
+    attempt.after["sessions_revoked"] = True
+    return ""
+
+
 # --- Validation: what Cognito (or its emulator) would accept but the portal refuses -----------------
 
 
@@ -190,6 +204,8 @@ class AccessResult:
     revoked: list[str] = field(default_factory=list)
     failed: tuple[str, str, str] | None = None  # (operation, application, error)
     not_attempted: list[tuple[str, str]] = field(default_factory=list)
+    sessions_revoked: bool = False
+    sessions_error: str = ""  # a revoke was applied but the sign-out that follows it failed
 
     @property
     def changed(self) -> bool:
@@ -220,7 +236,10 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
 
 
 def _access_update(*, actor, sub: str, action: str, decide, request=None) -> AccessResult:
-    """Apply decide(current applications) -> wanted applications, group by group; report and audit it."""
+    """Apply decide(current applications) -> wanted applications, group by group; report and audit it.
+
+    When anything was revoked, the user is then signed out everywhere, as after a role change.
+    """
     with _on_user(actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request) as attempt:
         result = AccessResult()
         with transaction.atomic():
@@ -240,6 +259,9 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None) -> Acc
             attempt.outcome = AuditEvent.FAILURE
             attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]
             attempt.error = f"{result.failed[0]} {result.failed[1]} failed: {result.failed[2]}"
+        if result.revoked:  # a revoked application must not keep working until the tokens expire
+            result.sessions_error = _revoke_sessions(attempt, entry, f"Revoked {', '.join(result.revoked)}")
+            result.sessions_revoked = not result.sessions_error
         return result
 
 
@@ -291,14 +313,9 @@ def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) 
                 return RoleChange(role=new, changed=False)
             _call(cognito.user_update_attributes, sub, roles.attributes_for(new))
             directory.entry_set_role(entry, new)
-        attempt.after = {"role": new_key, "sessions_revoked": False}
-        try:
-            _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
-        except (ServiceError, cognito.CognitoError) as exc:
-            attempt.outcome = AuditEvent.FAILURE
-            attempt.error = f"Role written, but revoking the user's sessions failed: {exc}"
-            return RoleChange(role=new, error=attempt.error)
-        attempt.after["sessions_revoked"] = True
+        attempt.after = {"role": new_key}
+        if warning := _revoke_sessions(attempt, entry, "Role written"):
+            return RoleChange(role=new, error=warning)
         return RoleChange(role=new, sessions_revoked=True)
 
 
@@ -313,15 +330,8 @@ def user_disable(*, actor, sub: str, request=None) -> str:
         attempt.before = {"enabled": entry.enabled}
         _call(cognito.user_disable, sub)
         directory.entry_touch(entry, enabled=False)
-        attempt.after = {"enabled": False, "sessions_revoked": False}
-        try:
-            _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
-        except (ServiceError, cognito.CognitoError) as exc:
-            attempt.outcome = AuditEvent.FAILURE
-            attempt.error = f"User disabled, but revoking their sessions failed: {exc}"
-            return attempt.error
-        attempt.after["sessions_revoked"] = True
-        return ""
+        attempt.after = {"enabled": False}
+        return _revoke_sessions(attempt, entry, "User disabled")
 
 
 def user_enable(*, actor, sub: str, request=None) -> None:

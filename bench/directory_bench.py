@@ -183,6 +183,7 @@ def operation_calls(client: Client) -> dict:
             lambda k=k: client.post(url("access", subs[k]), {"applications": apps[:k]}))
     result["same grant submitted again"] = calls_of(
         lambda: client.post(url("access", subs[5]), {"applications": apps[:5]}))
+    result["revoke of 1 application"] = calls_of(lambda: client.post(url("access", subs[1]), {"applications": []}))
     result["invite with 2 applications"] = calls_of(lambda: client.post(url("add"), {
         "email": "bench.invite@example.com", "name": "Bench Invite", "role": "c", "level": "1",
         "applications": apps[:2]}))

@@ -149,8 +149,8 @@ def run_bench(name: str, quick: bool, options: list[str] | None = None) -> dict:
             "results": json.loads(results_file(name, options).read_text())}
 
 
-ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "access check",
-         "sync"]
+ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "revoke",
+         "access check", "sync"]
 
 
 def order(row: dict) -> tuple:

@@ -80,8 +80,11 @@ def test_granting_what_a_user_already_holds_in_cognito_changes_nothing(admin_cli
 
 def test_revoking_reads_the_user_live_so_a_stale_index_cannot_keep_access(admin_client, people):
     cognito.user_add_to_group("cat@example.com", "app-hr")  # granted outside the portal, unknown to the index
+    session = cognito.auth_password("cat@example.com", USER_PASSWORD)
     act(admin_client, "revoke", people, ["cat@example.com", "amy@example.com"], application="hr")
     assert cognito.user_groups("cat@example.com") == []
+    with pytest.raises(cognito.NotAuthorized):  # the revoke signed cat out everywhere
+        cognito.auth_refresh(people["cat@example.com"].sub, session.refresh_token)
     assert outcomes(BulkJob.objects.get()) == {"amy@example.com": ("unchanged", "did not hold hr"),
                                               "cat@example.com": ("updated", "revoked hr")}
 

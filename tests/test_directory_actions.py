@@ -134,17 +134,47 @@ def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client,
 # --- Applications -------------------------------------------------------------------------------
 
 
-def test_grant_and_revoke_in_one_submit_group_by_group(admin_client, alice):
+def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_client, alice):
+    session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
         response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"]})
-    assert dict(calls) == {"AdminAddUserToGroup": 3, "AdminRemoveUserFromGroup": 1}
-    assert said(response) == ["Granted crm.", "Granted docs.", "Granted hr.", "Revoked billing."]
+    assert dict(calls) == {"AdminAddUserToGroup": 3, "AdminRemoveUserFromGroup": 1, "AdminUserGlobalSignOut": 1}
+    assert said(response) == ["Granted crm.", "Granted docs.", "Granted hr.", "Revoked billing.",
+                              "The user was signed out everywhere, so no application keeps a revoked access past "
+                              "its next token refresh."]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-crm", "app-docs", "app-hr"]
     assert sorted(g.application for g in selectors.entry_get(alice.sub).grants.all()) == ["crm", "docs", "hr"]
+    with pytest.raises(cognito.NotAuthorized):
+        cognito.auth_refresh(alice.sub, session.refresh_token)
     event = AuditEvent.objects.get()
     assert event.before == {"applications": ["billing"]}
     assert event.after == {"applications": ["crm", "docs", "hr"], "granted": ["crm", "docs", "hr"],
-                           "revoked": ["billing"]}
+                           "revoked": ["billing"], "sessions_revoked": True}
+
+
+def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
+    session = cognito.auth_password("alice@example.com", USER_PASSWORD)
+    with cognito.count_calls() as calls:
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+    assert dict(calls) == {"AdminAddUserToGroup": 1}
+    assert said(response) == ["Granted crm."]
+    assert "app-crm" in claims(cognito.auth_refresh(alice.sub, session.refresh_token).id_token)["cognito:groups"]
+    assert "sessions_revoked" not in AuditEvent.objects.get().after
+
+
+def test_revoked_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
+    session = cognito.auth_password("alice@example.com", USER_PASSWORD)
+    with cognito_fault("InternalErrorException", operations={"AdminUserGlobalSignOut"}, status=500):
+        response = admin_client.post(user_url("access", alice.sub), {"applications": []})
+    assert cognito.user_groups(alice.sub) == []
+    messages = said(response)
+    assert messages[0] == "Revoked billing."
+    assert messages[1].startswith("Revoked billing, but revoking their sessions failed: ")
+    assert messages[1].endswith("Use “Sign out everywhere” to finish.")
+    event = AuditEvent.objects.get()
+    assert event.outcome == "failure" and event.after["sessions_revoked"] is False
+    assert "revoking their sessions failed" in event.error
+    assert cognito.auth_refresh(alice.sub, session.refresh_token).signed_in  # indeed not revoked
 
 
 def test_submitting_the_same_state_twice_changes_nothing(admin_client, alice):

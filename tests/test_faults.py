@@ -158,6 +158,19 @@ def test_cognito_stopping_after_a_disable_reports_the_missing_sign_out_simulated
     assert event.outcome == AuditEvent.FAILURE and event.after == {"enabled": False, "sessions_revoked": False}
 
 
+def test_cognito_stopping_after_a_revoke_reports_the_missing_sign_out_simulated(admin_client, alice, no_backoff):
+    with cognito_down(after=1) as failed:
+        response = admin_client.post(user_url("access", alice.sub), {"applications": []})
+    assert response.status_code == HTTPStatus.FOUND and failed == ["AdminUserGlobalSignOut"] * 3
+    revoked, warning = said(response)
+    assert revoked == "Revoked billing." and warning.startswith("Revoked billing, but revoking their sessions failed")
+    assert cognito.user_groups(alice.sub) == []
+    assert_index_matches_cognito(alice.sub)
+    event = only_event()
+    assert event.outcome == AuditEvent.FAILURE
+    assert event.after == {"applications": [], "granted": [], "revoked": ["billing"], "sessions_revoked": False}
+
+
 def test_cognito_stopping_after_an_invitation_shows_the_user_made_without_applications_simulated(
         admin_client, no_backoff):
     data = {"email": "new@example.com", "name": "New Person", "role": "b", "level": "2",

@@ -193,6 +193,7 @@ def test_upload_shows_the_preview_and_apply_runs_in_the_worker(admin_client, adm
         ("role_change", "bob@example.com", "success"),
         ("access_set", "bob@example.com", "success"),
     ]
+    assert AuditEvent.objects.get(action="access_set").after["sessions_revoked"] is True  # hr was revoked
     assert "not-an-email" in admin_client.get(job_url(job) + "?show=error").content.decode()
 
 

@@ -29,7 +29,7 @@ SAID = {
     "created": "Application {name} created: Cognito group {group}.",
     "updated": "Application {name} saved in Cognito.",
     "deleted": "Application {name} deleted; {count} member(s) lost access.",
-    "removed": "{email} no longer has access to {name}.",
+    "removed": "{email} no longer has access to {name} and was signed out everywhere.",
     "revoked": "Key {key_id} revoked: it is refused from now on.",
     "refreshed": "Registry refreshed from Cognito: {added} added, {updated} updated.",
     "missing": "No Cognito group for: {names}. Recreate them with cognito_bootstrap, or delete them here.",
@@ -160,6 +160,8 @@ def member_remove(request, pk, sub, admin):
     else:
         if result.failed:
             messages.error(request, result.failed[2])
+        elif result.sessions_error:
+            messages.warning(request, result.sessions_error)
         else:
             messages.success(request, SAID["removed"].format(email=entry.email if entry else sub,
                                                              name=application.name))

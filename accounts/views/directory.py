@@ -27,6 +27,9 @@ SAID = {
     "revoked": "Revoked {app}.",
     "access_unchanged": "Nothing to change: the user already holds exactly these applications.",
     "access_failed": "Could not {operation} {app}: {error} Not applied: {rest}.",
+    "access_signed_out": "The user was signed out everywhere, so no application keeps a revoked access past "
+                         "its next token refresh.",
+    "access_partial": "{error} Use “Sign out everywhere” to finish.",
     "reset": "Cognito sent a password reset code to {email}; the user sets a new password at next sign-in.",
     "signed_out": "{email} is signed out everywhere: their refresh tokens are revoked.",
     "disabled": "{email} is disabled and signed out everywhere.",
@@ -136,7 +139,16 @@ def access_set(request, sub: str, admin):
         messages.error(request, SAID["access_failed"].format(operation=operation, app=app, error=error, rest=rest))
     elif not result.changed:
         messages.info(request, SAID["access_unchanged"])
+    _report_sign_out(request, result)
     return redirect(_user_url(sub))
+
+
+def _report_sign_out(request, result: services.AccessResult) -> None:
+    """Say whether the sign-out that follows a revoke happened."""
+    if result.sessions_revoked:
+        messages.info(request, SAID["access_signed_out"])
+    elif result.sessions_error:
+        messages.warning(request, SAID["access_partial"].format(error=result.sessions_error))
 
 
 def _simple_action(request, sub: str, service, said: str):
