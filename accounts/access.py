@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from django.db.models import Aggregate, CharField, Count, OuterRef, QuerySet, Subquery
 
-from accounts import app_selectors, selectors
+from accounts import app_selectors, roles, selectors
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 
 REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed",
@@ -18,7 +18,7 @@ REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applic
 CHANGES = ["user_invite", "access_set", "access_grant", "access_revoke", "role_change", "user_disable",
            "user_enable"]
 CHUNK = 100  # rows held at a time while streaming: an export of 100,000 users needs what one of 100 does
-ROLE_COLUMNS = ["none", "several"]
+ROLE_COLUMNS = list(roles.ROLE_WORDS.values())
 
 
 class GroupConcat(Aggregate):
@@ -56,9 +56,7 @@ def review_queryset(application: str = "") -> QuerySet:
 
 def _role(role: str, level: int) -> tuple[str, str]:
     """Return the role and level columns: 'b', '2' / 'none', '' / 'several', ''."""
-    if role == DirectoryEntry.SEVERAL:
-        return "several", ""
-    return (role, str(level)) if role else ("none", "")
+    return (roles.role_word(role), "") if role in roles.ROLE_WORDS else (role, str(level))
 
 
 def review_rows(application: str = "") -> Iterator[list]:
@@ -80,7 +78,7 @@ def review_rows(application: str = "") -> Iterator[list]:
 
 def role_key(role: str) -> str:
     """Return the dashboard's column for an index role value."""
-    return {DirectoryEntry.NONE: "none", DirectoryEntry.SEVERAL: "several"}.get(role, role)
+    return roles.role_word(role)
 
 
 def counts_per_application() -> dict[str, dict[str, int]]:
@@ -112,7 +110,7 @@ def matrix_queryset(*, search: str = "", application: str = "", role: str = "", 
     elif application:
         users = users.filter(grants__application=application)
     if role:
-        users = users.filter(role={"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}.get(role, role))
+        users = users.filter(role=roles.role_from_word(role))
     if status == "disabled":
         users = users.filter(enabled=False)
     elif status:

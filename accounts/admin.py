@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import app_selectors, cognito, permissions, roles, selectors
-from accounts.bulk_actions import LABELS as BULK_LABELS
+from accounts.bulk_actions import ACTIONS as BULK_ACTIONS
 from accounts.forms.bulk import BulkActionForm
 from accounts.models import Application, AuditEvent, BulkJob, DirectoryEntry
 from accounts.views import access as access_views
@@ -135,15 +135,13 @@ class ScreensAdmin(admin.ModelAdmin):
 class RoleFilter(admin.SimpleListFilter):
     title = "role"
     parameter_name = "role"
-    special = {"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}
 
     def lookups(self, request, model_admin):
-        held = [(name, name.upper()) for name in roles.role_names()]
-        return held + [("none", "None"), ("several", "Several (drift)")]
+        return roles.role_filter_choices()
 
     def queryset(self, request, queryset):
         value = self.value()
-        return queryset if value is None else queryset.filter(role=self.special.get(value, value))
+        return queryset if value is None else queryset.filter(role=roles.role_from_word(value))
 
 
 class LevelFilter(admin.SimpleListFilter):
@@ -271,34 +269,31 @@ class DirectoryEntryAdmin(ScreensAdmin):
     def get_actions(self, request):
         """Offer each bulk action only to those its rule allows (the help desk: set role only)."""
         actions = super().get_actions(request)
-        for name in BULK_LABELS:
+        for name in BULK_ACTIONS:
             if not permissions.can_bulk(request.user, name):
                 actions.pop(f"bulk_{name}", None)
         return actions
 
     def _bulk(self, request, queryset, name: str):
-        data = request.POST
-        action = {"name": name, "application": data.get("application", ""), "role": data.get("role", ""),
-                  "level": views._level(data.get("level"))}
-        return bulk_views.selection_run(self, request, queryset, action)
+        return bulk_views.selection_run(self, request, queryset, name)
 
-    @admin.action(description=f"{BULK_LABELS['grant']} (choose it on the right)")
+    @admin.action(description=f"{BULK_ACTIONS['grant'].label} (choose it on the right)")
     def bulk_grant(self, request, queryset):
         return self._bulk(request, queryset, "grant")
 
-    @admin.action(description=f"{BULK_LABELS['revoke']} (choose it on the right)")
+    @admin.action(description=f"{BULK_ACTIONS['revoke'].label} (choose it on the right)")
     def bulk_revoke(self, request, queryset):
         return self._bulk(request, queryset, "revoke")
 
-    @admin.action(description=f"{BULK_LABELS['set_role']} (choose them on the right)")
+    @admin.action(description=f"{BULK_ACTIONS['set_role'].label} (choose them on the right)")
     def bulk_set_role(self, request, queryset):
         return self._bulk(request, queryset, "set_role")
 
-    @admin.action(description=BULK_LABELS["disable"])
+    @admin.action(description=BULK_ACTIONS["disable"].label)
     def bulk_disable(self, request, queryset):
         return self._bulk(request, queryset, "disable")
 
-    @admin.action(description=BULK_LABELS["sign_out"])
+    @admin.action(description=BULK_ACTIONS["sign_out"].label)
     def bulk_sign_out(self, request, queryset):
         return self._bulk(request, queryset, "sign_out")
 
@@ -336,9 +331,7 @@ class BulkJobAdmin(ScreensAdmin):
         return bulk_views.job_title(job)
 
     def get_queryset(self, request):
-        jobs = BulkJob.objects.select_related("created_by")
-        return jobs if permissions.standing_of(request.user) == permissions.ADMIN else jobs.filter(
-            created_by=request.user)
+        return permissions.jobs_visible(request.user, BulkJob.objects.select_related("created_by"))
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Bulk jobs", **(extra_context or {})})

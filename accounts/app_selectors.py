@@ -3,10 +3,8 @@
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from accounts import roles
 from accounts.models import Application, DirectoryEntry, DirectoryGrant
-
-ROLE_FILTERS = {"none": DirectoryEntry.NONE, "several": DirectoryEntry.SEVERAL}
-
 
 def application_names() -> list[str]:
     """Return the registry's application names, sorted."""
@@ -41,7 +39,7 @@ def application_members(name: str, role: str = "") -> QuerySet:
     """Return the directory rows holding the application, optionally of one role ('none', 'several' too)."""
     members = DirectoryEntry.objects.filter(grants__application=name).order_by("email")
     if role:
-        members = members.filter(role=ROLE_FILTERS.get(role, role))
+        members = members.filter(role=roles.role_from_word(role))
     return members
 
 

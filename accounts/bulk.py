@@ -25,8 +25,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts import cognito, services
-from accounts.audit import audit_record
+from accounts import cognito, permissions, services
+from accounts.services import _audited
 from accounts.models import BulkJob, BulkPace, BulkRow, User
 
 logger = logging.getLogger("accounts.bulk")
@@ -37,8 +37,13 @@ SAID = {
     "unavailable": "Cognito could not be reached ({error}) at line {number}. {done} rows are done; "
                    "resume to carry on with the {remaining} left.",
     "unexpected": "Unexpected error ({error}); the row was not finished.",
+    "not_startable": "This job was already started.",
+    "not_resumable": "Only an interrupted, finished or stalled job can be resumed; nothing was changed.",
+    "not_cancellable": "This job is already finished or cancelled; nothing was changed.",
 }
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
+RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
+CANCELLABLE = (BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
 
 
 def worker_name() -> str:
@@ -146,14 +151,26 @@ def progress(job: BulkJob) -> dict:
     }
 
 
+def _stall_limit() -> timedelta:
+    """Return how long an active job may show no progress before it counts as stalled."""
+    return timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS + 30)
+
+
 def stalled(job: BulkJob) -> bool:
     """Return True when an active job has shown no progress for longer than a lease (a worker may be gone)."""
     last = job.heartbeat_at or job.started_at or job.created_at
-    limit = timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS + 30)
-    return job.status in ACTIVE and last is not None and timezone.now() - last > limit
+    return job.status in ACTIVE and last is not None and timezone.now() - last > _stall_limit()
 
 
-# --- Starting, resuming, stopping ---------------------------------------------------------------------
+def _stalled_q() -> Q:
+    """Return stalled() as a condition on the jobs' table, for a conditional update."""
+    before = timezone.now() - _stall_limit()
+    quiet = (Q(heartbeat_at__lt=before) | Q(heartbeat_at=None, started_at__lt=before)
+             | Q(heartbeat_at=None, started_at=None, created_at__lt=before))
+    return Q(status__in=ACTIVE) & quiet
+
+
+# --- Starting, resuming, stopping: audited services, each one conditional update ----------------------
 
 
 def _enqueue(job: BulkJob, tasks: int = 0) -> None:
@@ -164,42 +181,55 @@ def _enqueue(job: BulkJob, tasks: int = 0) -> None:
         bulk_run.enqueue(job_id=job.pk, actor_id=job.created_by_id)
 
 
-def job_start(*, actor, job: BulkJob, background: bool = True) -> None:
+@contextmanager
+def _on_job(*, actor, action: str, job: BulkJob, rule, request=None) -> Iterator[services.Attempt]:
+    """Audit an attempt on a job however it ends, refusing an actor the rule forbids."""
+    attempt = services.Attempt(target=f"job {job.pk}", before={"status": job.status})
+    with _audited(actor=actor, action=action, request=request, attempt=attempt):
+        if not rule(actor, job):
+            raise PermissionDenied(services.MESSAGES["not_allowed"])
+        yield attempt
+
+
+def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> None:
     """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
-    if job.created_by_id != actor.pk:
-        raise PermissionDenied(services.MESSAGES["not_allowed"])
-    started = BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW).update(status=BulkJob.QUEUED)
-    if not started:
-        raise services.ServiceError("This job was already started.")
-    job.refresh_from_db()
-    audit_record(actor=actor, action=f"bulk_{job.kind}", target=f"job {job.pk}",
-                 after={"job": job.pk, "rows": job.total, "file": job.file_name, **job.action})
+    with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
+                 request=request) as attempt:
+        if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW).update(status=BulkJob.QUEUED):
+            raise services.ServiceError(SAID["not_startable"])
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}
     if background:
         _enqueue(job)
 
 
-def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: bool = True) -> int:
-    """Carry on with an interrupted or stalled job (and its failed rows when asked); return rows put back."""
-    put_back = 0
-    if failed_too:
-        put_back = job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
-            state=BulkRow.PENDING, outcome="", claimed_by="")
-    resumable = [BulkJob.INTERRUPTED, BulkJob.DONE] + (list(ACTIVE) if stalled(job) else [])
-    BulkJob.objects.filter(pk=job.pk, status__in=resumable).update(status=BulkJob.QUEUED, error="", finished_at=None)
-    job.refresh_from_db()
-    if job.status != BulkJob.QUEUED:
-        raise services.ServiceError("Only an interrupted, finished or stalled job can be resumed.")
-    audit_record(actor=actor, action="bulk_resume", target=f"job {job.pk}", after={"job": job.pk, "retried": put_back})
+def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: bool = True, request=None) -> int:
+    """Carry on with an interrupted, finished or stalled job (and its failed rows when asked); return rows put back."""
+    with _on_job(actor=actor, action="bulk_resume", job=job, rule=permissions.can_steer_job,
+                 request=request) as attempt:
+        with transaction.atomic():
+            resumable = Q(status__in=RESUMABLE) | _stalled_q()
+            if not BulkJob.objects.filter(resumable, pk=job.pk).update(status=BulkJob.QUEUED, error="",
+                                                                         finished_at=None):
+                raise services.ServiceError(SAID["not_resumable"])
+            put_back = job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
+                state=BulkRow.PENDING, outcome="", claimed_by="") if failed_too else 0
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "status": job.status, "retried": put_back}
     if background:
         _enqueue(job)
     return put_back
 
 
-def job_cancel(*, actor, job: BulkJob) -> None:
+def job_cancel(*, actor, job: BulkJob, request=None) -> None:
     """Stop a job: workers finish the row in hand and take no more."""
-    BulkJob.objects.filter(pk=job.pk, status__in=[*ACTIVE, BulkJob.INTERRUPTED, BulkJob.PREVIEW]).update(
-        status=BulkJob.CANCELLED, finished_at=timezone.now())
-    audit_record(actor=actor, action="bulk_cancel", target=f"job {job.pk}", after={"job": job.pk})
+    with _on_job(actor=actor, action="bulk_cancel", job=job, rule=permissions.can_steer_job,
+                 request=request) as attempt:
+        if not BulkJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(status=BulkJob.CANCELLED,
+                                                                              finished_at=timezone.now()):
+            raise services.ServiceError(SAID["not_cancellable"])
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "status": job.status}
 
 
 def _finish_if_complete(job: BulkJob) -> bool:

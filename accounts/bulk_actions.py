@@ -6,6 +6,9 @@ the service of the single-user screen, which checks the actor's rule for that us
 so a help-desk member's bulk role change skips (and reports) every staff account in the selection.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -13,21 +16,25 @@ from django.db import transaction
 from accounts import bulk, cognito, permissions, roles, selectors, services
 from accounts.models import BulkJob, BulkRow
 
-LABELS = {
-    "grant": "Grant an application",
-    "revoke": "Revoke an application",
-    "set_role": "Set role and level",
-    "disable": "Disable (and sign out)",
-    "sign_out": "Sign out everywhere",
+
+
+@dataclass(frozen=True)
+class Action:
+    """One bulk action: its name for people, the single-user rule each row obeys, whether it reads live first."""
+
+    label: str
+    rule: Callable
+    reads_live: bool = False  # decided on the user's current state: read it live first
+    needs: tuple[str, ...] = ()  # the parameters it takes from the action bar
+
+
+ACTIONS = {
+    "grant": Action("Grant an application", permissions.can_grant, reads_live=True, needs=("application",)),
+    "revoke": Action("Revoke an application", permissions.can_grant, reads_live=True, needs=("application",)),
+    "set_role": Action("Set role and level", permissions.can_change_role, reads_live=True, needs=("role", "level")),
+    "disable": Action("Disable (and sign out)", permissions.can_disable),
+    "sign_out": Action("Sign out everywhere", permissions.can_sign_out),
 }
-RULES = {
-    "grant": permissions.can_grant,
-    "revoke": permissions.can_grant,
-    "set_role": permissions.can_change_role,
-    "disable": permissions.can_disable,
-    "sign_out": permissions.can_sign_out,
-}
-NEEDS_READING = {"grant", "revoke", "set_role"}  # decided on the user's current state: read it live first
 BATCH = 1000
 
 SAID = {
@@ -47,7 +54,7 @@ SAID = {
 def action_clean(action: dict) -> dict:
     """Return the action with its parameters checked, or raise InvalidInput."""
     name = action.get("name", "")
-    if name not in LABELS:
+    if name not in ACTIONS:
         raise services.InvalidInput(f"Unknown bulk action {name!r}.")
     if name in ("grant", "revoke"):
         (application,) = services.valid_applications([action.get("application") or "(none)"])
@@ -65,7 +72,7 @@ def action_label(action: dict) -> str:
         return f"{name.title()} {action['application']}"
     if name == "set_role":
         return f"Set role {roles.Role(action['role'], action['level'])}"
-    return LABELS.get(name, name or "")
+    return ACTIONS[name].label if name in ACTIONS else name or ""
 
 
 def selection_job(*, actor, action: dict, queryset) -> BulkJob:
@@ -99,17 +106,14 @@ def selection_apply(*, actor, job: BulkJob) -> dict | None:
 
 def _refused(actor, entry) -> str:
     """Explain why a rule refused this actor on this user."""
-    if entry is not None and entry.staff and permissions.standing_of(actor) != permissions.ADMIN:
-        return SAID["staff"]
-    if entry is not None and entry.sub == getattr(actor, "cognito_sub", None):
-        return SAID["self"]
-    return services.MESSAGES["not_allowed"]
+    reason = permissions.refusal_reason(actor, entry) if entry is not None else ""
+    return SAID.get(reason) or services.MESSAGES["not_allowed"]
 
 
 def row_apply(*, actor, action: dict, sub: str) -> tuple[str, str]:
     """Apply the action to one user through its service; return (outcome, message)."""
     name, entry = action["name"], selectors.entry_get(sub)
-    if entry is not None and name in NEEDS_READING and RULES[name](actor, entry):
+    if entry is not None and ACTIONS[name].reads_live and ACTIONS[name].rule(actor, entry):
         try:
             entry = selectors.user_live(sub).entry
         except cognito.UserNotFound:

@@ -3,6 +3,8 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from accounts import roles
+
 
 class User(AbstractUser):
     """A local shadow of a Cognito staff account: no usable password is ever stored."""
@@ -84,7 +86,7 @@ class Portal(models.Model):
 class DirectoryEntry(models.Model):
     """One pool user as last seen in Cognito: the index the directory lists, searches and filters."""
 
-    NONE, SEVERAL = "", "*"
+    NONE, SEVERAL = roles.NO_ROLE, roles.SEVERAL
 
     sub = models.CharField(max_length=64, primary_key=True)
     username = models.CharField(max_length=128)
@@ -124,16 +126,14 @@ class DirectoryEntry(models.Model):
     @property
     def role_key(self) -> str:
         """Return the role as one comparable word: 'b2', 'none' or 'several'."""
-        if self.role == self.SEVERAL:
-            return "several"
-        return f"{self.role}{self.level}" if self.role else "none"
+        return f"{self.role}{self.level}" if self.role not in roles.ROLE_WORDS else roles.role_word(self.role)
 
     @property
     def role_label(self) -> str:
         """Return the role for people: 'B2', 'None' or 'Several (drift)'."""
-        if self.role == self.SEVERAL:
-            return "Several (drift)"
-        return f"{self.role.upper()}{self.level}" if self.role else "None"
+        if self.role in roles.ROLE_WORDS:
+            return roles.ROLE_WORD_LABELS[roles.role_word(self.role)]
+        return f"{self.role.upper()}{self.level}"
 
 
 class DirectoryGrant(models.Model):

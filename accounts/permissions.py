@@ -4,6 +4,7 @@ The same predicate guards the view and decides whether the template shows the co
 """
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import QuerySet
 
 ADMIN, HELPDESK = "admin", "helpdesk"
 DJANGO_GROUPS = {ADMIN: "Portal administrators", HELPDESK: "Portal help desk"}
@@ -86,6 +87,18 @@ def _shielded(actor, entry) -> bool:
     return bool(entry.staff) and not _is_administrator(actor)
 
 
+def is_administrator(actor) -> bool:
+    """Return True for an active administrator (staff accounts are theirs to change; MFA may be required)."""
+    return is_portal_staff(actor) and _is_administrator(actor)
+
+
+def refusal_reason(actor, entry) -> str:
+    """Return which shared rule refuses the actor on this entry: 'staff', 'self', or '' for neither."""
+    if _shielded(actor, entry):
+        return "staff"
+    return "self" if _is_self(actor, entry) else ""
+
+
 def can_view_directory(actor) -> bool:
     """Find users, open their pages and refresh the directory."""
     return _holds(actor, "view_directory")
@@ -133,8 +146,6 @@ def can_view_audit(actor) -> bool:
 
 # --- Bulk work and access reviews -------------------------------------------------------------------
 
-BULK_ACTIONS = ["grant", "revoke", "set_role", "disable", "sign_out"]
-
 
 def can_import(actor) -> bool:
     """Import users from a CSV file: invite, grant and change roles, so administrators only."""
@@ -145,12 +156,29 @@ def can_bulk(actor, action: str) -> bool:
     """Run a bulk action on a selection: the help desk may only set roles; the rest is for administrators."""
     if action == "set_role":
         return _holds(actor, "change_role")
-    return action in BULK_ACTIONS and _holds(actor, "view_directory") and _is_administrator(actor)
+    return _holds(actor, "view_directory") and is_administrator(actor)
 
 
 def can_view_job(actor, job) -> bool:
     """See a bulk job's progress and report: its author, or any administrator."""
     return is_portal_staff(actor) and (job.created_by_id == actor.pk or _is_administrator(actor))
+
+
+def jobs_visible(actor, jobs: QuerySet) -> QuerySet:
+    """Return the jobs the actor may see: can_view_job as a queryset filter, for the list of jobs."""
+    if not is_portal_staff(actor):
+        return jobs.none()
+    return jobs if _is_administrator(actor) else jobs.filter(created_by_id=actor.pk)
+
+
+def can_apply_job(actor, job) -> bool:
+    """Apply a previewed job: its author only (the one who saw the preview)."""
+    return is_portal_staff(actor) and job.created_by_id == actor.pk
+
+
+def can_steer_job(actor, job) -> bool:
+    """Resume, retry or cancel a job: whoever may see it."""
+    return can_view_job(actor, job)
 
 
 def can_review_access(actor) -> bool:

@@ -27,6 +27,14 @@ class RoleError(ValueError):
     """A role or level that the configuration does not allow."""
 
 
+UNKNOWN_ROLE = "Unknown role {name!r}; the roles are {names}."
+BAD_LEVEL = "Level must be a whole number from 1 to {max}."
+# The index's two role values that are not a role, and the word each has in filters, columns and exports.
+NO_ROLE, SEVERAL = "", "*"
+ROLE_WORDS = {NO_ROLE: "none", SEVERAL: "several"}
+ROLE_WORD_LABELS = {"none": "None", "several": "Several (drift)"}
+
+
 def role_names() -> list[str]:
     """Return the configured role names, in order."""
     return list(settings.PORTAL_ROLES)
@@ -50,10 +58,35 @@ def max_level() -> int:
 def validate_role(name: str, level: int) -> Role:
     """Return the Role, or raise RoleError for an unknown role or a level out of range."""
     if name not in role_names():
-        raise RoleError(f"Unknown role {name!r}; the roles are {', '.join(role_names())}.")
+        raise RoleError(unknown_role_message(name))
     if not isinstance(level, int) or not 1 <= level <= max_level():
-        raise RoleError(f"Level must be a whole number from 1 to {max_level()}.")
+        raise RoleError(bad_level_message())
     return Role(name, level)
+
+
+def unknown_role_message(name: str) -> str:
+    """Return the refusal of a role the configuration does not have."""
+    return UNKNOWN_ROLE.format(name=name, names=", ".join(role_names()))
+
+
+def bad_level_message() -> str:
+    """Return the refusal of a level out of range."""
+    return BAD_LEVEL.format(max=max_level())
+
+
+def role_word(role: str) -> str:
+    """Return the index's role value as a word: the role's name, or 'none' / 'several'."""
+    return ROLE_WORDS.get(role, role)
+
+
+def role_from_word(word: str) -> str:
+    """Return the index's role value for a filter's word ('none', 'several' or a role's name)."""
+    return {text: value for value, text in ROLE_WORDS.items()}.get(word, word)
+
+
+def role_filter_choices() -> list[tuple[str, str]]:
+    """Return the choices of a role filter: each role, then none and several."""
+    return [(name, name.upper()) for name in role_names()] + list(ROLE_WORD_LABELS.items())
 
 
 def attributes_for(role: Role) -> dict[str, str]:

@@ -446,3 +446,17 @@ def directory_sync(*, actor, request=None) -> sync.SyncReport:
         attempt.after = {"users": report.users, **{k: report.counts[k] for k in ("added", "updated", "removed")},
                          "calls": report.calls}
         return report
+
+
+# --- Refused forms ------------------------------------------------------------------------------
+
+
+def input_refused(*, actor, action: str, message: str, rule, sub: str = "", target: str = "", request=None) -> None:
+    """Audit an attempt whose form refused the input as its service would (a denial first); raise it."""
+    if sub:
+        with _on_user(actor=actor, action=action, sub=sub, rule=rule, request=request):
+            raise InvalidInput(message)
+    with _audited(actor=actor, action=action, request=request, attempt=Attempt(target=target[:254])):
+        if not rule(actor, None):
+            raise PermissionDenied(MESSAGES["not_allowed"])
+        raise InvalidInput(message)

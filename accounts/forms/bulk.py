@@ -1,10 +1,11 @@
-"""Forms of bulk work: the CSV upload and the parameters of a bulk action on the directory."""
+"""Forms of bulk work: the CSV upload, the parameters of a bulk action on the directory, resuming a job."""
 
 from django import forms
 from django.contrib.admin.helpers import ActionForm
 
 from accounts import app_selectors, roles
-from accounts.forms.directory import role_choices
+from accounts.forms.directory import LevelField, RoleField, role_choices, unknown_applications
+from accounts.services import MESSAGES
 
 
 class ImportForm(forms.Form):
@@ -13,8 +14,31 @@ class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, with or without BOM; a header row first.")
 
 
+class ApplicationField(forms.CharField):
+    """One application of the registry, refused with the services' message."""
+
+    def validate(self, value):
+        """Refuse an empty or unknown application."""
+        if not value:
+            raise forms.ValidationError(MESSAGES["unknown_application"].format(names="(none)"), code="required")
+        if message := unknown_applications([value]):
+            raise forms.ValidationError(message, code="invalid_choice")
+
+
+PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField}
+
+
+class BulkParametersForm(forms.Form):
+    """What one bulk action needs from the action bar: its application, or its role and level."""
+
+    def __init__(self, *args, needs: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in needs:
+            self.fields[name] = PARAMETERS[name]()
+
+
 def _select(choices) -> forms.CharField:
-    """Return an optional field shown as a select; the bulk action checks the value, with its own message."""
+    """Return an optional field shown as a select; BulkParametersForm checks it for the action chosen."""
     return forms.CharField(required=False, widget=forms.Select(choices=[("", "—"), *choices]))
 
 
@@ -28,3 +52,9 @@ class BulkActionForm(ActionForm):
         self.fields["level"] = _select([(str(n), str(n)) for n in range(1, roles.max_level() + 1)])
         for name in ("application", "role", "level"):
             self.fields[name].label = name.title()
+
+
+class ResumeForm(forms.Form):
+    """Resume a job; retry=failed puts its failed rows back too."""
+
+    retry = forms.ChoiceField(choices=[("", "the rows not done"), ("failed", "the failed rows too")], required=False)

@@ -100,15 +100,14 @@ def application_page(request, pk, admin):
         return refused
     application = _application(pk)
     role = request.GET.get("role", "")
-    if role and role not in roles.role_names() + list(app_selectors.ROLE_FILTERS):
+    if role and role not in dict(roles.role_filter_choices()):
         role = ""
     members = Paginator(app_selectors.application_members(application.name, role), MEMBERS_PER_PAGE)
     page = members.get_page(request.GET.get("page"))
     return TemplateResponse(request, TEMPLATES + "page.html", _context(
         request, admin, title=application.name, application=application,
         group=roles.group_for_application(application.name), page=page, role=role,
-        role_choices=[(name, name.upper()) for name in roles.role_names()] + [("none", "None"),
-                                                                              ("several", "Several (drift)")],
+        role_choices=roles.role_filter_choices(),
         keys=app_selectors.api_keys(application.name), member_total=members.count))
 
 
@@ -180,8 +179,7 @@ def _member_rows(members):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for entry in members.iterator(chunk_size=2000):
-        role = {"": "none", "*": "several"}.get(entry.role, entry.role)
-        values = [entry.email, entry.name, role, entry.level, entry.status, entry.enabled, entry.sub]
+        values = [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled, entry.sub]
         yield writer.writerow([neutralise(value) for value in values])
 
 

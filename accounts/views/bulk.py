@@ -10,15 +10,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import bulk, bulk_actions, imports, permissions, services
-from accounts.forms.bulk import ImportForm
+from accounts.forms.bulk import BulkParametersForm, ImportForm, ResumeForm
+from accounts.forms.directory import first_error
 from accounts.models import BulkJob, BulkRow
 
 TEMPLATES = "admin/accounts/bulkjob/"
@@ -116,10 +118,9 @@ def _import_checked(request, admin):
     return redirect(job_url(job))
 
 
+@require_GET
 def job_page(request, job_id, admin):
     """Show a job: its preview before it is applied, then its progress and each row's outcome."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     job = _job(request, job_id)
     shown = request.GET.get("show", "")
     rows = job.rows.filter(**ROW_FILTERS.get(shown, {})).order_by("number")
@@ -129,7 +130,8 @@ def job_page(request, job_id, admin):
     return TemplateResponse(request, TEMPLATES + "job.html", _context(
         request, admin, title=job_title(job), job=job, progress=bulk.progress(job), page=page, shown=shown,
         plans=plans, changes=plans[BulkRow.CREATE] + plans[BulkRow.UPDATE], filters=list(ROW_FILTERS), earlier=imports.earlier_run(job) if job.file_sha256 else None,
-        mine=job.created_by_id == request.user.pk, lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS,
+        can={"apply": permissions.can_apply_job(request.user, job), "steer": permissions.can_steer_job(request.user, job)},
+        lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS,
     ))
 
 
@@ -141,17 +143,14 @@ def job_title(job: BulkJob) -> str:
 
 
 @never_cache
+@require_GET
 def job_progress(request, job_id, admin):
     """Answer the job's counts as JSON, for the progress page's polling."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     return JsonResponse(bulk.progress(_job(request, job_id)))
 
 
 def _post_action(request, job_id, run):
-    """Run a write on a job (POST only) and go back to its page with the outcome."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    """Run a write on a job and go back to its page with the outcome."""
     job = _job(request, job_id)
     try:
         said = run(job)
@@ -162,34 +161,47 @@ def _post_action(request, job_id, run):
     return redirect(job_url(job))
 
 
+@require_POST
 def job_apply(request, job_id, admin):
     """Apply a previewed import in the background."""
     def run(job):
-        bulk.job_start(actor=request.user, job=job)
+        bulk.job_start(actor=request.user, job=job, request=request)
         return SAID["started"].format(count=job.rows.filter(state=BulkRow.PENDING).count())
     return _post_action(request, job_id, run)
 
 
+@require_POST
 def job_resume(request, job_id, admin):
     """Carry on with an interrupted or stalled job; with retry=failed, its failed rows too."""
+    form = ResumeForm(request.POST)
+
     def run(job):
-        count = bulk.job_resume(actor=request.user, job=job, failed_too=request.POST.get("retry") == "failed")
+        if not form.is_valid():
+            raise services.InvalidInput(first_error(form))
+        count = bulk.job_resume(actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed",
+                                request=request)
         return SAID["retried"].format(count=count) if count else SAID["resumed"]
     return _post_action(request, job_id, run)
 
 
+@require_POST
 def job_cancel(request, job_id, admin):
     """Cancel a job."""
     def run(job):
-        bulk.job_cancel(actor=request.user, job=job)
+        bulk.job_cancel(actor=request.user, job=job, request=request)
         return SAID["cancelled"]
     return _post_action(request, job_id, run)
 
 
-def selection_run(admin, request, queryset, action: dict):
+def selection_run(admin, request, queryset, name: str):
     """Run a bulk action from the directory: at once for a small selection, else in the background."""
+    form = BulkParametersForm(request.POST, needs=bulk_actions.ACTIONS[name].needs)
+    if not form.is_valid():
+        admin.message_user(request, first_error(form), messages.ERROR)
+        return None
     try:
-        job = bulk_actions.selection_job(actor=request.user, action=action, queryset=queryset)
+        job = bulk_actions.selection_job(actor=request.user, action={"name": name, **form.cleaned_data},
+                                         queryset=queryset)
     except services.ServiceError as exc:
         admin.message_user(request, exc.message, messages.ERROR)
         return None

@@ -6,13 +6,14 @@ messages and redirects. Permission is checked by the same predicates the templat
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import cognito, permissions, roles, selectors, services
-from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm
+from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
 
 TEMPLATES = "admin/accounts/directoryentry/"
 
@@ -51,21 +52,6 @@ def _user_url(sub: str) -> str:
     return reverse("admin:accounts_directoryentry_change", args=[sub])
 
 
-def _level(value):
-    """Return the level as an int when it is one, else as sent (the service refuses it)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return value
-
-
-def _require_post(request):
-    """Refuse anything but POST: no write happens on GET."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    return None
-
-
 def _indexed(sub: str):
     """Return the index row for a sub, or raise Http404."""
     entry = selectors.entry_get(sub)
@@ -74,10 +60,9 @@ def _indexed(sub: str):
     return entry
 
 
+@require_GET
 def user_page(request, sub: str, admin):
     """Show one user live from Cognito (two calls), with the controls the viewer may use."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     if not permissions.can_view_directory(request.user):
         raise PermissionDenied
     try:
@@ -98,14 +83,26 @@ def user_page(request, sub: str, admin):
     ))
 
 
+def _checked(request, form, action: str, rule, sub: str = "") -> dict:
+    """Return the form's cleaned data, or audit the refused attempt (denied if the rule refuses) and raise it."""
+    if not form.is_valid():
+        services.input_refused(actor=request.user, action=action, message=first_error(form), rule=rule, sub=sub,
+                               target=form.data.get("email", "").strip().lower(), request=request)
+    return form.cleaned_data
+
+
+def _may_invite(actor, _entry) -> bool:
+    """Return the invitation rule in the shape of the rules on a user."""
+    return permissions.can_invite(actor)
+
+
+@require_POST
 def role_change(request, sub: str, admin):
-    """Change the user's role and level (POST), then go back to their page."""
-    if refused := _require_post(request):
-        return refused
-    data = request.POST
+    """Change the user's role and level, then go back to their page."""
     try:
-        result = services.role_change(actor=request.user, sub=sub, role=data.get("role", ""),
-                                      level=_level(data.get("level")), shown=data.get("shown", ""), request=request)
+        data = _checked(request, RoleForm(request.POST), "role_change", permissions.can_change_role, sub)
+        result = services.role_change(actor=request.user, sub=sub, role=data["role"], level=data["level"],
+                                      shown=data["shown"], request=request)
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
@@ -119,13 +116,13 @@ def role_change(request, sub: str, admin):
     return redirect(_user_url(sub))
 
 
+@require_POST
 def access_set(request, sub: str, admin):
-    """Grant and revoke applications in one submit (POST), reporting each change."""
-    if refused := _require_post(request):
-        return refused
+    """Grant and revoke applications in one submit, reporting each change."""
     try:
-        result = services.access_set(actor=request.user, sub=sub,
-                                     applications=request.POST.getlist("applications"), request=request)
+        data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
+        result = services.access_set(actor=request.user, sub=sub, applications=data["applications"],
+                                     request=request)
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
@@ -152,9 +149,7 @@ def _report_sign_out(request, result: services.AccessResult) -> None:
 
 
 def _simple_action(request, sub: str, service, said: str):
-    """Run a one-step action on a user (POST) and report it."""
-    if refused := _require_post(request):
-        return refused
+    """Run a one-step action on a user and report it."""
     entry = selectors.entry_get(sub)
     try:
         warning = service(actor=request.user, sub=sub, request=request)
@@ -168,33 +163,39 @@ def _simple_action(request, sub: str, service, said: str):
     return redirect(_user_url(sub))
 
 
+@require_POST
 def reset_password(request, sub: str, admin):
     """Reset the user's password (POST)."""
     return _simple_action(request, sub, services.user_reset_password, "reset")
 
 
+@require_POST
 def sign_out(request, sub: str, admin):
     """Sign the user out everywhere (POST)."""
     return _simple_action(request, sub, services.user_sign_out, "signed_out")
 
 
+@require_POST
 def disable(request, sub: str, admin):
     """Disable the user and sign them out (POST)."""
     return _simple_action(request, sub, services.user_disable, "disabled")
 
 
+@require_POST
 def enable(request, sub: str, admin):
     """Enable the user (POST)."""
     return _simple_action(request, sub, services.user_enable, "enabled")
 
 
+@require_http_methods(["GET", "POST"])
 def delete(request, sub: str, admin):
     """Ask for the user's email (GET), then delete them (POST)."""
     entry = _indexed(sub)
+    form = DeleteForm(request.POST or None)
     if request.method == "POST":
         try:
-            services.user_delete(actor=request.user, sub=sub, confirmation=request.POST.get("confirm", ""),
-                                 request=request)
+            data = _checked(request, form, "user_delete", permissions.can_delete, sub)
+            services.user_delete(actor=request.user, sub=sub, confirmation=data["confirm"], request=request)
         except services.ServiceError as exc:
             messages.error(request, exc.message)
         else:
@@ -203,20 +204,20 @@ def delete(request, sub: str, admin):
     elif not permissions.can_delete(request.user, entry):
         raise PermissionDenied
     return TemplateResponse(request, TEMPLATES + "delete.html", _context(
-        request, admin, title=f"Delete {entry.email}", entry=entry, form=DeleteForm()))
+        request, admin, title=f"Delete {entry.email}", entry=entry, form=form))
 
 
+@require_http_methods(["GET", "POST"])
 def invite(request, admin):
     """Show the invitation form (GET) and invite the user (POST)."""
     if request.method != "POST":
         if not permissions.can_invite(request.user):
             raise PermissionDenied
         return _invite_form(request, admin, InviteForm(initial={"role": roles.role_names()[0], "level": 1}))
-    form, data = InviteForm(request.POST), request.POST
+    form = InviteForm(request.POST)
     try:
-        invitation = services.user_invite(
-            actor=request.user, email=data.get("email", ""), name=data.get("name", ""), role=data.get("role", ""),
-            level=_level(data.get("level")), applications=data.getlist("applications"), request=request)
+        invitation = services.user_invite(actor=request.user, request=request,
+                                          **_checked(request, form, "user_invite", _may_invite))
     except services.EmailTaken as exc:
         return _invite_form(request, admin, form, error=exc.message, taken_sub=exc.details.get("sub", ""))
     except services.ServiceError as exc:
@@ -235,10 +236,9 @@ def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
         taken_url=_user_url(taken_sub) if taken_sub else ""), status=400 if error else 200)
 
 
+@require_POST
 def refresh(request, admin):
-    """Reconcile the whole directory with Cognito now (POST)."""
-    if refused := _require_post(request):
-        return refused
+    """Reconcile the whole directory with Cognito now."""
     report = services.directory_sync(actor=request.user, request=request)
     messages.success(request, SAID["synced"].format(summary=report.summary()))
     return redirect("admin:accounts_directoryentry_changelist")
