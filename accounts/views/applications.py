@@ -9,15 +9,18 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import app_selectors, app_services, permissions, pool_checks, roles, selectors, services
+from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, NewApplicationForm
+from accounts.forms.directory import first_error
 from accounts.models import Application
 from accounts.views.audit import neutralise
 
@@ -41,13 +44,23 @@ def _context(request, admin, **extra) -> dict:
     return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
 
 
-def _guard(request, *methods: str):
-    """Refuse other methods (405) and actors without the registry permission (403)."""
-    if request.method not in methods:
-        return HttpResponseNotAllowed(list(methods))
+def _guard(request) -> None:
+    """Refuse actors without the registry permission (403)."""
     if not permissions.can_manage_applications(request.user):
         raise PermissionDenied
-    return None
+
+
+def _may_manage(actor, _entry) -> bool:
+    """Return the registry rule in the shape of the rules on a user."""
+    return permissions.can_manage_applications(actor)
+
+
+def _checked(request, form, action: str, target: str) -> dict:
+    """Return the form's cleaned data, or audit the refused attempt and raise it as InvalidInput."""
+    if not form.is_valid():
+        services.input_refused(actor=request.user, action=action, message=first_error(form), rule=_may_manage,
+                               target=target, request=request)
+    return form.cleaned_data
 
 
 def _application(pk) -> Application:
@@ -65,21 +78,15 @@ def page_url(application: Application, **query) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _form_values(data) -> dict:
-    """Return the registry form's fields as sent."""
-    return {"description": data.get("description", ""), "role_arn": data.get("role_arn", ""),
-            "precedence": data.get("precedence", "")}
-
-
+@require_http_methods(["GET", "POST"])
 def create(request, admin):
     """Show the new-application form; on POST create the group and the registry row."""
-    if refused := _guard(request, "GET", "POST"):
-        return refused
-    values = {"name": "", "description": "", "role_arn": "", "precedence": ""}
+    _guard(request)
+    form = NewApplicationForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
-        values = {"name": request.POST.get("name", ""), **_form_values(request.POST)}
         try:
+            values = _checked(request, form, "application_create", str(request.POST.get("name", "")))
             application = app_services.application_create(actor=request.user, request=request, **values)
         except services.ServiceError as exc:
             messages.error(request, exc.message)
@@ -89,15 +96,15 @@ def create(request, admin):
                                                              group=roles.group_for_application(application.name)))
             return redirect(page_url(application))
     return TemplateResponse(request, TEMPLATES + "add.html", _context(
-        request, admin, title="Add application", values=values,
+        request, admin, title="Add application", form=form,
         prefix=roles.group_for_application("")), status=status)
 
 
 @never_cache
+@require_GET
 def application_page(request, pk, admin):
     """Show one application: its settings, API keys and members (filter by role, page by page)."""
-    if refused := _guard(request, "GET"):
-        return refused
+    _guard(request)
     application = _application(pk)
     role = request.GET.get("role", "")
     if role and role not in dict(roles.role_filter_choices()):
@@ -106,19 +113,26 @@ def application_page(request, pk, admin):
     page = members.get_page(request.GET.get("page"))
     return TemplateResponse(request, TEMPLATES + "page.html", _context(
         request, admin, title=application.name, application=application,
+        form=ApplicationForm(initial=_settings(application)),
         group=roles.group_for_application(application.name), page=page, role=role,
         role_choices=roles.role_filter_choices(),
         keys=app_selectors.api_keys(application.name), member_total=members.count))
 
 
+def _settings(application: Application) -> dict:
+    """Return the application's settings, as the form shows them."""
+    return {"description": application.description, "role_arn": application.role_arn,
+            "precedence": application.precedence}
+
+
+@require_POST
 def update(request, pk, admin):
-    """Save the description, IAM role ARN and precedence (POST)."""
-    if refused := _guard(request, "POST"):
-        return refused
+    """Save the description, IAM role ARN and precedence."""
+    _guard(request)
     application = _application(pk)
     try:
-        app_services.application_update(actor=request.user, name=application.name, request=request,
-                                        **_form_values(request.POST))
+        values = _checked(request, ApplicationForm(request.POST), "application_update", application.name)
+        app_services.application_update(actor=request.user, name=application.name, request=request, **values)
     except services.ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -126,29 +140,31 @@ def update(request, pk, admin):
     return redirect(page_url(application))
 
 
+@require_http_methods(["GET", "POST"])
 def delete(request, pk, admin):
     """Confirm, then delete the application (typing its name when it has members)."""
-    if refused := _guard(request, "GET", "POST"):
-        return refused
+    _guard(request)
     application = _application(pk)
+    form = ApplicationDeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
+            values = _checked(request, form, "application_delete", application.name)
             count = app_services.application_delete(actor=request.user, name=application.name,
-                                                    confirmation=request.POST.get("confirm", ""), request=request)
+                                                    confirmation=values["confirm"], request=request)
         except services.ServiceError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, SAID["deleted"].format(name=application.name, count=count))
             return redirect("admin:accounts_application_changelist")
     return TemplateResponse(request, TEMPLATES + "delete.html", _context(
-        request, admin, title=f"Delete {application.name}", application=application,
+        request, admin, title=f"Delete {application.name}", application=application, form=form,
         members=app_selectors.member_count(application.name)))
 
 
+@require_POST
 def member_remove(request, pk, sub, admin):
     """Remove one member's access, from the application's page (POST)."""
-    if refused := _guard(request, "POST"):
-        return refused
+    _guard(request)
     application = _application(pk)
     entry = selectors.entry_get(sub)
     try:
@@ -183,10 +199,10 @@ def _member_rows(members):
         yield writer.writerow([neutralise(value) for value in values])
 
 
+@require_GET
 def members_csv(request, pk, admin):
     """Stream the members (with the page's role filter) as CSV."""
-    if refused := _guard(request, "GET"):
-        return refused
+    _guard(request)
     application = _application(pk)
     role = request.GET.get("role", "")
     response = StreamingHttpResponse(_member_rows(app_selectors.application_members(application.name, role)),
@@ -197,20 +213,20 @@ def members_csv(request, pk, admin):
 
 
 @never_cache
+@require_POST
 def key_issue(request, pk, admin):
     """Issue a new API key and show it this once (POST; the page is not cached and nothing keeps the key)."""
-    if refused := _guard(request, "POST"):
-        return refused
+    _guard(request)
     application = _application(pk)
     key = app_services.api_key_issue(actor=request.user, name=application.name, request=request)
     return TemplateResponse(request, TEMPLATES + "key_issued.html", _context(
         request, admin, title=f"New API key for {application.name}", application=application, key=key))
 
 
+@require_POST
 def key_revoke(request, pk, key_id, admin):
     """Revoke one API key (POST)."""
-    if refused := _guard(request, "POST"):
-        return refused
+    _guard(request)
     application = _application(pk)
     try:
         app_services.api_key_revoke(actor=request.user, name=application.name, key_id=key_id, request=request)
@@ -221,10 +237,10 @@ def key_revoke(request, pk, key_id, admin):
     return redirect(page_url(application))
 
 
+@require_POST
 def refresh(request, admin):
     """Read the pool's application groups into the registry (POST)."""
-    if refused := _guard(request, "POST"):
-        return refused
+    _guard(request)
     result = app_services.applications_refresh(actor=request.user, request=request)
     messages.success(request, SAID["refreshed"].format(added=len(result["added"]), updated=len(result["updated"])))
     if result["missing"]:
@@ -233,10 +249,10 @@ def refresh(request, admin):
 
 
 @never_cache
+@require_GET
 def health(request, admin):
     """Run cognito_check's checks live and show what they found."""
-    if refused := _guard(request, "GET"):
-        return refused
+    _guard(request)
     report = pool_checks.pool_check()
     checks = [(pool_checks.CHECKS[name], findings) for name, findings in report.by_check().items()]
     return TemplateResponse(request, TEMPLATES + "health.html", _context(

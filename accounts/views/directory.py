@@ -191,7 +191,7 @@ def enable(request, sub: str, admin):
 def delete(request, sub: str, admin):
     """Ask for the user's email (GET), then delete them (POST)."""
     entry = _indexed(sub)
-    form = DeleteForm(request.POST or None)
+    form = DeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
             data = _checked(request, form, "user_delete", permissions.can_delete, sub)
