@@ -96,6 +96,10 @@ class ScreensAdmin(admin.ModelAdmin):
         bound.csrf_exempt = getattr(view, "csrf_exempt", False)
         return self.admin_site.admin_view(bound)
 
+    def screen_context(self, request, **extra) -> dict:
+        """Return the admin frame's context for one of this admin's screens."""
+        return {**self.admin_site.each_context(request), "opts": self.model._meta, **extra}
+
     def has_change_permission(self, request, obj=None):
         """Refuse the admin's own editing: every write goes through a screen and its service."""
         return False

@@ -195,14 +195,9 @@ def ensure_groups(report: Report) -> None:
             report.do(f"create group {group!r}", lambda g=group, d=description: cognito.group_create(g, d))
 
 
-def find_user(email: str) -> cognito.User | None:
-    """Return the pool's user with this email, or None."""
-    return next(cognito.users_list(f'email = "{email.lower()}"'), None)
-
-
 def ensure_staff_user(report: Report, email: str, password: str, group: str, label: str) -> None:
     """Create a staff user in `group` when missing; a generated password is temporary and shown once."""
-    user = find_user(email) if report.pool_id else None
+    user = cognito.user_by_email(email) if report.pool_id else None
     if user is None:
         chosen = password or passwords.generate()
         report.do(f"create {label} {email}", lambda: _create_staff(email, chosen, permanent=bool(password)))

@@ -436,6 +436,11 @@ def users_list(filter_expression: str = "", page_size: int = 60) -> Iterator[Use
         yield _user(item)
 
 
+def user_by_email(email: str) -> User | None:
+    """Return the pool's user with this email (ListUsers, filtered), or None."""
+    return next(users_list(f'email = "{email.lower()}"'), None)
+
+
 def users_in_group(group: str, page_size: int = 60) -> Iterator[User]:
     """Yield every member of a group (ListUsersInGroup, 60 a page)."""
     params = {"UserPoolId": pool_id(), "GroupName": group, "Limit": page_size}

@@ -85,15 +85,6 @@ def entry_applications(entry: DirectoryEntry) -> list[str]:
     return sorted(grant.application for grant in entry.grants.all())
 
 
-def entry_grant(entry: DirectoryEntry, application: str, *, granted: bool) -> None:
-    """Record that one application was granted or revoked through the portal."""
-    if granted:
-        DirectoryGrant.objects.get_or_create(entry=entry, application=application)
-    else:
-        entry.grants.filter(application=application).delete()
-    entry_touch(entry)
-
-
 def entry_touch(entry: DirectoryEntry, **fields) -> None:
     """Update some columns of a row the portal just changed in Cognito, and mark it fresh."""
     for name, value in fields.items():

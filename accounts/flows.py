@@ -32,6 +32,7 @@ BUSY = "Cognito is busy. Nothing was changed; please try again in a few seconds.
 PENDING = "signin_pending"  # the challenge in progress
 TOKENS = "cognito"  # the signed-in session's tokens and last revalidation
 PENDING_SECONDS = 170  # Cognito's challenge sessions last three minutes
+SCREENS = {"NEW_PASSWORD_REQUIRED": "new_password", "SOFTWARE_TOKEN_MFA": "mfa", "MFA_SETUP": "mfa_setup"}
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,11 @@ def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Ste
     """Keep the challenge in the session and name the screen that answers it."""
     request.session[PENDING] = {"username": username, "challenge": result.challenge, "session": result.session,
                                 "at": time.time(), **extra}
-    names = {"NEW_PASSWORD_REQUIRED": "new_password", "SOFTWARE_TOKEN_MFA": "mfa", "MFA_SETUP": "mfa_setup"}
-    if result.challenge not in names:
+    if result.challenge not in SCREENS:
         request.session.pop(PENDING, None)
         _audit(request, "sign_in", username, AuditEvent.FAILURE, f"unsupported challenge {result.challenge}")
         return Step(error=BAD_CREDENTIALS)
-    return Step(challenge=names[result.challenge])
+    return Step(challenge=SCREENS[result.challenge])
 
 
 def _finish(request, username: str, user: User | None, return_data: dict, *, mfa_used: bool) -> Step:
@@ -118,7 +118,7 @@ def _token_dict(result: cognito.AuthResult) -> dict:
 
 def _mfa_required(user: User) -> bool:
     """Return True when this user must use MFA to sign in."""
-    return settings.PORTAL_REQUIRE_MFA_FOR_ADMINS and permissions.standing_of(user) == permissions.ADMIN
+    return settings.PORTAL_REQUIRE_MFA_FOR_ADMINS and permissions.is_administrator(user)
 
 
 def pending(request) -> dict | None:
@@ -157,7 +157,7 @@ def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.Aut
 
 def _screen(state: dict) -> str:
     """Return the screen name of the pending challenge."""
-    return {"NEW_PASSWORD_REQUIRED": "new_password", "SOFTWARE_TOKEN_MFA": "mfa"}.get(state["challenge"], "mfa_setup")
+    return SCREENS.get(state["challenge"], "mfa_setup")
 
 
 def _rules() -> str:

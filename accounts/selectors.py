@@ -63,7 +63,7 @@ def user_live(sub: str) -> UserView:
 
 def user_by_email_live(email: str) -> UserView | None:
     """Find a user by email in Cognito (ListUsers, then their groups) and index them; None when none has it."""
-    found = next(cognito.users_list(f'email = "{email}"'), None)
+    found = cognito.user_by_email(email)
     if found is None:
         return None
     groups = tuple(cognito.user_groups(found.sub))

@@ -398,11 +398,8 @@ class Invitation:
 
 def _existing_sub(email: str) -> str:
     """Return the sub of the pool's user with this email (refreshing their row), or ''."""
-    found = next(cognito.users_list(f'email = "{email}"'), None)
-    if found is None:
-        return ""
-    directory.entry_store(found, cognito.user_groups(found.sub))
-    return found.sub
+    found = selectors.user_by_email_live(email)
+    return found.entry.sub if found else ""
 
 
 def user_invite(*, actor, email: str, name: str, role: str, level, applications: Iterable[str],

@@ -164,8 +164,3 @@ def run(*, source: str) -> SyncReport:
         **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
     )
     return report
-
-
-def last_run() -> DirectorySync | None:
-    """Return the most recent complete run, or None."""
-    return DirectorySync.objects.order_by("-started").first()

@@ -24,7 +24,8 @@ class ApplicationForm(forms.Form):
     role_arn = forms.CharField(
         label="IAM role ARN", max_length=ARN_MAX, required=False,
         validators=[RegexValidator(ROLE_ARN, SAID["bad_arn"])], error_messages=_all(SAID["bad_arn"], "max_length"),
-        widget=forms.TextInput(attrs={"class": "vLargeTextField", "placeholder": "arn:aws:iam::123456789012:role/billing-api"}),
+        widget=forms.TextInput(attrs={"class": "vLargeTextField",
+                                      "placeholder": "arn:aws:iam::123456789012:role/billing-api"}),
         help_text="Members get this role in their tokens (to reach the application's Lambda services). Optional.")
     precedence = forms.IntegerField(
         min_value=0, max_value=PRECEDENCE_MAX, required=False,

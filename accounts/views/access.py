@@ -2,10 +2,11 @@
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
 
 from accounts import access, app_selectors, csvexport, permissions, roles
 
@@ -14,13 +15,8 @@ CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 480, 18, 110
 MATRIX_PER_PAGE = 50
 
 
-def _context(request, admin, **extra) -> dict:
-    """Return the admin frame's context for one of these screens."""
-    return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
-
-
 def _guard(request, rule) -> None:
-    """Refuse anything but GET, and anyone the rule refuses."""
+    """Refuse anyone the rule refuses."""
     if not rule(request.user):
         raise PermissionDenied
 
@@ -46,26 +42,24 @@ def chart(counts: dict[str, dict[str, int]]) -> list[dict]:
     return bars
 
 
+@require_GET
 def dashboard(request, admin):
     """Show counts per role per application, with a chart, and the users with no application or drifted roles."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     _guard(request, permissions.can_review_access)
     counts = access.counts_per_application()
     rows = [{"app": app, "cells": [(role, per_role.get(role, 0)) for role in role_columns()],
              "total": sum(per_role.values())} for app, per_role in counts.items()]
     bars = chart(counts)
-    return TemplateResponse(request, TEMPLATES + "dashboard.html", _context(
-        request, admin, title="Access dashboard", rows=rows, roles=role_columns(), bars=bars,
+    return TemplateResponse(request, TEMPLATES + "dashboard.html", admin.screen_context(
+        request, title="Access dashboard", rows=rows, roles=role_columns(), bars=bars,
         chart_height=len(bars) * (BAR_HEIGHT + 6), chart_width=LABEL_WIDTH + CHART_WIDTH + 60,
         bar_height=BAR_HEIGHT, summary=access.summary(), can_export=permissions.can_export_access(request.user),
     ))
 
 
+@require_GET
 def matrix(request, admin):
     """Show users × applications with each user's role, filtered and paginated."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     _guard(request, permissions.can_review_access)
     chosen = {name: request.GET.get(name, "").strip() for name in ("q", "application", "role", "status")}
     users = access.matrix_queryset(search=chosen["q"], application=chosen["application"], role=chosen["role"],
@@ -73,16 +67,15 @@ def matrix(request, admin):
     page = Paginator(users, MATRIX_PER_PAGE).get_page(request.GET.get("page"))
     apps = app_selectors.application_names()
     lines = [{"entry": entry, "held": {grant.application for grant in entry.grants.all()}} for entry in page]
-    return TemplateResponse(request, TEMPLATES + "matrix.html", _context(
-        request, admin, title="Access matrix", page=page, apps=apps, lines=lines, chosen=chosen,
+    return TemplateResponse(request, TEMPLATES + "matrix.html", admin.screen_context(
+        request, title="Access matrix", page=page, apps=apps, lines=lines, chosen=chosen,
         role_choices=role_columns(), query=urlencode({k: v for k, v in chosen.items() if v}),
     ))
 
 
+@require_GET
 def review_csv(request, admin):
     """Stream the access review (one application with ?application=, else the whole pool) as CSV."""
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET"])
     _guard(request, permissions.can_export_access)
     application = request.GET.get("application", "")
     if application and application not in app_selectors.application_names():

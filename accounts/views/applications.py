@@ -39,11 +39,6 @@ SAID = {
 }
 
 
-def _context(request, admin, **extra) -> dict:
-    """Return the admin frame's context for one of these screens."""
-    return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
-
-
 def _guard(request) -> None:
     """Refuse actors without the registry permission (403)."""
     if not permissions.can_manage_applications(request.user):
@@ -95,8 +90,8 @@ def create(request, admin):
             messages.success(request, SAID["created"].format(name=application.name,
                                                              group=roles.group_for_application(application.name)))
             return redirect(page_url(application))
-    return TemplateResponse(request, TEMPLATES + "add.html", _context(
-        request, admin, title="Add application", form=form,
+    return TemplateResponse(request, TEMPLATES + "add.html", admin.screen_context(
+        request, title="Add application", form=form,
         prefix=roles.group_for_application("")), status=status)
 
 
@@ -111,8 +106,8 @@ def application_page(request, pk, admin):
         role = ""
     members = Paginator(app_selectors.application_members(application.name, role), MEMBERS_PER_PAGE)
     page = members.get_page(request.GET.get("page"))
-    return TemplateResponse(request, TEMPLATES + "page.html", _context(
-        request, admin, title=application.name, application=application,
+    return TemplateResponse(request, TEMPLATES + "page.html", admin.screen_context(
+        request, title=application.name, application=application,
         form=ApplicationForm(initial=_settings(application)),
         group=roles.group_for_application(application.name), page=page, role=role,
         role_choices=roles.role_filter_choices(),
@@ -156,8 +151,8 @@ def delete(request, pk, admin):
         else:
             messages.success(request, SAID["deleted"].format(name=application.name, count=count))
             return redirect("admin:accounts_application_changelist")
-    return TemplateResponse(request, TEMPLATES + "delete.html", _context(
-        request, admin, title=f"Delete {application.name}", application=application, form=form,
+    return TemplateResponse(request, TEMPLATES + "delete.html", admin.screen_context(
+        request, title=f"Delete {application.name}", application=application, form=form,
         members=app_selectors.member_count(application.name)))
 
 
@@ -195,7 +190,8 @@ def _member_rows(members):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for entry in members.iterator(chunk_size=2000):
-        values = [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled, entry.sub]
+        values = [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled,
+                  entry.sub]
         yield writer.writerow([neutralise(value) for value in values])
 
 
@@ -219,8 +215,8 @@ def key_issue(request, pk, admin):
     _guard(request)
     application = _application(pk)
     key = app_services.api_key_issue(actor=request.user, name=application.name, request=request)
-    return TemplateResponse(request, TEMPLATES + "key_issued.html", _context(
-        request, admin, title=f"New API key for {application.name}", application=application, key=key))
+    return TemplateResponse(request, TEMPLATES + "key_issued.html", admin.screen_context(
+        request, title=f"New API key for {application.name}", application=application, key=key))
 
 
 @require_POST
@@ -255,5 +251,5 @@ def health(request, admin):
     _guard(request)
     report = pool_checks.pool_check()
     checks = [(pool_checks.CHECKS[name], findings) for name, findings in report.by_check().items()]
-    return TemplateResponse(request, TEMPLATES + "health.html", _context(
-        request, admin, title="Pool health", report=report, checks=checks))
+    return TemplateResponse(request, TEMPLATES + "health.html", admin.screen_context(
+        request, title="Pool health", report=report, checks=checks))

@@ -30,7 +30,7 @@ MFA_SETUP = "accounts/login_mfa_setup.html"
 FORGOT = "accounts/password_forgot.html"
 FORGOT_CONFIRM = "accounts/password_forgot_confirm.html"
 NO_TOKENS = "Sign in again with your Cognito account to change your password or two-step sign-in."
-SCREENS = {
+SCREENS = {  # the screen of each challenge (flows.SCREENS names them), and of a required reset
     "new_password": "accounts:login_new_password",
     "mfa": "accounts:login_mfa",
     "mfa_setup": "accounts:login_mfa_setup",
@@ -84,11 +84,6 @@ def _follow(request, step: flows.Step, template: str, form, **context):
         return redirect("accounts:login")
     form.add_error(None, step.error)
     return render(request, template, {"form": form, **context}, status=HTTPStatus.OK)
-
-
-def _no_context(request) -> dict:
-    """Return no extra template context."""
-    return {}
 
 
 def _policy_context(request) -> dict:

@@ -43,11 +43,6 @@ SAID = {
 }
 
 
-def _context(request, admin, **extra) -> dict:
-    """Return the admin frame's context for one of these screens."""
-    return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
-
-
 def job_url(job: BulkJob) -> str:
     """Return the URL of a job's page."""
     return reverse("admin:accounts_bulkjob_change", args=[job.pk])
@@ -78,11 +73,12 @@ class SizeLimitHandler(FileUploadHandler):
 
 def _upload_form(request, admin, form, error: str = "", status: int = 200):
     """Render the upload form, with the file's refusal when there is one."""
-    return TemplateResponse(request, TEMPLATES + "import.html", _context(
-        request, admin, title="Import users from a CSV file", form=form, error=error, header=imports.HEADER,
+    return TemplateResponse(request, TEMPLATES + "import.html", admin.screen_context(
+        request, title="Import users from a CSV file", form=form, error=error, header=imports.HEADER,
         limit_mb=settings.PORTAL_BULK_IMPORT_MAX_MB), status=status)
 
 
+@require_http_methods(["GET", "POST"])
 @csrf_exempt  # CSRF is checked in _import_checked, once the size is known to be acceptable
 def import_upload(request, admin):
     """Show the upload form (GET); refuse an oversized file unread, else check CSRF and preview it (POST)."""
@@ -127,10 +123,11 @@ def job_page(request, job_id, admin):
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     plans = {plan: 0 for plan in (BulkRow.CREATE, BulkRow.UPDATE, BulkRow.UNCHANGED, BulkRow.ERROR, BulkRow.APPLY)}
     plans.update(job.rows.values_list("plan").annotate(n=Count("id")).order_by())
-    return TemplateResponse(request, TEMPLATES + "job.html", _context(
-        request, admin, title=job_title(job), job=job, progress=bulk.progress(job), page=page, shown=shown,
+    return TemplateResponse(request, TEMPLATES + "job.html", admin.screen_context(
+        request, title=job_title(job), job=job, progress=bulk.progress(job), page=page, shown=shown,
         plans=plans, changes=plans[BulkRow.CREATE] + plans[BulkRow.UPDATE], filters=list(ROW_FILTERS), earlier=imports.earlier_run(job) if job.file_sha256 else None,
-        can={"apply": permissions.can_apply_job(request.user, job), "steer": permissions.can_steer_job(request.user, job)},
+        can={"apply": permissions.can_apply_job(request.user, job),
+             "steer": permissions.can_steer_job(request.user, job)},
         lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS,
     ))
 
@@ -177,7 +174,9 @@ def job_resume(request, job_id, admin):
 
     def run(job):
         if not form.is_valid():
-            raise services.InvalidInput(first_error(form))
+            services.input_refused(actor=request.user, action="bulk_resume", message=first_error(form),
+                                   rule=lambda actor, _entry: permissions.can_steer_job(actor, job),
+                                   target=f"job {job.pk}", request=request)
         count = bulk.job_resume(actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed",
                                 request=request)
         return SAID["retried"].format(count=count) if count else SAID["resumed"]

@@ -42,11 +42,6 @@ SAID = {
 }
 
 
-def _context(request, admin, **extra) -> dict:
-    """Return the admin frame's context for one of these screens."""
-    return {**admin.admin_site.each_context(request), "opts": admin.model._meta, **extra}
-
-
 def _user_url(sub: str) -> str:
     """Return the URL of a user's page."""
     return reverse("admin:accounts_directoryentry_change", args=[sub])
@@ -72,8 +67,8 @@ def user_page(request, sub: str, admin):
         return redirect("admin:accounts_directoryentry_changelist")
     entry = view.entry
     held = view.roles_held
-    return TemplateResponse(request, TEMPLATES + "user_page.html", _context(
-        request, admin, title=view.user.name or view.user.email, view=view, entry=entry,
+    return TemplateResponse(request, TEMPLATES + "user_page.html", admin.screen_context(
+        request, title=view.user.name or view.user.email, view=view, entry=entry,
         can=permissions.allowed_actions(request.user, entry),
         role_form=RoleForm(initial={"role": held[0].name if held else None,
                                     "level": held[0].level if held else 1, "shown": entry.role_key}),
@@ -203,8 +198,8 @@ def delete(request, sub: str, admin):
             return redirect("admin:accounts_directoryentry_changelist")
     elif not permissions.can_delete(request.user, entry):
         raise PermissionDenied
-    return TemplateResponse(request, TEMPLATES + "delete.html", _context(
-        request, admin, title=f"Delete {entry.email}", entry=entry, form=form))
+    return TemplateResponse(request, TEMPLATES + "delete.html", admin.screen_context(
+        request, title=f"Delete {entry.email}", entry=entry, form=form))
 
 
 @require_http_methods(["GET", "POST"])
@@ -223,16 +218,16 @@ def invite(request, admin):
     except services.ServiceError as exc:
         return _invite_form(request, admin, form, error=exc.message)
     if invitation.temporary_password or invitation.access.failed:
-        return TemplateResponse(request, TEMPLATES + "invite_done.html", _context(
-            request, admin, title="User invited", invitation=invitation, entry=invitation.entry))
+        return TemplateResponse(request, TEMPLATES + "invite_done.html", admin.screen_context(
+            request, title="User invited", invitation=invitation, entry=invitation.entry))
     messages.success(request, SAID["invited"].format(email=invitation.entry.email))
     return redirect(_user_url(invitation.entry.sub))
 
 
 def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
     """Render the invitation form, with the service's refusal when there is one."""
-    return TemplateResponse(request, TEMPLATES + "invite.html", _context(
-        request, admin, title="Invite a user", form=form, error=error,
+    return TemplateResponse(request, TEMPLATES + "invite.html", admin.screen_context(
+        request, title="Invite a user", form=form, error=error,
         taken_url=_user_url(taken_sub) if taken_sub else ""), status=400 if error else 200)
 
 

@@ -20,6 +20,7 @@ def home(request):
         "can_view_directory": permissions.can_view_directory(request.user),
         "can_invite": permissions.can_invite(request.user),
         "can_import": permissions.can_import(request.user),
+        "can_review_access": permissions.can_review_access(request.user),
         "can_view_audit": permissions.can_view_audit(request.user),
         "as_of": selectors.directory_as_of(),
         "users": selectors.directory_entries().count(),
