@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from accounts import app_services, bulk, bulk_actions, cognito, roles, selectors, services
-from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, NewApplicationForm
+from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, MemberListForm, NewApplicationForm
 from accounts.forms.bulk import BulkParametersForm, ResumeForm
 from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
 from accounts.models import Application, AuditEvent, BulkJob, BulkRow
@@ -109,6 +109,12 @@ def test_the_application_form_passes_an_empty_precedence_as_none():
     form = ApplicationForm({"description": "Pay", "role_arn": "", "precedence": ""})
     assert form.is_valid() and form.cleaned_data == {"description": "Pay", "role_arn": "", "precedence": None}
     assert not ApplicationDeleteForm({"confirm": "x" * 49}).is_valid()
+
+
+def test_the_member_list_form_keeps_only_a_known_role_filter_and_a_page_number():
+    form = MemberListForm({"role": "several", "page": "2"})
+    assert form.is_valid() and form.cleaned_data == {"role": "several", "page": 2}
+    assert not MemberListForm({"role": "z"}).is_valid() and not MemberListForm({"page": "0"}).is_valid()
 
 
 # --- Through the screens: the refusal is shown, audited, and nothing changes ---------------------------------

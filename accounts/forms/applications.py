@@ -4,6 +4,7 @@ rules (a name taken, a value Cognito cannot clear), validate again for their oth
 from django import forms
 from django.core.validators import RegexValidator
 
+from accounts import roles
 from accounts.app_services import DESCRIPTION_MAX, NAME, PRECEDENCE_MAX, ROLE_ARN, SAID
 
 ARN_MAX = 2048
@@ -47,3 +48,10 @@ class ApplicationDeleteForm(forms.Form):
 
     confirm = forms.CharField(label="Application name", max_length=48, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
+class MemberListForm(forms.Form):
+    """Where the member list was (its role filter and page), to go back to after removing a member."""
+
+    role = forms.ChoiceField(choices=lambda: [("", "All"), *roles.role_filter_choices()], required=False)
+    page = forms.IntegerField(min_value=1, required=False)

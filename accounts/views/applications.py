@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import app_selectors, app_services, permissions, pool_checks, roles, selectors, services
-from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, NewApplicationForm
+from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, MemberListForm, NewApplicationForm
 from accounts.forms.directory import first_error
 from accounts.models import Application
 from accounts.views.audit import neutralise
@@ -175,7 +175,8 @@ def member_remove(request, pk, sub, admin):
         else:
             messages.success(request, SAID["removed"].format(email=entry.email if entry else sub,
                                                              name=application.name))
-    return redirect(page_url(application, role=request.POST.get("role", ""), page=request.POST.get("page", "")))
+    back = MemberListForm(request.POST)
+    return redirect(page_url(application, **(back.cleaned_data if back.is_valid() else {})))
 
 
 class _Echo:
