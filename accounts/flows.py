@@ -283,8 +283,7 @@ def session_revalidate(request) -> str:
     standing = permissions.standing_for_groups(claims.groups)
     if not standing:
         return "your account is no longer portal staff"
-    if standing != permissions.standing_of(user):
-        permissions.apply_standing(user, standing)
+    permissions.standing_follow(user, standing)
     request.session[TOKENS] = {**state, "id": result.id_token, "access": result.access_token,
                                "checked_at": time.time()}
     return ""

@@ -55,6 +55,12 @@ def apply_standing(user, standing: str) -> None:
     user.groups.set([groups[standing]] if standing else [])
 
 
+def standing_follow(user, standing: str) -> None:
+    """Move the local user to the Django group of this standing, when it is not the one they hold."""
+    if standing != standing_of(user):
+        apply_standing(user, standing)
+
+
 # --- User administration: one predicate per rule --------------------------------------------------
 # `actor` is the signed-in local user; `entry` is the target's DirectoryEntry (its `staff` column says
 # whether it is a staff account, its `sub` whether it is the actor's own).
