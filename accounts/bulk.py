@@ -26,8 +26,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts import cognito, permissions, services
-from accounts.services import _audited
 from accounts.models import BulkJob, BulkPace, BulkRow, User
+from accounts.services import _audited
 
 logger = logging.getLogger("accounts.bulk")
 

@@ -17,7 +17,6 @@ from accounts import bulk, cognito, permissions, roles, selectors, services
 from accounts.models import BulkJob, BulkRow
 
 
-
 @dataclass(frozen=True)
 class Action:
     """One bulk action: its name for people, the single-user rule each row obeys, whether it reads live first."""
