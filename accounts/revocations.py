@@ -38,8 +38,9 @@ def token_revoked(*, sub: str, issued_at: float) -> bool:
     return latest is not None and issued_at < latest.timestamp()
 
 
-def feed_page(*, after: int, limit: int = PAGE_MAX) -> FeedPage:
+def feed_page(*, after: int, limit: int | None = None) -> FeedPage:
     """Return the revocations after the cursor, oldest first, and a cursor that never skips a late commit."""
+    limit = limit or PAGE_MAX
     rows = list(Revocation.objects.filter(id__gt=after).order_by("id")[: limit + 1])
     page, beyond = rows[:limit], len(rows) > limit
     settled = timezone.now() - timedelta(seconds=SETTLE_SECONDS)
