@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import app_services, revocations, services
-from accounts.models import Revocation
+from accounts.models import DirectoryEntry, Revocation
 from cognito_access import RevocationFeed, TokenError, Verifier
 from tests.apps_helpers import access_config, app_sign_in, apps_pool, token_after_revocations  # noqa: F401
 from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
@@ -214,3 +214,24 @@ def test_the_example_application_follows_the_feed_when_given_the_portal(apps_poo
     example = billing.BillingApp(billing.Settings.from_environ(environ))
     assert example.verifier.revocations.url == "http://127.0.0.1:8000/api/v1/revocations"
     assert example.verifier.revocations.interval == 10
+
+
+def test_the_example_application_ends_the_session_of_a_user_signed_out_in_the_portal(
+        apps_pool, access_config, billing_key, make_cognito_user, admin_user):
+    from werkzeug.test import Client as Browser
+
+    from examples.billing import app as billing
+    from tests.apps_helpers import sign_in
+
+    index_user(make_cognito_user("eve@example.com", role=("a", 1), apps=["billing"]))
+    feed_ = RevocationFeed(FEED, billing_key, interval=0, transport=portal_transport)
+    example = billing.BillingApp(billing.Settings(access=access_config, client_id=apps_pool.applications_client_id,
+                                                  cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/",
+                                                  secure_cookies=False))
+    example.verifier.revocations = feed_
+    browser = Browser(example)
+    sign_in(browser, "eve@example.com")
+    assert '<b id="role">A1</b>' in browser.get("/").get_data(as_text=True)
+    services.user_sign_out(actor=admin_user, sub=DirectoryEntry.objects.get(email="eve@example.com").sub)
+    feed_.poll()
+    assert "Your session ended" in browser.get("/", follow_redirects=True).get_data(as_text=True)
