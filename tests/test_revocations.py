@@ -235,3 +235,9 @@ def test_the_example_application_ends_the_session_of_a_user_signed_out_in_the_po
     services.user_sign_out(actor=admin_user, sub=DirectoryEntry.objects.get(email="eve@example.com").sub)
     feed_.poll()
     assert "Your session ended" in browser.get("/", follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_staff_members_own_sign_out_voids_their_tokens_as_cognitos_global_sign_out_does(client, admin_identity):
+    client.post(reverse("accounts:login"), {"email": "admin@example.com", "password": "Staff-Password-1!"})
+    client.post(reverse("accounts:account_sign_out_everywhere"))
+    assert Revocation.objects.get(sub=admin_identity.sub).reason == "sign_out_everywhere"
