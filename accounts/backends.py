@@ -6,6 +6,7 @@ finished sign-in into a user, or None with the reason in `return_data`.
 """
 
 from django.contrib.auth.backends import ModelBackend
+from django.utils import timezone
 
 from accounts import cognito, permissions, tokens
 from accounts.models import User
@@ -74,6 +75,7 @@ def shadow_user(claims: tokens.Claims, standing: str) -> User:
     user.email = claims.email
     user.first_name = (claims.raw.get("name") or "")[:150]
     user.is_staff, user.is_superuser, user.is_active = True, False, True
+    user.staff_checked_at = timezone.now()  # the token's groups were just read: a live standing
     if created:
         user.set_unusable_password()
     user.save()

@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import auth
+from django.utils import timezone
 
-from accounts import backends, cognito, permissions, throttle, tokens
+from accounts import backends, cognito, permissions, revocations, throttle, tokens
 from accounts.audit import audit_record, client_ip
 from accounts.models import AuditEvent, User
 
@@ -299,10 +300,13 @@ def sign_out(request, *, everywhere: bool = False) -> None:
         cognito.user_sign_out_everywhere(user.email)
     except cognito.CognitoError as exc:
         outcome, error = AuditEvent.FAILURE, f"tokens not revoked: {exc.code or exc.__class__.__name__}"
+    action = "sign_out_everywhere" if everywhere else "sign_out"
+    if user.cognito_sub:  # Cognito's global sign-out voids every token: the API and the feed say so too
+        revocations.revocation_record(sub=user.cognito_sub, at=timezone.now(), reason=action)
     if everywhere:
         user.set_unusable_password()  # changes the session hash: every other session of this user ends
         user.save(update_fields=["password"])
-    audit_record(actor=user, action="sign_out_everywhere" if everywhere else "sign_out", target=user.email,
+    audit_record(actor=user, action=action, target=user.email,
                  target_sub=user.cognito_sub or "", outcome=outcome, error=error, request=request)
     auth.logout(request)
 

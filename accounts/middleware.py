@@ -5,7 +5,7 @@ import logging
 from django.contrib import auth, messages
 from django.shortcuts import redirect, render
 
-from accounts import cognito, flows
+from accounts import cognito, flows, standing
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class CognitoFaultMiddleware:
 
 
 class SessionRevalidationMiddleware:
-    """Follow Cognito: at the interval, refresh a session's tokens and end it if the account changed."""
+    """Follow Cognito: re-read the staff standing and, at the interval, refresh the tokens; end a lost session."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -44,7 +44,7 @@ class SessionRevalidationMiddleware:
     def __call__(self, request):
         if request.user.is_authenticated:
             try:
-                why = flows.session_revalidate(request)
+                why = standing.actor_recheck(request.user) or flows.session_revalidate(request)
             except (cognito.CognitoUnavailable, cognito.Throttled) as exc:
                 return cognito_fault_response(request, exc)
             if why:

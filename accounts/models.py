@@ -2,6 +2,7 @@
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 from accounts import roles
 
@@ -10,6 +11,8 @@ class User(AbstractUser):
     """A local shadow of a Cognito staff account: no usable password is ever stored."""
 
     cognito_sub = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    staff_checked_at = models.DateTimeField(
+        default=timezone.now, help_text="When the staff standing was last read live from Cognito.")
 
     class Meta:
         db_table = "accounts_user"
@@ -285,3 +288,23 @@ class BulkPace(models.Model):
 
     class Meta:
         default_permissions = ()
+
+
+class Revocation(models.Model):
+    """'Tokens of this user issued before `not_before` are void': written whenever the portal signs them out.
+
+    The access-check API refuses such tokens, and the applications follow these rows as a feed, in `id` order.
+    """
+
+    sub = models.CharField(max_length=64)
+    not_before = models.DateTimeField(help_text="Tokens issued (iat) before this moment are void.")
+    reason = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ()
+        indexes = [models.Index(fields=["sub", "-not_before"], name="revocation_sub")]
+
+    def __str__(self) -> str:
+        return f"{self.sub} before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.reason})"

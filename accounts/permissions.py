@@ -88,9 +88,14 @@ def _is_administrator(actor) -> bool:
     return actor._portal_standing == ADMIN
 
 
+def shield_applies(actor) -> bool:
+    """Return True when the target's staff standing decides this actor's rules (so it must be read live)."""
+    return not _is_administrator(actor)
+
+
 def _shielded(actor, entry) -> bool:
     """Return True when the entry is a staff account and the actor is not an administrator."""
-    return bool(entry.staff) and not _is_administrator(actor)
+    return bool(entry.staff) and shield_applies(actor)
 
 
 def is_administrator(actor) -> bool:

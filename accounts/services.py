@@ -13,8 +13,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
-from accounts import app_selectors, cognito, directory, passwords, permissions, roles, selectors, sync
+from accounts import (
+    app_selectors, cognito, directory, passwords, permissions, revocations, roles, selectors, standing, sync,
+)
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry
 
@@ -106,14 +109,35 @@ def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None
         )
 
 
+def _actor_confirm(actor) -> None:
+    """Refuse an actor whose own standing, read live when due, has ended."""
+    if standing.actor_recheck(actor):
+        raise PermissionDenied(MESSAGES["not_allowed"])
+
+
+def _target_standing(entry: DirectoryEntry) -> None:
+    """Set the entry's staff column from the target's groups read live now (and the index with it)."""
+    live = _call(standing.standing_live, entry.sub)
+    if live != entry.staff:
+        DirectoryEntry.objects.filter(sub=entry.sub).update(staff=live)
+        entry.staff = live
+
+
 @contextmanager
 def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[Attempt]:
-    """Audit an attempt on an indexed user, refusing an unknown user or one the rule forbids."""
+    """Audit an attempt on an indexed user, refusing an unknown user or one the rule forbids.
+
+    The rule is decided on live facts: the actor's own standing (when due) and, where it decides the rule
+    (the actor is not an administrator), the target's staff standing.
+    """
     entry = selectors.entry_get(sub)
     attempt = Attempt(target=entry.email if entry else "", target_sub=sub, entry=entry)
     with _audited(actor=actor, action=action, request=request, attempt=attempt):
         if entry is None:
             raise NotInDirectory(MESSAGES["not_in_directory"])
+        _actor_confirm(actor)
+        if permissions.shield_applies(actor):
+            _target_standing(entry)
         if not rule(actor, entry):
             raise PermissionDenied(MESSAGES["not_allowed"])
         yield attempt
@@ -139,8 +163,18 @@ def sign_out_name(entry: DirectoryEntry) -> str:
     return entry.email or entry.sub
 
 
-def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str) -> str:
-    """Sign the user out everywhere after a write; return '' or a warning saying what `done` lacks."""
+def _tokens_void(entry: DirectoryEntry, reason: str, *, standing_lost: bool = False) -> None:
+    """Void the user's tokens issued until now (the API and the feed refuse them) and end their portal sessions."""
+    revocations.revocation_record(sub=entry.sub, at=timezone.now(), reason=reason)
+    standing.staff_sessions_end(sub=entry.sub, standing="" if standing_lost else None)
+
+
+def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str, reason: str, *,
+                     standing_lost: bool = False) -> str:
+    """Sign the user out everywhere after a write; return '' or a warning saying what `done` lacks.
+
+    Their tokens are voided however Cognito answers: a failed sign-out leaves them refused by the API all the same.
+    """
     attempt.after["sessions_revoked"] = False
     try:
         _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
@@ -149,6 +183,8 @@ def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str) -> str:
         attempt.outcome = AuditEvent.FAILURE
         attempt.error = f"{attempt.error} {warning}".strip()
         return warning
+    finally:
+        _tokens_void(entry, reason, standing_lost=standing_lost)
     attempt.after["sessions_revoked"] = True
     return ""
 
@@ -260,7 +296,7 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None) -> Acc
             attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]
             attempt.error = f"{result.failed[0]} {result.failed[1]} failed: {result.failed[2]}"
         if result.revoked:  # a revoked application must not keep working until the tokens expire
-            result.sessions_error = _revoke_sessions(attempt, entry, f"Revoked {', '.join(result.revoked)}")
+            result.sessions_error = _revoke_sessions(attempt, entry, f"Revoked {', '.join(result.revoked)}", action)
             result.sessions_revoked = not result.sessions_error
         return result
 
@@ -314,7 +350,7 @@ def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) 
             _call(cognito.user_update_attributes, sub, roles.attributes_for(new))
             directory.entry_set_role(entry, new)
         attempt.after = {"role": new_key}
-        if warning := _revoke_sessions(attempt, entry, "Role written"):
+        if warning := _revoke_sessions(attempt, entry, "Role written", "role_change"):
             return RoleChange(role=new, error=warning)
         return RoleChange(role=new, sessions_revoked=True)
 
@@ -331,7 +367,7 @@ def user_disable(*, actor, sub: str, request=None) -> str:
         _call(cognito.user_disable, sub)
         directory.entry_touch(entry, enabled=False)
         attempt.after = {"enabled": False}
-        return _revoke_sessions(attempt, entry, "User disabled")
+        return _revoke_sessions(attempt, entry, "User disabled", "user_disable", standing_lost=True)
 
 
 def user_enable(*, actor, sub: str, request=None) -> None:
@@ -366,7 +402,10 @@ def user_sign_out(*, actor, sub: str, request=None) -> None:
     """Sign a user out everywhere (AdminUserGlobalSignOut)."""
     with _on_user(actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out,
                   request=request) as attempt:
-        _call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
+        try:
+            _call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
+        finally:
+            _tokens_void(attempt.entry, "user_sign_out")
         attempt.after = {"sessions_revoked": True}
 
 
@@ -380,6 +419,7 @@ def user_delete(*, actor, sub: str, confirmation: str, request=None) -> None:
         if (confirmation or "").strip().lower() != entry.email:
             raise InvalidInput(MESSAGES["confirm_delete"])
         _call(cognito.user_delete, sub)
+        _tokens_void(entry, "user_delete", standing_lost=True)
         entry.delete()
         attempt.after = {"deleted": True}
 
@@ -407,6 +447,7 @@ def user_invite(*, actor, email: str, name: str, role: str, level, applications:
     """Create a user with a role and applications; Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
     with _audited(actor=actor, action="user_invite", request=request, attempt=attempt):
+        _actor_confirm(actor)
         if not permissions.can_invite(actor):
             raise PermissionDenied(MESSAGES["not_allowed"])
         email, name = valid_email(email), valid_name(name)
@@ -437,6 +478,8 @@ def directory_sync(*, actor, request=None) -> sync.SyncReport:
     """Reconcile the directory index with the whole pool."""
     label = actor if isinstance(actor, str) else (actor.email or actor.get_username())
     with _audited(actor=actor, action="directory_sync", request=request) as attempt:
+        if not isinstance(actor, str):
+            _actor_confirm(actor)
         if not isinstance(actor, str) and not permissions.can_view_directory(actor):
             raise PermissionDenied(MESSAGES["not_allowed"])
         report = sync.run(source=label)

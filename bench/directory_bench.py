@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
@@ -68,12 +69,18 @@ def setup() -> tuple[str, Client]:
     settings.COGNITO_APP_CLIENT_SECRET = report.client_secret
     setup_test_environment()
     call_command("migrate", verbosity=0)
-    admin = User.objects.create(username="bench-admin", cognito_sub="bench-admin", email="bench@example.com",
-                                is_staff=True)
-    admin.groups.add(Group.objects.get(name=DJANGO_GROUPS["admin"]))
+    return report.pool_id, staff_client("bench@example.com", "admin")
+
+
+def staff_client(email: str, standing: str) -> Client:
+    """Make a Cognito staff account (its standing is re-read live) and return a client signed in as it."""
+    identity = cognito.user_create(email, {"name": "Bench Staff", "email_verified": "true"}, send_invitation=False)
+    cognito.user_add_to_group(identity.sub, roles.staff_groups()[standing])
+    user = User.objects.create(username=identity.sub, cognito_sub=identity.sub, email=email, is_staff=True)
+    user.groups.add(Group.objects.get(name=DJANGO_GROUPS[standing]))
     client = Client()
-    client.force_login(admin)
-    return report.pool_id, client
+    client.force_login(user)
+    return client
 
 
 def synthetic(n: int, rng: random.Random) -> tuple[list[dict], list[str]]:
@@ -192,6 +199,27 @@ def operation_calls(client: Client) -> dict:
     result["sign out everywhere"] = calls_of(lambda: client.post(url("sign_out", subs[8])))
     email = cognito.user_get(subs[9]).email
     result["delete"] = calls_of(lambda: client.post(url("delete", subs[9]), {"confirm": email}))
+    return {**result, **staff_check_calls(subs[10], subs[11])}
+
+
+def staff_check_calls(sub: str, other: str) -> dict:
+    """Count the live staff checks: a help desk's writes read the target's groups; anyone's standing is re-read."""
+    desk = staff_client("bench.desk@example.com", "helpdesk")
+    shown = DirectoryEntry.objects.get(sub=sub).role_key
+    boss = cognito.user_create("bench.boss@example.com", {"name": "Boss"}, send_invitation=False)
+    DirectoryEntry.objects.create(sub=boss.sub, username=boss.sub, email="bench.boss@example.com", status="CONFIRMED",
+                                  synced_at=timezone.now())  # indexed before being made staff in the console
+    cognito.user_add_to_group(boss.sub, roles.staff_groups()["admin"])
+    desk_user = User.objects.get(email="bench.desk@example.com")
+    result = {
+        "help desk: role change": calls_of(lambda: desk.post(url("role", sub), {"role": "c", "level": "1",
+                                                                                "shown": shown})),
+        "help desk: reset password": calls_of(lambda: desk.post(url("reset_password", other))),
+        "help desk: sign out everywhere": calls_of(lambda: desk.post(url("sign_out", other))),
+        "help desk on a console-made admin (403)": calls_of(lambda: desk.post(url("sign_out", boss.sub))),
+    }
+    User.objects.filter(pk=desk_user.pk).update(staff_checked_at=timezone.now() - timedelta(hours=1))
+    result["own standing re-read (per PORTAL_STAFF_RECHECK_SECONDS)"] = calls_of(lambda: get_ok(desk, reverse("home")))
     return result
 
 
@@ -251,7 +279,7 @@ def print_table(results: dict) -> None:
     """Print the results as plain tables."""
     print("\nCognito calls per operation (counted with cognito.count_calls)")
     for operation, calls in results["calls_per_operation"].items():
-        print(f"  {operation:34} {sum(calls.values()):3}  {calls}")
+        print(f"  {operation:56} {sum(calls.values()):3}  {calls}")
     for size, pages in results["list_page"].items():
         print(f"\nList page with {size} users in the pool and the index (median of runs, ms)")
         for label, value in pages.items():

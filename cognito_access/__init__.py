@@ -12,11 +12,13 @@ Django views: `from cognito_access.decorators import require_application`. Plain
 from cognito_access.access import (
     Access, Config, Forbidden, Verifier, applications_of, held_roles, role_attribute, role_of,
 )
+from cognito_access.revocations import FeedUnavailable, RevocationFeed
 from cognito_access.tokens import Claims, KeySet, KeysUnavailable, TokenError, issuer_for, verify, verify_any
 
 __version__ = "1.0.0"
 
 __all__ = [
-    "Access", "Claims", "Config", "Forbidden", "KeySet", "KeysUnavailable", "TokenError", "Verifier",
+    "Access", "Claims", "Config", "FeedUnavailable", "Forbidden", "KeySet", "KeysUnavailable", "RevocationFeed",
+    "TokenError", "Verifier",
     "applications_of", "held_roles", "issuer_for", "role_attribute", "role_of", "verify", "verify_any",
 ]

@@ -8,10 +8,14 @@ strings. An application is a Cognito group named `<prefix><application>`.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cognito_access.revocations import RevocationFeed
 from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any  # noqa: F401
 
 DEFAULT_ROLES = ("a", "b", "c")
 DEFAULT_PREFIX = "app-"
+
+
+REVOKED = "The token was revoked: its user was signed out in the portal since it was issued."
 
 
 class Forbidden(Exception):
@@ -61,6 +65,11 @@ class Config:
     roles: tuple[str, ...] = DEFAULT_ROLES
     refetch_seconds: float = 60
     timeout: tuple[float, float] = (3, 10)
+    # The portal's revocation feed (https://<portal>/api/v1/revocations) and the application's API key:
+    # tokens issued before a revocation are refused within `revocations_seconds` (0: poll only when told).
+    revocations_url: str = ""
+    api_key: str = field(default="", repr=False)
+    revocations_seconds: float = 10
 
     def __post_init__(self):
         if isinstance(self.client_ids, str):
@@ -109,16 +118,23 @@ class Access:
 class Verifier:
     """Verify tokens of one pool and answer what they grant; one instance per process."""
 
-    def __init__(self, config: Config, keys: KeySet | None = None):
+    def __init__(self, config: Config, keys: KeySet | None = None, revocations: RevocationFeed | None = None):
         self.config = config
         self.keys = keys or KeySet(config.keys_url, refetch_seconds=config.refetch_seconds, timeout=config.timeout)
+        if revocations is None and config.revocations_url:
+            revocations = RevocationFeed(config.revocations_url, config.api_key, interval=config.revocations_seconds,
+                                         timeout=config.timeout)
+        self.revocations = revocations
 
     def verify(self, token: str, token_use: str | None = None) -> Claims:
         """Verify an ID or access token (or only `token_use`); raise TokenError when it is not to be trusted."""
         common = {"issuer": self.config.issuer, "client_ids": self.config.client_ids, "keys": self.keys}
-        if token_use is None:
-            return verify_any(token, **common)
-        return verify(token, token_use=token_use, **common)
+        claims = verify_any(token, **common) if token_use is None else verify(token, token_use=token_use, **common)
+        if self.revocations is not None:
+            self.revocations.start()  # at the first token, in the process that serves it
+            if self.revocations.revoked(claims):
+                raise TokenError(REVOKED)
+        return claims
 
     def access(self, claims: Claims, application: str, *, roles: Iterable[str] | None = None,
                min_level: int = 1) -> Access:

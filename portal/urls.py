@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("admin/", portal_site.urls),
     path("api/v1/access-check", api.access_check, name="api_access_check"),
+    path("api/v1/revocations", api.revocation_feed, name="api_revocations"),
 ]
 
 handler403 = "accounts.views.pages.error_403"

@@ -3,12 +3,18 @@
 Import the fixtures a module needs: `from tests.apps_helpers import apps_pool, app_sign_in  # noqa: F401`.
 """
 
+import time
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from werkzeug.test import Client  # comes with moto[server]
 
-from accounts import cognito
+from accounts import cognito, tokens
+from accounts.models import Revocation
 from cognito_access import Config, Verifier
 from examples.billing import app as billing
+from tests import tokens_helpers as forge
 from tests.conftest import USER_PASSWORD
 
 
@@ -31,6 +37,17 @@ def app_sign_in(apps_pool):
         return response["AuthenticationResult"]
 
     return sign_in
+
+
+def token_after_revocations(sub: str, client_id: str, *, token_use: str = "id", groups=("app-billing",)) -> str:
+    """Move the user's revocations 10 seconds back; return a token of theirs issued now, after them (moto's key).
+
+    A token really issued just after a sign-out may carry the same `iat` second, which the portal refuses.
+    """
+    Revocation.objects.filter(sub=sub).update(not_before=timezone.now() - timedelta(seconds=10))
+    claims = forge.claims_for(tokens.issuer(), client_id, token_use=token_use, sub=sub, iat=int(time.time()),
+                              **{"cognito:groups": list(groups)})
+    return forge.sign(claims)
 
 
 @pytest.fixture

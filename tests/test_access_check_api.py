@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts import api_keys, app_services, cognito, services, tokens
 from accounts.models import ApiKey
 from tests import tokens_helpers as forge
-from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
+from tests.apps_helpers import app_sign_in, apps_pool, token_after_revocations  # noqa: F401  (fixtures)
 from tests.conftest import USER_PASSWORD
 from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
 
@@ -64,23 +64,31 @@ def test_a_check_makes_no_cognito_call(api, bella):
     assert sum(calls.values()) == 0
 
 
-def test_a_role_change_is_answered_at_once(api, bella, admin_user):
+def after(user, settings) -> str:
+    """Return a token of the user issued after the portal's sign-out of them."""
+    return token_after_revocations(user.sub, settings.COGNITO_APPLICATIONS_CLIENT_ID)
+
+
+def test_a_role_change_is_answered_at_once(api, bella, admin_user, settings):
     user, signed_in = bella
     services.role_change(actor=admin_user, sub=user.sub, role="c", level=1, shown="b2")
-    assert api(signed_in["IdToken"]).json() == {"allowed": True, "role": "c", "level": 1,
-                                                "applications": ["billing", "crm"]}
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED  # signed out: issued before
+    assert api(after(user, settings)).json() == {"allowed": True, "role": "c", "level": 1,
+                                                 "applications": ["billing", "crm"]}
 
 
-def test_a_revoked_application_is_refused_at_once(api, bella, admin_user):
+def test_a_revoked_application_is_refused_at_once(api, bella, admin_user, settings):
     user, signed_in = bella
     services.access_set(actor=admin_user, sub=user.sub, applications=["crm"])
-    assert api(signed_in["IdToken"]).json() == {"allowed": False, "role": "b", "level": 2, "applications": ["crm"]}
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED
+    assert api(after(user, settings)).json() == {"allowed": False, "role": "b", "level": 2, "applications": ["crm"]}
 
 
-def test_a_disabled_user_is_refused_at_once(api, bella, admin_user):
+def test_a_disabled_user_is_refused_at_once(api, bella, admin_user, settings):
     user, signed_in = bella
     services.user_disable(actor=admin_user, sub=user.sub)
-    assert api(signed_in["IdToken"]).json() == {"allowed": False, "role": None, "level": 0, "applications": []}
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED
+    assert api(after(user, settings)).json() == {"allowed": False, "role": None, "level": 0, "applications": []}
 
 
 def test_a_user_missing_from_the_index_is_refused(api, make_cognito_user, app_sign_in):

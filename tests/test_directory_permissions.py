@@ -115,7 +115,7 @@ def test_helpdesk_cannot_touch_a_staff_account(action, data, helpdesk_client, ma
     with cognito.count_calls() as calls:
         response = helpdesk_client.post(user_url(action, other_admin.sub), data)
     assert response.status_code == FORBIDDEN
-    assert not calls
+    assert dict(calls) == {"AdminListGroupsForUser": 1}  # the target's staff standing, read live; nothing written
     assert AuditEvent.objects.get().outcome == AuditEvent.DENIED
 
 

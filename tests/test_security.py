@@ -202,6 +202,7 @@ ROUTES: dict[str, Route] = {
     # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
     "api_access_check": Route(get=four(NOT_ALLOWED), post=four(HTTPStatus.UNAUTHORIZED),
                               data=lambda w: {"token": "x", "application": w.app_name}, csrf=False),
+    "api_revocations": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
 }
 
 # --- The URLconf ------------------------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""The access-check API: `POST /api/v1/access-check`, authenticated by the application's API key.
+"""The applications' API, authenticated by the application's API key: the access check and the revocation feed.
 
-Request: `Authorization: Api-Key <key>`, JSON `{"token": "<the user's ID or access token>",
-"application": "<name>"}`. Answer: `{"allowed", "role", "level", "applications"}` from the directory
-index. A missing, wrong or revoked key and a token that fails verification all get the same 401; a
-valid key asking about another application than its own gets 403. CSRF does not apply: no cookie
-authenticates this view, the key header does.
+`POST /api/v1/access-check`: `Authorization: Api-Key <key>`, JSON `{"token": "<the user's ID or access
+token>", "application": "<name>"}`. Answer: `{"allowed", "role", "level", "applications"}` from the
+directory index. A missing, wrong or revoked key, a token that fails verification and a token the portal
+revoked (issued before the user was signed out everywhere) all get the same 401; a valid key asking about
+another application than its own gets 403.
+
+`GET /api/v1/revocations?after=<cursor>`: `{"revocations": [{"id", "sub", "not_before"}], "next", "more"}`,
+oldest first; tokens of `sub` issued (`iat`) before `not_before` (Unix seconds) are void. Ask again with
+`after=<next>`; while `more` is true, at once. CSRF does not apply: no cookie authenticates these views,
+the key header does.
 """
 
 import json
@@ -15,10 +20,10 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import access_check as checks
-from accounts import ratelimit, tokens
+from accounts import ratelimit, revocations, tokens
 
 logger = logging.getLogger("accounts.api")
 
@@ -28,6 +33,7 @@ BAD_REQUEST = 'Send JSON: {"token": "<ID or access token>", "application": "<nam
 TOO_MANY = "Too many requests for this API key; retry after the Retry-After header's seconds."
 UNAVAILABLE = "The access check cannot verify tokens right now; retry shortly."
 OTHER_APPLICATION = "This API key is {application}'s: it may only ask about {application}."
+BAD_CURSOR = "Send ?after=<the 'next' of the previous page> (0 or nothing for the beginning)."
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
@@ -91,7 +97,34 @@ def access_check(request):
     except tokens.TokenError as exc:
         logger.info("access-check refused for key %s: %s", key.key_id, exc)
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    if revocations.token_revoked(sub=claims.sub, issued_at=claims.raw["iat"]):
+        logger.info("access-check refused for key %s: sub=%s token revoked", key.key_id, claims.sub)
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     answer = checks.answer_for(claims.sub, application)
     logger.info("access-check key=%s application=%s sub=%s allowed=%s role=%s%s", key.key_id, application,
                 claims.sub, answer.allowed, answer.role or "-", answer.level or "")
     return JsonResponse(answer.as_dict())
+
+
+def _cursor(value: str) -> int | None:
+    """Return the feed cursor (a non-negative integer), or None when it is not one."""
+    value = (value or "0").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+@never_cache
+@require_GET
+def revocation_feed(request):
+    """Serve the revocations after the cursor to an application's key."""
+    key = checks.key_from_header(request.headers.get("Authorization", ""))
+    if key is None:
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    wait = ratelimit.hit(f"revocations:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
+    if wait:
+        return _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    after = _cursor(request.GET.get("after", ""))
+    if after is None:
+        return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
+    page = revocations.feed_page(after=after)
+    rows = [{"id": row.id, "sub": row.sub, "not_before": row.not_before.timestamp()} for row in page.rows]
+    return JsonResponse({"revocations": rows, "next": str(page.next), "more": page.more})

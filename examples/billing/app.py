@@ -61,9 +61,13 @@ class Settings:
         jwks = environ.get("COGNITO_JWKS_URL", "")
         if not jwks and environ.get("COGNITO_ENDPOINT_URL"):
             jwks = f"{endpoint.rstrip('/')}/{pool}/.well-known/jwks.json"
+        portal = environ.get("EXAMPLE_PORTAL_URL", "").rstrip("/")
         access = Config(region=region, user_pool_id=pool, client_ids=(environ["COGNITO_APPLICATIONS_CLIENT_ID"],),
                         jwks_url=jwks, group_prefix=environ.get("PORTAL_APPLICATION_GROUP_PREFIX", "app-"),
-                        roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")))
+                        roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")),
+                        revocations_url=f"{portal}/api/v1/revocations" if portal else "",
+                        api_key=environ.get("EXAMPLE_API_KEY", ""),
+                        revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")))
         return cls(access, environ["COGNITO_APPLICATIONS_CLIENT_ID"], endpoint,
                    environ.get("EXAMPLE_APPLICATION", "billing"),
                    environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true")

@@ -232,6 +232,9 @@ COGNITO_TEMPORARY_PASSWORD_DAYS = env_int("COGNITO_TEMPORARY_PASSWORD_DAYS", 7, 
 COGNITO_JWKS_URL = env.str("COGNITO_JWKS_URL", default="")  # derived from the pool when empty
 COGNITO_JWKS_REFETCH_SECONDS = env_int("COGNITO_JWKS_REFETCH_SECONDS", 60, minimum=1, maximum=86400)
 PORTAL_SESSION_REVALIDATE_SECONDS = env_int("PORTAL_SESSION_REVALIDATE_SECONDS", 300, minimum=10, maximum=86400)
+# A staff member's own standing (enabled, still in a staff group) is read live again when older than this,
+# on their next request and before a write they make (bulk jobs included).
+PORTAL_STAFF_RECHECK_SECONDS = env_int("PORTAL_STAFF_RECHECK_SECONDS", 60, minimum=0, maximum=86400)
 PORTAL_REQUIRE_MFA_FOR_ADMINS = env_bool("PORTAL_REQUIRE_MFA_FOR_ADMINS", False)
 PORTAL_MFA_ISSUER = env.str("PORTAL_MFA_ISSUER", default="Access portal")
 AUTHENTICATION_BACKENDS = ["accounts.backends.CognitoBackend"]
