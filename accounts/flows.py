@@ -15,19 +15,22 @@ from django.conf import settings
 from django.contrib import auth
 
 from accounts import backends, cognito, permissions, throttle, tokens
-from accounts.audit import audit_record, client_ip
+from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
 
 BAD_CREDENTIALS = "The email or password is not right, or the account is disabled."
 NOT_STAFF = "This account has no access to the portal."
 RESET_REQUIRED = "An administrator reset your password. Choose a new one with the code we email you."
-LOCKED = "Too many failed sign-ins. Try again in {minutes} minutes."
+LOCKED = "Too many failed attempts for this account from your address. Try again later."
+TOO_MANY_CODES = "Too many wrong codes. Please sign in again."
 EXPIRED = "The sign-in took too long. Please start again."
 BAD_CODE = "That code is not right, or it has expired."
 WEAK_PASSWORD = "The password needs {rules}."
 SESSION_ENDED = "Your session ended: {why}. Please sign in again."
 UNAVAILABLE = "Cognito could not be reached, so nothing was changed. Please try again in a moment."
 BUSY = "Cognito is busy. Nothing was changed; please try again in a few seconds."
+FORGOT_SENT = "If that account exists, we have emailed it a code."
+RESTART = (EXPIRED, TOO_MANY_CODES)  # the errors that send the person back to the sign-in page
 
 PENDING = "signin_pending"  # the challenge in progress
 TOKENS = "cognito"  # the signed-in session's tokens and last revalidation
@@ -63,10 +66,9 @@ def _fault_audited(request, username: str) -> Iterator[None]:
 def sign_in_start(request, *, username: str, password: str) -> Step:
     """Check the throttle, then sign in with email and password."""
     username = cognito.canonical_username(username)
-    wait = throttle.locked_for(username, client_ip(request))
-    if wait:
+    if not throttle.signin_allowed(request, username=username):
         _audit(request, "sign_in", username, AuditEvent.DENIED, "throttled")
-        return Step(error=LOCKED.format(minutes=max(1, round(wait / 60))))
+        return Step(error=LOCKED)
     return_data: dict = {}
     with _fault_audited(request, username):
         user = auth.authenticate(request, username=username, password=password, return_data=return_data)
@@ -94,7 +96,7 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
     if user is None:
         request.session.pop(PENDING, None)
         if reason != backends.NOT_STAFF:
-            throttle.record_failure(username, client_ip(request))
+            throttle.signin_failed(request, username=username)
         _audit(request, "sign_in", username, AuditEvent.FAILURE, reason)
         if reason == backends.RESET_REQUIRED:
             return Step(challenge="reset_required", error=RESET_REQUIRED)
@@ -106,7 +108,7 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
     request.session.pop(PENDING, None)
     auth.login(request, user, backend="accounts.backends.CognitoBackend")
     request.session[TOKENS] = {**_token_dict(result), "checked_at": time.time(), "mfa": mfa_used}
-    throttle.record_success(username)
+    throttle.signin_succeeded(request, username=username)
     _audit(request, "sign_in", username, AuditEvent.SUCCESS)
     return Step(user=user)
 
@@ -147,8 +149,11 @@ def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.Aut
     except cognito.InvalidPassword:
         return Step(challenge=_screen(state), error=WEAK_PASSWORD.format(rules=_rules()))
     except cognito.CodeMismatch:
-        throttle.record_failure(state["username"], client_ip(request))
+        refused = throttle.signin_failed(request, username=state["username"])
         _audit(request, "sign_in", state["username"], AuditEvent.FAILURE, "wrong MFA code")
+        if refused:  # the pending sign-in ends; the person starts over (and this address is refused for a while)
+            request.session.pop(PENDING, None)
+            return Step(error=TOO_MANY_CODES)
         return Step(challenge=_screen(state), error=BAD_CODE)
     except (cognito.NotAuthorized, cognito.ResourceNotFound, cognito.ExpiredCode):
         request.session.pop(PENDING, None)
@@ -184,6 +189,10 @@ def sign_in_mfa(request, *, code: str) -> Step:
     state = pending(request)
     if state is None or state["challenge"] != "SOFTWARE_TOKEN_MFA":
         return Step(error=EXPIRED)
+    if not throttle.signin_allowed(request, username=state["username"]):
+        request.session.pop(PENDING, None)
+        _audit(request, "sign_in", state["username"], AuditEvent.DENIED, "throttled")
+        return Step(error=TOO_MANY_CODES)
     result = _respond(request, state, "SOFTWARE_TOKEN_MFA", {"SOFTWARE_TOKEN_MFA_CODE": code})
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
 
@@ -236,6 +245,9 @@ def _result_kwargs(saved: dict) -> dict:
 def password_forgot_start(request, *, email: str) -> str:
     """Ask Cognito to email a reset code; return the code only on the embedded emulator."""
     email = cognito.canonical_username(email)
+    if not throttle.forgot_allowed(request, email=email):
+        _audit(request, "password_forgot", email, AuditEvent.DENIED, "throttled")
+        return ""  # the same answer as when the code was sent
     try:
         code = cognito.password_forgot(email)
     except (cognito.UserNotFound, cognito.InvalidParameter, cognito.NotAuthorized):
@@ -247,17 +259,16 @@ def password_forgot_start(request, *, email: str) -> str:
 def password_forgot_finish(request, *, email: str, code: str, new_password: str) -> str:
     """Set a new password with the emailed code; return an error message, or '' on success."""
     email = cognito.canonical_username(email)
-    wait = throttle.locked_for(email, client_ip(request))
-    if wait:
+    if not throttle.signin_allowed(request, username=email):
         _audit(request, "password_reset_confirm", email, AuditEvent.DENIED, "throttled")
-        return LOCKED.format(minutes=max(1, round(wait / 60)))
+        return LOCKED
     try:
         cognito.password_confirm_forgot(email, code, new_password)
     except cognito.InvalidPassword:
         return WEAK_PASSWORD.format(rules=_rules())
     except (cognito.CodeMismatch, cognito.ExpiredCode, cognito.UserNotFound, cognito.NotAuthorized,
             cognito.InvalidParameter, cognito.ResourceNotFound) as exc:  # the emulator's unknown user
-        throttle.record_failure(email, client_ip(request))
+        throttle.signin_failed(request, username=email)
         _audit(request, "password_reset_confirm", email, AuditEvent.FAILURE, exc.code)
         return BAD_CODE
     _audit(request, "password_reset_confirm", email, AuditEvent.SUCCESS)

@@ -79,7 +79,7 @@ def _follow(request, step: flows.Step, template: str, form, **context):
         if step.error:
             messages.warning(request, step.error)
         return redirect(SCREENS[step.challenge])
-    if step.error == flows.EXPIRED:
+    if step.error in flows.RESTART:
         messages.error(request, step.error)
         return redirect("accounts:login")
     form.add_error(None, step.error)
@@ -183,7 +183,7 @@ def password_forgot(request):
         email = cognito.canonical_username(form.cleaned_data["email"])
         code = flows.password_forgot_start(request, email=email)
         request.session["reset_email"] = email
-        messages.info(request, "If that account exists, we have emailed it a code.")
+        messages.info(request, flows.FORGOT_SENT)
         if code:
             messages.warning(request, f"Embedded emulator: the code is {code}")
         return redirect("accounts:password_forgot_confirm")
