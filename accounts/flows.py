@@ -2,7 +2,8 @@
 
 Tokens stay server-side in the Django session. A step returns a Step: a signed-in
 user, the next challenge to show, or an error message (one of the constants below).
-Every attempt is audited; no password or token reaches the audit or a log.
+Every attempt is audited; no password or token reaches the audit or a log, nor an error report:
+the functions that hold them are `sensitive_variables`.
 """
 
 import time
@@ -13,6 +14,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import auth
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import backends, cognito, permissions, throttle, tokens
 from accounts.audit import audit_record
@@ -63,6 +65,7 @@ def _fault_audited(request, username: str) -> Iterator[None]:
         raise
 
 
+@sensitive_variables()  # passwords, codes, tokens, the challenge session
 def sign_in_start(request, *, username: str, password: str) -> Step:
     """Check the throttle, then sign in with email and password."""
     username = cognito.canonical_username(username)
@@ -78,6 +81,7 @@ def sign_in_start(request, *, username: str, password: str) -> Step:
     return _finish(request, username, user, return_data, mfa_used=False)
 
 
+@sensitive_variables()
 def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Step:
     """Keep the challenge in the session and name the screen that answers it."""
     request.session[PENDING] = {"username": username, "challenge": result.challenge, "session": result.session,
@@ -90,6 +94,7 @@ def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Ste
     return Step(challenge=names[result.challenge])
 
 
+@sensitive_variables()
 def _finish(request, username: str, user: User | None, return_data: dict, *, mfa_used: bool) -> Step:
     """Log the user in, or turn the backend's reason into a message; audit either way."""
     reason = return_data.get("reason", backends.BAD_CREDENTIALS)
@@ -113,6 +118,7 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
     return Step(user=user)
 
 
+@sensitive_variables()
 def _token_dict(result: cognito.AuthResult) -> dict:
     """Return the tokens to keep server-side in the session."""
     return {"id": result.id_token, "access": result.access_token, "refresh": result.refresh_token}
@@ -132,6 +138,7 @@ def pending(request) -> dict | None:
     return state
 
 
+@sensitive_variables()
 def _complete(request, state: dict, result: cognito.AuthResult, *, mfa_used: bool) -> Step:
     """Turn a finished challenge into a signed-in user, or the next challenge."""
     if not result.signed_in:
@@ -141,6 +148,7 @@ def _complete(request, state: dict, result: cognito.AuthResult, *, mfa_used: boo
     return _finish(request, state["username"], user, return_data, mfa_used=mfa_used)
 
 
+@sensitive_variables()
 def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.AuthResult | Step:
     """Answer the pending challenge; a refusal becomes a Step with its message."""
     try:
@@ -172,6 +180,7 @@ def _rules() -> str:
     return ", ".join(passwords.policy().rules())
 
 
+@sensitive_variables()
 def sign_in_new_password(request, *, new_password: str) -> Step:
     """Answer NEW_PASSWORD_REQUIRED: the first sign-in with a temporary password."""
     state = pending(request)
@@ -184,6 +193,7 @@ def sign_in_new_password(request, *, new_password: str) -> Step:
     return _complete(request, state, result, mfa_used=False)
 
 
+@sensitive_variables()
 def sign_in_mfa(request, *, code: str) -> Step:
     """Answer SOFTWARE_TOKEN_MFA with a code from the authenticator app."""
     state = pending(request)
@@ -197,12 +207,14 @@ def sign_in_mfa(request, *, code: str) -> Step:
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
 
 
+@sensitive_variables()
 def otpauth_uri(email: str, secret: str) -> str:
     """Return the otpauth:// URI an authenticator app reads from the QR code."""
     issuer_name = quote(settings.PORTAL_MFA_ISSUER)
     return f"otpauth://totp/{issuer_name}:{quote(email)}?secret={secret}&issuer={issuer_name}"
 
 
+@sensitive_variables()
 def mfa_setup_begin(request) -> str:
     """Start TOTP enrolment for the pending sign-in; return the secret (kept in the pending state)."""
     state = pending(request)
@@ -216,6 +228,7 @@ def mfa_setup_begin(request) -> str:
     return state["secret"]
 
 
+@sensitive_variables()
 def mfa_setup_finish(request, *, code: str) -> Step:
     """Verify the first TOTP code, turn MFA on, and finish signing in."""
     state = pending(request)
@@ -237,11 +250,13 @@ def mfa_setup_finish(request, *, code: str) -> Step:
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
 
 
+@sensitive_variables()
 def _result_kwargs(saved: dict) -> dict:
     """Turn tokens kept in the session back into AuthResult arguments."""
     return {"id_token": saved["id"], "access_token": saved["access"], "refresh_token": saved["refresh"]}
 
 
+@sensitive_variables()
 def password_forgot_start(request, *, email: str) -> str:
     """Ask Cognito to email a reset code; return the code only on the embedded emulator."""
     email = cognito.canonical_username(email)
@@ -256,6 +271,7 @@ def password_forgot_start(request, *, email: str) -> str:
     return code
 
 
+@sensitive_variables()
 def password_forgot_finish(request, *, email: str, code: str, new_password: str) -> str:
     """Set a new password with the emailed code; return an error message, or '' on success."""
     email = cognito.canonical_username(email)
@@ -275,6 +291,7 @@ def password_forgot_finish(request, *, email: str, code: str, new_password: str)
     return ""
 
 
+@sensitive_variables()
 def session_revalidate(request) -> str:
     """Follow Cognito: refresh the tokens at the interval; return why the session must end, or ''."""
     state = request.session.get(TOKENS)
@@ -301,6 +318,7 @@ def session_revalidate(request) -> str:
     return ""
 
 
+@sensitive_variables()
 def sign_out(request, *, everywhere: bool = False) -> None:
     """End this session and revoke the user's refresh tokens; everywhere also ends their other sessions."""
     user = request.user
@@ -319,6 +337,7 @@ def sign_out(request, *, everywhere: bool = False) -> None:
     auth.logout(request)
 
 
+@sensitive_variables()
 def account_password_change(request, *, old_password: str, new_password: str) -> str:
     """Change the signed-in user's own password; return an error message, or '' on success."""
     user = request.user
@@ -335,6 +354,7 @@ def account_password_change(request, *, old_password: str, new_password: str) ->
     return ""
 
 
+@sensitive_variables()
 def account_mfa_begin(request) -> str:
     """Start TOTP enrolment for the signed-in user; return the secret."""
     state = request.session[TOKENS]
@@ -344,6 +364,7 @@ def account_mfa_begin(request) -> str:
     return state["mfa_secret"]
 
 
+@sensitive_variables()
 def account_mfa_finish(request, *, code: str) -> str:
     """Verify the first code and turn TOTP on; return an error message, or '' on success."""
     state = request.session[TOKENS]
