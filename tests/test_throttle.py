@@ -1,5 +1,6 @@
 """Sign-in throttling tried as an attacker: per account and address together, MFA codes, forgot password."""
 
+import textwrap
 import uuid
 from http import HTTPStatus
 
@@ -11,6 +12,7 @@ from accounts import cognito, flows
 from accounts.audit import client_ip
 from accounts.models import AuditEvent
 from tests.conftest import STAFF_PASSWORD
+from tests.test_settings import django_process
 
 LOGIN = reverse("accounts:login")
 MFA = reverse("accounts:login_mfa")
@@ -158,3 +160,39 @@ def test_forgot_password_requests_from_one_address_are_limited_across_emails(cli
         for _ in range(30):
             client.post(FORGOT, {"email": f"{uuid.uuid4().hex}@example.com"}, REMOTE_ADDR="203.0.113.9")
     assert calls["ForgotPassword"] == 10 and denials("password_forgot") == 20
+
+
+
+CONCURRENT_FAILURES = textwrap.dedent("""
+    import threading
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db import connection
+    from django.db.models import Sum
+    from django.test import RequestFactory
+    from accounts import throttle
+    settings.PORTAL_SIGNIN_MAX_FAILURES = 1000
+    errors = []
+    def fail(agent):
+        try:
+            for _ in range(10):
+                request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT=agent)
+                throttle.signin_failed(request, username="admin@example.com")
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=fail, args=(f"agent-{n % 2}",)) for n in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    print("errors", errors, "counted", AccessAttempt.objects.aggregate(n=Sum("failures_since_start"))["n"])
+""")
+
+
+def test_concurrent_failures_of_one_account_and_address_in_several_workers_are_all_counted(tmp_path):
+    database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert django_process(tmp_path, "migrate", DATABASE_URL=database).returncode == 0
+    result = django_process(tmp_path, "shell", "-c", CONCURRENT_FAILURES, DATABASE_URL=database,
+                            DJANGO_LOG_LEVEL="ERROR")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "errors [] counted 80"  # 8 workers x 10, none lost
