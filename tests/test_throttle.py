@@ -5,6 +5,7 @@ import uuid
 from http import HTTPStatus
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
@@ -138,6 +139,8 @@ def test_thirty_wrong_totp_codes_end_the_pending_sign_in_at_five_and_the_right_c
     assert right.url == LOGIN and SESSION_KEY not in client.session
     assert refused(sign_in(client, "admin@example.com", STAFF_PASSWORD, "203.0.113.9"))  # the same limiter
     assert AuditEvent.objects.filter(action="sign_in", error="wrong MFA code").count() == 5
+    kept = "".join(AccessAttempt.objects.values_list("post_data", flat=True))
+    assert "code=********************" in kept and f"code={wrong}" not in kept and STAFF_PASSWORD not in kept
     assert denials() >= 1
 
 
