@@ -1,9 +1,11 @@
 """audit_record(): the one way an action writes its audit event."""
 
+import ipaddress
 import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import AuditEvent
@@ -19,8 +21,21 @@ def actor_label(actor: Any) -> tuple[str, str]:
 
 
 def client_ip(request) -> str | None:
-    """Return the client's address as the server saw it."""
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    """Return the client's address: REMOTE_ADDR, or the one the outermost trusted proxy saw."""
+    if request is None:
+        return None
+    address = request.META.get("REMOTE_ADDR")
+    count = settings.PORTAL_TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if count and forwarded:
+        # Each trusted proxy appends the address it saw, so only the last `count` entries are theirs; the
+        # ones before come from the client and are never read.
+        candidate = forwarded[-min(count, len(forwarded))]
+        try:
+            address = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass  # a proxy that writes something else is misconfigured: keep the address the server saw
+    return address
 
 
 def audit_record(

@@ -7,6 +7,7 @@ finished sign-in into a user, or None with the reason in `return_data`.
 
 from django.contrib.auth.backends import ModelBackend
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import cognito, permissions, tokens
 from accounts.models import User
@@ -20,6 +21,7 @@ BAD_CREDENTIALS, CHALLENGE, NOT_STAFF, RESET_REQUIRED, INVALID_TOKEN = (
 class CognitoBackend(ModelBackend):
     """Authenticate against the Cognito pool; read users and permissions only from the local database."""
 
+    @sensitive_variables()
     def authenticate(self, request, username=None, password=None, cognito_tokens=None, return_data=None, **kwargs):
         """Return the staff user for a password or a finished challenge, else None (never raises for bad input)."""
         return_data = {} if return_data is None else return_data
@@ -33,6 +35,7 @@ class CognitoBackend(ModelBackend):
         return self.user_for_tokens(cognito_tokens, return_data)
 
     @staticmethod
+    @sensitive_variables()
     def _password_step(username: str, password: str, return_data: dict) -> cognito.AuthResult | None:
         """Sign in with the password; a challenge or a refusal goes to return_data."""
         try:
@@ -49,6 +52,7 @@ class CognitoBackend(ModelBackend):
         return result
 
     @staticmethod
+    @sensitive_variables()
     def user_for_tokens(result: cognito.AuthResult, return_data: dict) -> User | None:
         """Verify the ID token and return the refreshed local shadow of a staff member, else None."""
         try:

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 # --- Exceptions --------------------------------------------------------------------------------
 
@@ -152,12 +153,12 @@ class Group:
 class AuthResult:
     """The outcome of a sign-in step: tokens, or the next challenge."""
 
-    id_token: str = ""
-    access_token: str = ""
-    refresh_token: str = ""
+    id_token: str = field(default="", repr=False)  # secrets stay out of repr, and so out of error reports
+    access_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
     expires_in: int = 0
     challenge: str = ""
-    session: str = ""
+    session: str = field(default="", repr=False)
     parameters: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -339,6 +340,7 @@ def canonical_username(value: str) -> str:
     return value.strip().lower() if "@" in value else value
 
 
+@sensitive_variables("params")  # passwords, codes, tokens and sessions stay out of error reports
 def call(operation: str, **params) -> dict[str, Any]:
     """Call one Cognito operation, turning its failures into the gateway's exceptions."""
     if "Username" in params:
@@ -448,6 +450,7 @@ def users_in_group(group: str, page_size: int = 60) -> Iterator[User]:
         yield _user(item)
 
 
+@sensitive_variables()
 def user_create(
     email: str, attributes: dict[str, str], *, temporary_password: str = "", send_invitation: bool = True
 ) -> User:
@@ -506,6 +509,7 @@ def user_reset_password(username: str) -> None:
     call("admin_reset_user_password", UserPoolId=pool_id(), Username=username)
 
 
+@sensitive_variables()
 def user_set_password(username: str, password: str, *, permanent: bool) -> None:
     """Set a user's password, permanent or temporary."""
     call(
@@ -530,6 +534,7 @@ def user_sign_out_everywhere(username: str) -> None:
 # --- Sign-in -----------------------------------------------------------------------------------
 
 
+@sensitive_variables()
 def auth_password(username: str, password: str) -> AuthResult:
     """Start a sign-in with username and password (ADMIN_USER_PASSWORD_AUTH)."""
     params = _with_secret(username, {"USERNAME": username, "PASSWORD": password})
@@ -543,6 +548,7 @@ def auth_password(username: str, password: str) -> AuthResult:
     return _auth_result(response)
 
 
+@sensitive_variables()
 def auth_refresh(username: str, refresh_token: str) -> AuthResult:
     """Exchange a refresh token for new ID and access tokens; `username` is the user's sub."""
     params = _with_secret(username, {"REFRESH_TOKEN": refresh_token})
@@ -556,6 +562,7 @@ def auth_refresh(username: str, refresh_token: str) -> AuthResult:
     return _auth_result(response)
 
 
+@sensitive_variables()
 def auth_respond(challenge: str, session: str, username: str, answers: dict[str, str]) -> AuthResult:
     """Answer a sign-in challenge (NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, MFA_SETUP)."""
     responses = _with_secret(username, {"USERNAME": username, **answers})
@@ -585,6 +592,7 @@ def password_forgot(username: str) -> str:
     return headers.get("x-moto-forgot-password-confirmation-code", "").removeprefix(EMULATOR_CODE_PREFIX)
 
 
+@sensitive_variables()
 def password_confirm_forgot(username: str, code: str, password: str) -> None:
     """Set a new password with the code Cognito sent."""
     if settings.COGNITO_EMBEDDED:
@@ -600,11 +608,13 @@ def password_confirm_forgot(username: str, code: str, password: str) -> None:
     call("confirm_forgot_password", **params)
 
 
+@sensitive_variables()
 def password_change(access_token: str, old_password: str, new_password: str) -> None:
     """Change the signed-in user's own password."""
     call("change_password", AccessToken=access_token, PreviousPassword=old_password, ProposedPassword=new_password)
 
 
+@sensitive_variables()
 def token_associate(*, access_token: str = "", session: str = "") -> tuple[str, str]:
     """Start TOTP enrolment; return (secret, session)."""
     params = {"AccessToken": access_token} if access_token else {"Session": session}
@@ -612,6 +622,7 @@ def token_associate(*, access_token: str = "", session: str = "") -> tuple[str, 
     return response["SecretCode"], response.get("Session", "")
 
 
+@sensitive_variables()
 def token_verify(code: str, *, access_token: str = "", session: str = "") -> str:
     """Verify a TOTP code to finish enrolment; return the new session (empty with an access token)."""
     params: dict[str, Any] = {"UserCode": code, "FriendlyDeviceName": "portal"}
@@ -632,6 +643,7 @@ def user_set_totp_preference(username: str, *, enabled: bool) -> None:
     )
 
 
+@sensitive_variables()
 def sign_out_everywhere(access_token: str) -> None:
     """Revoke every refresh token of the token's owner (GlobalSignOut)."""
     call("global_sign_out", AccessToken=access_token)

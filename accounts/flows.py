@@ -2,7 +2,8 @@
 
 Tokens stay server-side in the Django session. A step returns a Step: a signed-in
 user, the next challenge to show, or an error message (one of the constants below).
-Every attempt is audited; no password or token reaches the audit or a log.
+Every attempt is audited; no password or token reaches the audit or a log, nor an error report:
+the functions that hold them are `sensitive_variables`.
 """
 
 import time
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib import auth
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import backends, cognito, permissions, revocations, throttle, tokens
 from accounts.audit import audit_record, client_ip
@@ -22,13 +24,16 @@ from accounts.models import AuditEvent, User
 BAD_CREDENTIALS = "The email or password is not right, or the account is disabled."
 NOT_STAFF = "This account has no access to the portal."
 RESET_REQUIRED = "An administrator reset your password. Choose a new one with the code we email you."
-LOCKED = "Too many failed sign-ins. Try again in {minutes} minutes."
+LOCKED = "Too many failed attempts for this account from your address. Try again later."
+TOO_MANY_CODES = "Too many wrong codes. Please sign in again."
 EXPIRED = "The sign-in took too long. Please start again."
 BAD_CODE = "That code is not right, or it has expired."
 WEAK_PASSWORD = "The password needs {rules}."
 SESSION_ENDED = "Your session ended: {why}. Please sign in again."
 UNAVAILABLE = "Cognito could not be reached, so nothing was changed. Please try again in a moment."
 BUSY = "Cognito is busy. Nothing was changed; please try again in a few seconds."
+FORGOT_SENT = "If that account exists, we have emailed it a code."
+RESTART = (EXPIRED, TOO_MANY_CODES)  # the errors that send the person back to the sign-in page
 
 PENDING = "signin_pending"  # the challenge in progress
 TOKENS = "cognito"  # the signed-in session's tokens and last revalidation
@@ -62,13 +67,13 @@ def _fault_audited(request, username: str) -> Iterator[None]:
         raise
 
 
+@sensitive_variables()  # passwords, codes, tokens, the challenge session
 def sign_in_start(request, *, username: str, password: str) -> Step:
     """Check the throttle, then sign in with email and password."""
     username = cognito.canonical_username(username)
-    wait = throttle.locked_for(username, client_ip(request))
-    if wait:
+    if not throttle.signin_allowed(request, username=username):
         _audit(request, "sign_in", username, AuditEvent.DENIED, "throttled")
-        return Step(error=LOCKED.format(minutes=max(1, round(wait / 60))))
+        return Step(error=LOCKED)
     return_data: dict = {}
     with _fault_audited(request, username):
         user = auth.authenticate(request, username=username, password=password, return_data=return_data)
@@ -78,6 +83,7 @@ def sign_in_start(request, *, username: str, password: str) -> Step:
     return _finish(request, username, user, return_data, mfa_used=False)
 
 
+@sensitive_variables()
 def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Step:
     """Keep the challenge in the session and name the screen that answers it."""
     request.session[PENDING] = {"username": username, "challenge": result.challenge, "session": result.session,
@@ -89,13 +95,14 @@ def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Ste
     return Step(challenge=SCREENS[result.challenge])
 
 
+@sensitive_variables()
 def _finish(request, username: str, user: User | None, return_data: dict, *, mfa_used: bool) -> Step:
     """Log the user in, or turn the backend's reason into a message; audit either way."""
     reason = return_data.get("reason", backends.BAD_CREDENTIALS)
     if user is None:
         request.session.pop(PENDING, None)
         if reason != backends.NOT_STAFF:
-            throttle.record_failure(username, client_ip(request))
+            throttle.signin_failed(request, username=username)
         _audit(request, "sign_in", username, AuditEvent.FAILURE, reason)
         if reason == backends.RESET_REQUIRED:
             return Step(challenge="reset_required", error=RESET_REQUIRED)
@@ -107,11 +114,12 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
     request.session.pop(PENDING, None)
     auth.login(request, user, backend="accounts.backends.CognitoBackend")
     request.session[TOKENS] = {**_token_dict(result), "checked_at": time.time(), "mfa": mfa_used}
-    throttle.record_success(username)
+    throttle.signin_succeeded(request, username=username)
     _audit(request, "sign_in", username, AuditEvent.SUCCESS)
     return Step(user=user)
 
 
+@sensitive_variables()
 def _token_dict(result: cognito.AuthResult) -> dict:
     """Return the tokens to keep server-side in the session."""
     return {"id": result.id_token, "access": result.access_token, "refresh": result.refresh_token}
@@ -131,6 +139,7 @@ def pending(request) -> dict | None:
     return state
 
 
+@sensitive_variables()
 def _complete(request, state: dict, result: cognito.AuthResult, *, mfa_used: bool) -> Step:
     """Turn a finished challenge into a signed-in user, or the next challenge."""
     if not result.signed_in:
@@ -140,6 +149,7 @@ def _complete(request, state: dict, result: cognito.AuthResult, *, mfa_used: boo
     return _finish(request, state["username"], user, return_data, mfa_used=mfa_used)
 
 
+@sensitive_variables()
 def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.AuthResult | Step:
     """Answer the pending challenge; a refusal becomes a Step with its message."""
     try:
@@ -148,8 +158,11 @@ def _respond(request, state: dict, challenge: str, answers: dict) -> cognito.Aut
     except cognito.InvalidPassword:
         return Step(challenge=_screen(state), error=WEAK_PASSWORD.format(rules=_rules()))
     except cognito.CodeMismatch:
-        throttle.record_failure(state["username"], client_ip(request))
+        refused = throttle.signin_failed(request, username=state["username"])
         _audit(request, "sign_in", state["username"], AuditEvent.FAILURE, "wrong MFA code")
+        if refused:  # the pending sign-in ends; the person starts over (and this address is refused for a while)
+            request.session.pop(PENDING, None)
+            return Step(error=TOO_MANY_CODES)
         return Step(challenge=_screen(state), error=BAD_CODE)
     except (cognito.NotAuthorized, cognito.ResourceNotFound, cognito.ExpiredCode):
         request.session.pop(PENDING, None)
@@ -168,6 +181,7 @@ def _rules() -> str:
     return ", ".join(passwords.policy().rules())
 
 
+@sensitive_variables()
 def sign_in_new_password(request, *, new_password: str) -> Step:
     """Answer NEW_PASSWORD_REQUIRED: the first sign-in with a temporary password."""
     state = pending(request)
@@ -180,21 +194,28 @@ def sign_in_new_password(request, *, new_password: str) -> Step:
     return _complete(request, state, result, mfa_used=False)
 
 
+@sensitive_variables()
 def sign_in_mfa(request, *, code: str) -> Step:
     """Answer SOFTWARE_TOKEN_MFA with a code from the authenticator app."""
     state = pending(request)
     if state is None or state["challenge"] != "SOFTWARE_TOKEN_MFA":
         return Step(error=EXPIRED)
+    if not throttle.signin_allowed(request, username=state["username"]):
+        request.session.pop(PENDING, None)
+        _audit(request, "sign_in", state["username"], AuditEvent.DENIED, "throttled")
+        return Step(error=TOO_MANY_CODES)
     result = _respond(request, state, "SOFTWARE_TOKEN_MFA", {"SOFTWARE_TOKEN_MFA_CODE": code})
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
 
 
+@sensitive_variables()
 def otpauth_uri(email: str, secret: str) -> str:
     """Return the otpauth:// URI an authenticator app reads from the QR code."""
     issuer_name = quote(settings.PORTAL_MFA_ISSUER)
     return f"otpauth://totp/{issuer_name}:{quote(email)}?secret={secret}&issuer={issuer_name}"
 
 
+@sensitive_variables()
 def mfa_setup_begin(request) -> str:
     """Start TOTP enrolment for the pending sign-in; return the secret (kept in the pending state)."""
     state = pending(request)
@@ -208,6 +229,7 @@ def mfa_setup_begin(request) -> str:
     return state["secret"]
 
 
+@sensitive_variables()
 def mfa_setup_finish(request, *, code: str) -> Step:
     """Verify the first TOTP code, turn MFA on, and finish signing in."""
     state = pending(request)
@@ -229,14 +251,19 @@ def mfa_setup_finish(request, *, code: str) -> Step:
     return result if isinstance(result, Step) else _complete(request, state, result, mfa_used=True)
 
 
+@sensitive_variables()
 def _result_kwargs(saved: dict) -> dict:
     """Turn tokens kept in the session back into AuthResult arguments."""
     return {"id_token": saved["id"], "access_token": saved["access"], "refresh_token": saved["refresh"]}
 
 
+@sensitive_variables()
 def password_forgot_start(request, *, email: str) -> str:
     """Ask Cognito to email a reset code; return the code only on the embedded emulator."""
     email = cognito.canonical_username(email)
+    if not throttle.forgot_allowed(request, email=email):
+        _audit(request, "password_forgot", email, AuditEvent.DENIED, "throttled")
+        return ""  # the same answer as when the code was sent
     try:
         code = cognito.password_forgot(email)
     except (cognito.UserNotFound, cognito.InvalidParameter, cognito.NotAuthorized):
@@ -245,26 +272,27 @@ def password_forgot_start(request, *, email: str) -> str:
     return code
 
 
+@sensitive_variables()
 def password_forgot_finish(request, *, email: str, code: str, new_password: str) -> str:
     """Set a new password with the emailed code; return an error message, or '' on success."""
     email = cognito.canonical_username(email)
-    wait = throttle.locked_for(email, client_ip(request))
-    if wait:
+    if not throttle.signin_allowed(request, username=email):
         _audit(request, "password_reset_confirm", email, AuditEvent.DENIED, "throttled")
-        return LOCKED.format(minutes=max(1, round(wait / 60)))
+        return LOCKED
     try:
         cognito.password_confirm_forgot(email, code, new_password)
     except cognito.InvalidPassword:
         return WEAK_PASSWORD.format(rules=_rules())
     except (cognito.CodeMismatch, cognito.ExpiredCode, cognito.UserNotFound, cognito.NotAuthorized,
             cognito.InvalidParameter, cognito.ResourceNotFound) as exc:  # the emulator's unknown user
-        throttle.record_failure(email, client_ip(request))
+        throttle.signin_failed(request, username=email)
         _audit(request, "password_reset_confirm", email, AuditEvent.FAILURE, exc.code)
         return BAD_CODE
     _audit(request, "password_reset_confirm", email, AuditEvent.SUCCESS)
     return ""
 
 
+@sensitive_variables()
 def session_revalidate(request) -> str:
     """Follow Cognito: refresh the tokens at the interval; return why the session must end, or ''."""
     state = request.session.get(TOKENS)
@@ -290,6 +318,7 @@ def session_revalidate(request) -> str:
     return ""
 
 
+@sensitive_variables()
 def sign_out(request, *, everywhere: bool = False) -> None:
     """End this session and revoke the user's refresh tokens; everywhere also ends their other sessions."""
     user = request.user
@@ -311,6 +340,7 @@ def sign_out(request, *, everywhere: bool = False) -> None:
     auth.logout(request)
 
 
+@sensitive_variables()
 def account_password_change(request, *, old_password: str, new_password: str) -> str:
     """Change the signed-in user's own password; return an error message, or '' on success."""
     user = request.user
@@ -327,6 +357,7 @@ def account_password_change(request, *, old_password: str, new_password: str) ->
     return ""
 
 
+@sensitive_variables()
 def account_mfa_begin(request) -> str:
     """Start TOTP enrolment for the signed-in user; return the secret."""
     state = request.session[TOKENS]
@@ -336,6 +367,7 @@ def account_mfa_begin(request) -> str:
     return state["mfa_secret"]
 
 
+@sensitive_variables()
 def account_mfa_finish(request, *, code: str) -> str:
     """Verify the first code and turn TOTP on; return an error message, or '' on success."""
     state = request.session[TOKENS]

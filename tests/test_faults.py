@@ -96,7 +96,7 @@ def test_after_a_throttling_storm_the_next_request_works_at_once_simulated(admin
 @pytest.mark.django_db
 def test_a_throttling_storm_at_sign_in_locks_nobody_out_and_audits_each_attempt_simulated(
         client, admin_identity, settings, no_backoff):
-    settings.PORTAL_SIGNIN_MAX_FAILURES_PER_USER, settings.PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = 3, 5
+    settings.PORTAL_SIGNIN_MAX_FAILURES = 3
     login = reverse("accounts:login")
     with cognito_fault("TooManyRequestsException", operations={"AdminInitiateAuth"}):
         for _ in range(12):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import cognito, flows, passwords, permissions
@@ -79,7 +79,7 @@ def _follow(request, step: flows.Step, template: str, form, **context):
         if step.error:
             messages.warning(request, step.error)
         return redirect(SCREENS[step.challenge])
-    if step.error == flows.EXPIRED:
+    if step.error in flows.RESTART:
         messages.error(request, step.error)
         return redirect("accounts:login")
     form.add_error(None, step.error)
@@ -145,11 +145,13 @@ def qr_data_uri(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+@sensitive_variables()
 def _enrolment_context(email: str, secret: str) -> dict:
     """Return what an enrolment page shows: the QR code and the secret to type by hand."""
     return {"secret": secret, "qr": qr_data_uri(flows.otpauth_uri(email, secret))}
 
 
+@sensitive_variables()
 def _setup_context(request) -> dict:
     """Return the pending sign-in's enrolment context."""
     state = flows.pending(request) or {}
@@ -171,6 +173,7 @@ def login_mfa_setup(request):
 
 
 @sign_in_view(FORGOT, forms.ForgotPasswordForm)
+@sensitive_variables()
 def password_forgot(request):
     """Ask for the email; Cognito sends a code to it."""
     form = forms.ForgotPasswordForm(request.POST or None)
@@ -178,7 +181,7 @@ def password_forgot(request):
         email = cognito.canonical_username(form.cleaned_data["email"])
         code = flows.password_forgot_start(request, email=email)
         request.session["reset_email"] = email
-        messages.info(request, "If that account exists, we have emailed it a code.")
+        messages.info(request, flows.FORGOT_SENT)
         if code:
             messages.warning(request, f"Embedded emulator: the code is {code}")
         return redirect("accounts:password_forgot_confirm")
@@ -186,6 +189,7 @@ def password_forgot(request):
 
 
 @sign_in_view(FORGOT_CONFIRM, forms.ForgotPasswordConfirmForm, _policy_context)
+@sensitive_variables()
 def password_forgot_confirm(request):
     """Take the emailed code and a new password."""
     initial = {"email": request.session.get("reset_email", "")}
@@ -265,6 +269,7 @@ def account_password(request):
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
+@sensitive_variables()
 def account_mfa(request):
     """Enrol an authenticator app from the account page."""
     secret = flows.account_mfa_begin(request)

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "accounts",
 ]
 
@@ -238,11 +239,31 @@ PORTAL_STAFF_RECHECK_SECONDS = env_int("PORTAL_STAFF_RECHECK_SECONDS", 60, minim
 PORTAL_REQUIRE_MFA_FOR_ADMINS = env_bool("PORTAL_REQUIRE_MFA_FOR_ADMINS", False)
 PORTAL_MFA_ISSUER = env.str("PORTAL_MFA_ISSUER", default="Access portal")
 AUTHENTICATION_BACKENDS = ["accounts.backends.CognitoBackend"]
-PORTAL_SIGNIN_MAX_FAILURES_PER_USER = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_USER", 5, minimum=1, maximum=1000)
-PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("PORTAL_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=10000)
+# Failed sign-ins (passwords, MFA codes, reset codes) are counted per account AND client address together
+# by django-axes (accounts/throttle.py), so a stranger's failures never refuse the right password elsewhere.
+PORTAL_SIGNIN_MAX_FAILURES = env_int("PORTAL_SIGNIN_MAX_FAILURES", 5, minimum=1, maximum=1000)
 PORTAL_SIGNIN_LOCKOUT_SECONDS = env_int("PORTAL_SIGNIN_LOCKOUT_SECONDS", 900, minimum=10, maximum=86400)
+# Proxies in front of the portal that each append to X-Forwarded-For: 0 = use REMOTE_ADDR (no proxy), N = the
+# Nth address from the right. Entries the client wrote itself are never read.
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# Forgot-password requests sent on to Cognito per email and per client address, each per hour.
+PORTAL_PASSWORD_FORGOT_PER_EMAIL = env_int("PORTAL_PASSWORD_FORGOT_PER_EMAIL", 5, minimum=1, maximum=1000)
+PORTAL_PASSWORD_FORGOT_PER_ADDRESS = env_int("PORTAL_PASSWORD_FORGOT_PER_ADDRESS", 20, minimum=1, maximum=100000)
 
-# A cache shared by every worker and machine (failed sign-in counters live here).
+AXES_HANDLER = "accounts.throttle.SignInAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "accounts.throttle.failure_limit"
+AXES_COOLOFF_TIME = "accounts.throttle.cool_off"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_RESET_ON_SUCCESS = False  # the flow clears the pair once the whole sign-in (MFA included) succeeds
+AXES_DISABLE_ACCESS_LOG = True  # the audit log records every attempt
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_SENSITIVE_PARAMETERS = ["password", "new_password", "confirm_password", "old_password", "code"]
+# The flow asks axes' handler itself (so a challenge is not a failure and the refusal is the form's message),
+# instead of axes' backend and middleware, which would turn every lock into their own 429 page.
+SILENCED_SYSTEM_CHECKS = ["axes.W002", "axes.W003"]
+
+# A cache shared by every worker and machine (request counters live here).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
