@@ -168,7 +168,7 @@ def job_start(*, actor, job: BulkJob, background: bool = True) -> None:
     """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
     if job.created_by_id != actor.pk:
         raise PermissionDenied(services.MESSAGES["not_allowed"])
-    started = BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW).update(status=BulkJob.QUEUED)
+    started = BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED)
     if not started:
         raise services.ServiceError("This job was already started.")
     job.refresh_from_db()
