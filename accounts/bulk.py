@@ -195,7 +195,7 @@ def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> 
     """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
     with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
                  request=request) as attempt:
-        if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW).update(status=BulkJob.QUEUED):
+        if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
             raise services.ServiceError(SAID["not_startable"])
         job.refresh_from_db()
         attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}

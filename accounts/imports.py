@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Min
 
-from accounts import cognito, directory, permissions, roles, selectors, services
+from accounts import app_selectors, cognito, directory, permissions, roles, selectors, services
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, BulkJob, BulkRow, DirectoryEntry
 
@@ -101,15 +101,15 @@ def _level(value: str):
     return int(value) if value.strip().isdigit() else value.strip()
 
 
-def row_parse(number: int, values: dict[str, str]) -> ParsedRow:
-    """Validate one row's values as the services would; collect every error."""
+def row_parse(number: int, values: dict[str, str], known: frozenset[str] | None = None) -> ParsedRow:
+    """Validate one row's values as the services would (against `known` applications); collect every error."""
     row = ParsedRow(number=number, data={name: values[name].strip() for name in COLUMNS})
     apps = [app.strip().lower() for app in values["applications"].split(";") if app.strip()]
     checks = [
         ("email", lambda: services.valid_email(values["email"])),
         ("name", lambda: services.valid_name(values["name"])),
         ("role", lambda: services.valid_role(values["role"].strip().lower(), _level(values["level"]))),
-        ("applications", lambda: services.valid_applications(apps)),
+        ("applications", lambda: services.valid_applications(apps, known)),
     ]
     for name, check in checks:
         try:
@@ -139,7 +139,7 @@ def _decoded(binary, place: dict) -> Iterator[str]:
 
 def rows_read(binary) -> Iterator[ParsedRow]:
     """Yield the rows of a CSV file (UTF-8, with or without BOM); raise FileError for the file as a whole."""
-    place = {"line": 0}
+    place, known = {"line": 0}, frozenset(app_selectors.application_names())  # one query, not one a row
     reader = csv.reader(_decoded(binary, place))
     try:
         try:
@@ -155,7 +155,7 @@ def rows_read(binary) -> Iterator[ParsedRow]:
                 yield ParsedRow(number=reader.line_num, data={"email": values[0].strip() if values else ""},
                                 errors=[MESSAGES["field_count"].format(count=len(values), expected=len(names))])
                 continue
-            yield row_parse(reader.line_num, dict(zip(names, values)))
+            yield row_parse(reader.line_num, dict(zip(names, values)), known)
         if not seen:
             raise FileError(MESSAGES["no_rows"])
     except UnicodeDecodeError:
@@ -233,26 +233,47 @@ def _mark_duplicates(job: BulkJob) -> None:
         BulkRow.objects.bulk_update(rows, ["plan", "state", "detail"])
 
 
+def _batches(rows: Iterator[ParsedRow]) -> Iterator[list[ParsedRow]]:
+    """Yield the rows BATCH at a time."""
+    batch: list[ParsedRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _discard(job: BulkJob) -> None:
+    """Delete a preview that could not be finished, BATCH rows per transaction."""
+    while ids := list(job.rows.values_list("pk", flat=True)[:BATCH]):
+        BulkRow.objects.filter(pk__in=ids).delete()
+    job.delete()
+
+
 def import_preview(*, actor, binary, name: str, size: int) -> BulkJob:
-    """Read and plan a file (the dry run: no Cognito call, nothing applied); return the preview job."""
+    """Read and plan a file (the dry run: no Cognito call, nothing applied); return the preview job.
+
+    Each batch of rows is written in a transaction of its own, so that no write lock is held while the file
+    is read (on SQLite a long one would stop every other writer: the workers, the sign-ins). The job counts
+    its rows only at the end, and a job without a count cannot be started.
+    """
     if not permissions.can_import(actor):
         raise PermissionDenied(services.MESSAGES["not_allowed"])
     size_check(size)
     digest = hashlib.file_digest(binary, "sha256").hexdigest()
     binary.seek(0)
-    with transaction.atomic():
-        job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255],
-                                     file_sha256=digest)
-        batch: list[ParsedRow] = []
-        for row in rows_read(binary):
-            batch.append(row)
-            if len(batch) == BATCH:
-                BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
-                batch = []
-        BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
+    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], file_sha256=digest)
+    try:
+        for batch in _batches(rows_read(binary)):
+            BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
         _mark_duplicates(job)
-        job.total = job.rows.count()
-        job.save(update_fields=["total"])
+    except BaseException:
+        _discard(job)
+        raise
+    job.total = job.rows.count()
+    job.save(update_fields=["total"])
     return job
 
 

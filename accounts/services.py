@@ -220,10 +220,10 @@ def valid_role(name: str, level) -> roles.Role:
         raise InvalidInput(str(exc)) from None
 
 
-def valid_applications(names: Iterable[str]) -> list[str]:
-    """Return the applications sorted, or raise InvalidInput naming the unknown ones."""
+def valid_applications(names: Iterable[str], known: Iterable[str] | None = None) -> list[str]:
+    """Return the applications sorted, or raise InvalidInput naming those not `known` (default: the registry)."""
     names = set(names)
-    unknown = sorted(names - set(app_selectors.application_names()))
+    unknown = sorted(names - set(app_selectors.application_names() if known is None else known))
     if unknown:
         raise InvalidInput(MESSAGES["unknown_application"].format(names=", ".join(unknown)))
     return sorted(names)

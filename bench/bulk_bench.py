@@ -1,5 +1,6 @@
-"""Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, and the
-peak memory of the access review export at 100,000 users against 100.
+"""Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, the
+preview time of 100,000 rows (and how long another writer waited meanwhile), and the peak memory of the
+access review export at 100,000 users against 100.
 
 Run from the repository root:  python bench/bulk_bench.py  [--quick]
 Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file,
@@ -43,7 +44,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs ev
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import OperationalError, connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -167,6 +168,45 @@ def measure_export(admin: User, sizes: list[int]) -> dict:
     return {"by_users": found, "peak_ratio": round(last["peak_kib"] / first["peak_kib"], 2)}
 
 
+def _other_writer(waits: list, stop: threading.Event) -> None:
+    """Write one short transaction every 50 ms until stopped, noting how long each waited (or its error)."""
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                with transaction.atomic():
+                    BulkPace.objects.update_or_create(pk=1, defaults={"next_at": timezone.now()})
+                waits.append(time.monotonic() - started)
+            except OperationalError as exc:
+                waits.append(str(exc))
+            time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def measure_preview(admin: User, rows: int) -> dict:
+    """Time the dry run of `rows` rows (half of them users in the index) while another writer keeps writing."""
+    seed_index(rows // 2)
+    lines = [f"user{n:07d}@example.com,User {n},b,2,crm" for n in range(rows)]
+    data = ("email,name,role,level,applications\n" + "\n".join(lines) + "\n").encode()
+    waits: list = []
+    stop = threading.Event()
+    writer = threading.Thread(target=_other_writer, args=(waits, stop))
+    writer.start()
+    with cognito.count_calls() as calls:
+        started = time.monotonic()
+        job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="preview.csv", size=len(data))
+        seconds = time.monotonic() - started
+    stop.set()
+    writer.join()
+    timings = [wait for wait in waits if isinstance(wait, float)]
+    return {"rows": job.total, "megabytes": round(len(data) / 1024 / 1024, 1), "seconds": round(seconds, 2),
+            "rows_per_second": round(job.total / seconds), "cognito_calls": sum(calls.values()),
+            "other_writes": len(waits), "other_write_longest_wait_s": round(max(timings, default=0), 3),
+            "other_write_errors": sorted({wait for wait in waits if isinstance(wait, str)}),
+            "database": connection.vendor}
+
+
 def print_table(results: dict) -> None:
     """Print the results as plain tables."""
     print("\nImport on moto's server (new users: role B1 + crm; re-run: the same file again)")
@@ -175,6 +215,11 @@ def print_table(results: dict) -> None:
     for label, run in results["import"].items():
         print(f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
               f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}")
+    run = results["preview"]
+    print(f"\nImport preview (dry run) of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: "
+          f"{run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; another "
+          f"writer meanwhile: {run['other_writes']} writes, longest wait {run['other_write_longest_wait_s']} s, "
+          f"errors: {run['other_write_errors'] or 'none'}")
     export = results["export"]
     print("\nAccess review export, whole pool (tracemalloc peak while streaming)")
     for size, run in export["by_users"].items():
@@ -199,6 +244,7 @@ def main() -> None:
                                                                         workers=1)
     results["import"][f"{rerun} re-run (unchanged), default"] = run_import(admin, people("b", rerun), rate=default,
                                                                            workers=1)
+    results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
     results["export"] = measure_export(admin, [100, 10_000] if quick else [100, 100_000])
     results["jobs"] = BulkJob.objects.count()
     print_table(results)

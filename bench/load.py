@@ -79,7 +79,9 @@ class Portal:
                 if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_", "DATABASE_"))}
         self.env = {**keep, "MOTO_PORT": str(self.moto_port), "PORTAL_PORT": str(self.port),
                     "PORTAL_VAR_DIR": str(self.var), "PORTAL_WEB_WORKERS": str(workers),
-                    "PORTAL_ENV_FILE": str(work / "empty.env"), "PORTAL_START_TIMEOUT": "120"}
+                    "PORTAL_ENV_FILE": str(work / "empty.env"), "PORTAL_START_TIMEOUT": "120",
+                    # moto's recorder, only to count the Cognito requests (make run keeps a snapshot instead)
+                    "MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(self.var / "moto" / "recording.jsonl")}
         if os.environ.get("LOAD_DATABASE_URL"):  # an empty database to use instead of SQLite in the temporary directory
             self.env["DATABASE_URL"] = os.environ["LOAD_DATABASE_URL"]
         self.log = work / "run.log"

@@ -89,6 +89,12 @@ def rows_bulk(data: dict) -> tuple[list, list]:
         if "re-run" not in label and not calls:
             calls.append({"operation": "import, one new user (role and an application)", "calls": run["calls_per_row"],
                           "by_operation": {}, "note": f"mean over {run['rows']} rows"})
+    if "preview" in data:
+        run = data["preview"]
+        calls.append({"operation": f"import preview (dry run), {run['rows']:,} rows", "calls": run["cognito_calls"],
+                      "by_operation": {}, "note": f"{run['seconds']} s ({run['rows_per_second']} rows/s, "
+                      f"{run['database']}); another writer's longest wait meanwhile "
+                      f"{run['other_write_longest_wait_s']} s, errors: {run['other_write_errors'] or 'none'}"})
     return calls, ratios
 
 

@@ -1,102 +1,189 @@
-"""Run moto's server (`moto_server`) as the embedded Cognito of `make run`, fit for replaying its recording.
+"""Run moto's server as the embedded Cognito of `make run`, its state kept in a snapshot file.
 
-Three adjustments to moto's recorder, nothing else. While the recording is replayed:
-- TOTP codes are not checked: every recorded code has expired by then, and a refused code would leave
-  that user unenrolled and shift every identifier generated after it;
-- an access token in a replayed request is accepted when a token with the same `jti` was issued during
-  the replay: tokens carry the time they were issued, so the replayed ones differ from the recorded ones,
-  and requests made with them (TOTP enrolment, password change, sign-out) would fail;
-- a replay that fails switches recording back on (moto leaves it off), and a last line cut short by a
-  crash is dropped before the server starts.
-Usage: python scripts/embedded_cognito.py -H 127.0.0.1 -p PORT  (same options as moto_server).
+- State: after every request that may change it, a thread writes moto's cognito-idp backends to the
+  snapshot file (pickled, written aside and renamed, so a crash leaves the previous one whole); once more
+  on SIGTERM/SIGINT; the server loads it when it starts. The file is moto's state and nothing more, so it
+  is as large as the pool and never grows by itself; users, IDs, groups, passwords, TOTP enrolments and
+  issued tokens come back exactly as they were.
+- Cognito's rules moto lacks (the tests' moto applies the same ones, through `cognito_rules()`): after
+  AdminResetUserPassword, signing in with the old password raises PasswordResetRequiredException, where
+  moto would answer NEW_PASSWORD_REQUIRED and let the user choose a password without the emailed code; a
+  password set with the emailed code confirms the user again.
+Usage: python scripts/embedded_cognito.py -H 127.0.0.1 -p PORT --state FILE
 """
 
-import base64
-import json
+import argparse
+import io
 import os
+import pickle
+import signal
 import sys
+import threading
 
-import requests
-from moto.cognitoidp.models import cognitoidp_backends
-from moto.moto_api._internal.recorder import models as recorder_models
-from moto.moto_api._internal.recorder.models import Recorder
-from moto.server import main
+from joserfc import jwk
+from moto.cognitoidp.exceptions import UserNotFoundError
+from moto.cognitoidp.models import CognitoIdpBackend, UserStatus, cognitoidp_backends
+from moto.core.exceptions import JsonRESTError
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.utilities.utils import load_resource
+from werkzeug.serving import run_simple
 
-TOTP_SWITCH = "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"
-_replay = Recorder.replay_recording
-
-
-def token_id(token: str) -> str:
-    """Return a JWT's `jti` claim, read without verification ('' when it is not a JWT)."""
-    try:
-        payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("jti", "")
-    except (IndexError, ValueError, AttributeError):
-        return ""
+READS = ("Describe", "List", "Get", "AdminGet", "AdminList")  # operations that change nothing
+KEY = "cognito-jwk"  # stands for moto's signing key, which cannot be pickled (every pool has the same one)
 
 
-def accept_recorded_token(body) -> None:
-    """Let the recorded access token in `body` stand for the replayed token with the same jti."""
-    try:
-        token = json.loads(body or "{}").get("AccessToken", "")
-    except (ValueError, AttributeError):
-        return
-    wanted = token_id(token)
-    if not wanted:
-        return
-    for backends in cognitoidp_backends.values():
-        for backend in backends.values():
-            for pool in backend.user_pools.values():
-                if token in pool.access_tokens:
-                    return
-                for issued, owner in list(pool.access_tokens.items()):
-                    if token_id(issued) == wanted:
-                        pool.access_tokens[token] = owner
-                        return
+# --- Cognito's rules ------------------------------------------------------------------------------------
 
 
-class _ReplayRequests:
-    """Stand-in for `requests` in moto's recorder: adjusts each replayed request before sending it."""
+class PasswordResetRequired(JsonRESTError):
+    """Cognito's answer to a sign-in after an administrator reset the password."""
 
-    @staticmethod
-    def request(method, url, headers=None, data=None, **kwargs):
-        accept_recorded_token(data)
-        return requests.request(method=method, url=url, headers=headers, data=data, **kwargs)
+    def __init__(self):
+        super().__init__("PasswordResetRequiredException", "Password reset required for the user")
 
 
-def replay_recording(self, target_host=None):
-    """Replay the recording with TOTP checks off and recorded tokens accepted; keep recording after."""
-    enabled, totp = self._user_enabled, os.environ.get(TOTP_SWITCH)
-    os.environ[TOTP_SWITCH] = "false"
-    recorder_models.requests = _ReplayRequests
-    try:
-        _replay(self, target_host=target_host)
-    finally:
-        recorder_models.requests = requests
-        self._user_enabled = enabled
-        if totp is None:
-            del os.environ[TOTP_SWITCH]
-        else:
-            os.environ[TOTP_SWITCH] = totp
-
-
-def drop_torn_last_line(path: str) -> None:
-    """Remove a last line that is not complete JSON (the server was killed while writing it)."""
-    if not os.path.exists(path):
-        return
-    with open(path, "rb") as file:
-        lines = file.read().splitlines(keepends=True)
-    if not lines:
+def refuse_reset_sign_in(backend, pool_id: str, parameters: dict) -> None:
+    """Raise PasswordResetRequired when the right password is given for a user whose password was reset."""
+    if "PASSWORD" not in parameters or pool_id not in backend.user_pools:
         return
     try:
-        json.loads(lines[-1])
-    except ValueError:
-        print(f"embedded Cognito: dropping a torn last line from {path}", file=sys.stderr)
-        with open(path, "wb") as file:
-            file.writelines(lines[:-1])
+        user = backend.admin_get_user(pool_id, parameters.get("USERNAME", ""))
+    except UserNotFoundError:
+        return  # moto's own answer follows
+    if user.enabled and user.status is UserStatus.RESET_REQUIRED and user.password == parameters["PASSWORD"]:
+        raise PasswordResetRequired()
+
+
+def cognito_rules() -> dict:
+    """Return {CognitoIdpBackend method name: replacement} for the rules in which moto differs from Cognito."""
+    admin_auth, user_auth = CognitoIdpBackend.admin_initiate_auth, CognitoIdpBackend.initiate_auth
+    confirm_forgot = CognitoIdpBackend.confirm_forgot_password
+
+    def admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters):
+        refuse_reset_sign_in(self, user_pool_id, auth_parameters or {})
+        return admin_auth(self, user_pool_id, client_id, auth_flow, auth_parameters)
+
+    def initiate_auth(self, client_id, auth_flow, auth_parameters):
+        pool_id = next((pool.id for pool in self.user_pools.values() if client_id in pool.clients), "")
+        refuse_reset_sign_in(self, pool_id, auth_parameters or {})
+        return user_auth(self, client_id, auth_flow, auth_parameters)
+
+    def confirm_forgot_password(self, client_id, username, password, confirmation_code):
+        confirm_forgot(self, client_id, username, password, confirmation_code)
+        for pool in self.user_pools.values():
+            user = pool._get_user(username) if client_id in pool.clients else None
+            if user is not None and user.status is UserStatus.RESET_REQUIRED:
+                user.status = UserStatus.CONFIRMED  # as Cognito: the emailed code ends the reset
+
+    return {"admin_initiate_auth": admin_initiate_auth, "initiate_auth": initiate_auth,
+            "confirm_forgot_password": confirm_forgot_password}
+
+
+# --- The snapshot -------------------------------------------------------------------------------------
+
+
+class _Pickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        return KEY if isinstance(obj, jwk.RSAKey) else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        if pid != KEY:
+            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+        return jwk.RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+
+
+def state_dump() -> bytes:
+    """Return moto's cognito-idp state, every account and region, as bytes."""
+    state = {(account, region): vars(backend) for account, backends in cognitoidp_backends.items()
+             for region, backend in backends.items()}
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
+    return out.getvalue()
+
+
+def state_load(data: bytes) -> int:
+    """Replace moto's cognito-idp state with a dumped one; return the number of user pools."""
+    state = _Unpickler(io.BytesIO(data)).load()
+    for (account, region), values in state.items():
+        vars(cognitoidp_backends[account][region]).update(values)
+    return sum(len(values["user_pools"]) for values in state.values())
+
+
+class Snapshots:
+    """Write the state to `path` whenever it changed; requests and snapshots take turns on one lock."""
+
+    def __init__(self, path: str):
+        self.path, self.lock, self.writing = path, threading.RLock(), threading.Lock()
+        self.changed = threading.Event()
+
+    def load(self) -> None:
+        """Restore the last snapshot, if there is one."""
+        if os.path.exists(self.path):
+            with open(self.path, "rb") as file:
+                pools = state_load(file.read())
+            print(f"embedded Cognito: restored {pools} user pool(s) from {self.path}", file=sys.stderr)
+
+    def save(self) -> None:
+        """Write the current state aside, then put it in place of the last snapshot."""
+        with self.writing:
+            self.changed.clear()
+            with self.lock:
+                data = state_dump()
+            with open(f"{self.path}.new", "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(f"{self.path}.new", self.path)
+
+    def run(self) -> None:
+        """Save after each change, forever (a daemon thread)."""
+        while True:
+            self.changed.wait()
+            self.save()
+
+    def app(self, wsgi):
+        """Wrap a WSGI app: one request at a time, and a snapshot after any that may change the state."""
+
+        def wrapped(environ, start_response):
+            operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+            with self.lock:
+                body = list(wsgi(environ, start_response))
+            if environ.get("REQUEST_METHOD") != "GET" and not operation.startswith(READS):
+                self.changed.set()
+            return body
+
+        return wrapped
+
+
+def main(argv: list[str]) -> None:
+    """Serve the emulator on HOST:PORT, restoring and keeping its state in the snapshot file."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("--state", required=True, help="the snapshot file")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    for name, replacement in cognito_rules().items():
+        setattr(CognitoIdpBackend, name, replacement)
+    snapshots = Snapshots(args.state)
+    try:
+        snapshots.load()
+    except Exception as exc:  # a file from another moto version, or damaged
+        sys.exit(f"embedded Cognito: cannot read {args.state} ({exc.__class__.__name__}: {exc}); "
+                 "move it away to start afresh.")
+
+    def stop(_number, _frame):
+        snapshots.save()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    threading.Thread(target=snapshots.run, daemon=True).start()
+    run_simple(args.host, args.port, snapshots.app(DomainDispatcherApplication(create_backend_app)), threaded=True,
+               request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
-    Recorder.replay_recording = replay_recording
-    drop_torn_last_line(os.environ.get("MOTO_RECORDER_FILEPATH", "moto_recording"))
-    sys.exit(main())
+    main(sys.argv[1:])

@@ -2,9 +2,11 @@
 
 import pytest
 from moto import mock_aws
+from moto.cognitoidp.models import CognitoIdpBackend
 
 from accounts import cognito, roles
 from accounts.bootstrap import bootstrap
+from scripts.embedded_cognito import cognito_rules
 
 STAFF_PASSWORD = "Staff-Password-1!"
 USER_PASSWORD = "User-Password-1!"
@@ -27,8 +29,10 @@ def _no_real_aws(monkeypatch):
 
 
 @pytest.fixture
-def aws():
-    """Run the test inside moto's in-process AWS."""
+def aws(monkeypatch):
+    """Run the test inside moto's in-process AWS, with the embedded Cognito's rules where moto is laxer."""
+    for name, rule in cognito_rules().items():
+        monkeypatch.setattr(CognitoIdpBackend, name, rule)
     with mock_aws():
         yield
 

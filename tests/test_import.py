@@ -6,6 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
@@ -114,6 +115,44 @@ def test_a_bad_file_is_refused_as_a_whole_and_leaves_nothing(admin_user, data, m
         preview(admin_user, data)
     assert refused.value.message == message
     assert not BulkJob.objects.exists() and not BulkRow.objects.exists()
+
+
+def many_people(count: int) -> bytes:
+    """Return a CSV of `count` new users."""
+    return csv_bytes(*(f"person{n}@example.com,Person {n},a,1,crm" for n in range(count)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_preview_writes_each_batch_in_a_transaction_of_its_own(admin_user, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 10)
+    database, commits, inserts = connections["default"], [], []
+    commit = database.commit
+    monkeypatch.setattr(database, "commit", lambda: (commits.append(1), commit())[1])
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("INSERT") and BulkRow._meta.db_table in sql:
+            inserts.append(len(commits))  # the transaction (counted by commits so far) the rows go in
+        return execute(sql, params, many, context)
+
+    with database.execute_wrapper(spy):
+        job = preview(admin_user, many_people(35))
+    assert job.total == 35 and job.rows.count() == 35
+    assert len(inserts) == 4 and len(set(inserts)) == 4, "the batches were written in one long transaction"
+
+
+def test_a_file_refused_after_some_batches_leaves_nothing(admin_user, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 10)
+    with pytest.raises(imports.FileError) as refused:
+        preview(admin_user, many_people(34) + b"\xe9,x,a,1,\n")
+    assert refused.value.message == imports.MESSAGES["encoding"].format(line=36)
+    assert not BulkJob.objects.exists() and not BulkRow.objects.exists()
+
+
+def test_a_preview_still_being_read_cannot_be_started(admin_user):
+    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=admin_user, file_name="big.csv")
+    with pytest.raises(services.ServiceError):
+        bulk.job_start(actor=admin_user, job=job, background=False)
+    assert BulkJob.objects.get(pk=job.pk).status == BulkJob.PREVIEW
 
 
 def test_bad_rows_are_reported_one_by_one(admin_user, alice):

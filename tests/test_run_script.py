@@ -95,6 +95,30 @@ class Run:
         self.process.terminate()
         return self.process.wait(timeout=30)
 
+    def parts(self) -> dict[str, int]:
+        """Return {what: pid} for the embedded Cognito, the first task worker and gunicorn's master."""
+        found = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, fields = int(stat.parent.name), stat.read_text().rsplit(")", 1)[1].split()
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) != self.process.pid:  # the process group
+                continue
+            for what, marker in (("cognito", "embedded_cognito.py"), ("worker", "db_worker"), ("web", "gunicorn")):
+                if marker in command and (what != "web" or int(fields[1]) == self.process.pid):
+                    found.setdefault(what, pid)
+        return found
+
+    def wait_for_health(self, wanted: int, timeout: float = 60) -> None:
+        """Wait until /healthz answers `wanted`, failing with the script's output otherwise."""
+        deadline = time.monotonic() + timeout
+        while status(f"{self.url}/healthz") != wanted:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"/healthz never answered {wanted}:\n{self.output()}")
+            time.sleep(0.1)
+
     def group_alive(self) -> bool:
         """Return True while any process of the script's group still exists."""
         try:
@@ -170,7 +194,8 @@ def directory_emails(run_env) -> set[str]:
         database.close()
 
 
-def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env, embedded_gateway):
+def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embedded_pool(
+        start_run, run_env, embedded_gateway):
     first = start_run()
     first.wait_until_served()
     assert status(f"{first.url}/accounts/login/") == 200
@@ -194,7 +219,7 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
 
     second = start_run()
     second.wait_until_served()
-    assert "replaying" in second.output()
+    assert "restoring its state" in second.output()
     assert embedded_ids(run_env)["COGNITO_USER_POOL_ID"] == pool_id
     with embedded_gateway():
         assert cognito.user_get("kept@example.com").sub == made.sub
@@ -203,6 +228,23 @@ def test_run_serves_stops_cleanly_and_keeps_the_embedded_pool(start_run, run_env
         assert [pid for pid, _ in cognito.pools_list()] == [pool_id]
     assert sign_in(second.url, "Admin@Example.com", ADMIN_PASSWORD) == (302, "/")
     assert "kept@example.com" in directory_emails(run_env), "make run did not read the pool into the directory"
+
+    parts = second.parts()
+    os.kill(parts["cognito"], signal.SIGKILL)
+    os.kill(parts["worker"], signal.SIGKILL)
+    second.wait_for_health(503)  # the portal still answers, without Cognito
+    second.wait_for_health(200)
+    assert "the embedded Cognito stopped (killed by signal 9); starting it again" in second.output()
+    assert "task worker 1 stopped (killed by signal 9); starting it again" in second.output()
+    assert second.parts()["worker"] != parts["worker"]
+    with embedded_gateway():
+        assert cognito.user_groups(made.sub) == ["app-crm"]
+    os.kill(parts["web"], signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while "the web server (gunicorn) started again." not in second.output():
+        assert time.monotonic() < deadline, f"gunicorn was not started again:\n{second.output()}"
+        time.sleep(0.2)
+    second.wait_for_health(200)
     assert second.terminate() == 143  # the script alone: it must stop what it started itself
     assert not second.group_alive(), "scripts/run left processes behind"
 

@@ -120,6 +120,23 @@ def test_password_reset_by_an_administrator_leads_to_forgot_password_simulated(c
 
 
 @pytest.mark.django_db
+def test_after_an_administrators_reset_the_old_password_leads_to_the_code_page_not_a_new_password(
+        client, admin_identity, settings):
+    settings.COGNITO_EMBEDDED = True
+    cognito.user_reset_password("admin@example.com")
+    response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
+    assert response.url == reverse("accounts:password_forgot")
+    assert client.get(reverse("accounts:login_new_password")).status_code != HTTPStatus.OK
+    with pytest.raises(cognito.PasswordResetRequired):
+        cognito.auth_password("admin@example.com", STAFF_PASSWORD)
+    sent = client.post(reverse("accounts:password_forgot"), {"email": "admin@example.com"}, follow=True)
+    code = next(m for m in messages_of(sent) if "the code is" in m).rsplit(" ", 1)[-1]
+    client.post(reverse("accounts:password_forgot_confirm"), {"email": "admin@example.com", "code": code,
+                "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    assert sign_in(client, "admin@example.com", NEW_PASSWORD).url == reverse("home")
+
+
+@pytest.mark.django_db
 def test_forgot_password_with_the_emailed_code(client, admin_identity, settings):
     settings.COGNITO_EMBEDDED = True
     response = client.post(reverse("accounts:password_forgot"), {"email": "admin@example.com"}, follow=True)
