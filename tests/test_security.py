@@ -622,3 +622,10 @@ def test_a_reset_code_for_an_unknown_email_answers_like_a_wrong_code(client, set
                                {"email": email, "code": "123456", **NEW_PASSWORD})
         answers.append((response.status_code, response.context["form"].non_field_errors()))
     assert answers[0] == answers[1] and answers[0][0] == HTTPStatus.OK  # no 500, nothing to tell them apart
+
+
+def test_the_view_on_site_shortcut_is_404_for_every_content_type_and_id():
+    desk = signed_in("desk@example.com")
+    answers = {(kind.app_label, kind.model, object_id): desk.get(f"/admin/r/{kind.pk}/{object_id}/").status_code
+               for kind in ContentType.objects.all() for object_id in ("1", "not-an-id")}
+    assert set(answers.values()) == {HTTPStatus.NOT_FOUND}, {key: code for key, code in answers.items() if code != 404}
