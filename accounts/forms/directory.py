@@ -3,7 +3,7 @@
 from django import forms
 
 from accounts import app_selectors, roles
-from accounts.services import NAME_MAX
+from accounts.services import EMAIL_MAX, NAME_MAX
 
 
 def role_choices() -> list[tuple[str, str]]:
@@ -25,7 +25,7 @@ def level_field() -> forms.IntegerField:
 class InviteForm(forms.Form):
     """Email, name, role and level, applications."""
 
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(max_length=EMAIL_MAX)
     name = forms.CharField(max_length=NAME_MAX)
     role = forms.ChoiceField(choices=role_choices)
     level = forms.IntegerField()
