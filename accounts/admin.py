@@ -78,7 +78,6 @@ class PortalAdminSite(admin.AdminSite):
             target = reverse("admin:index", current_app=self.name)
         return redirect_to_login(target, reverse("accounts:login"))
 
-
     def get_urls(self):
         """Return the admin's URLs, the view-on-site shortcut answering 404: no model has a page of its own."""
         shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut),
