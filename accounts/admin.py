@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -76,6 +77,17 @@ class PortalAdminSite(admin.AdminSite):
         if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
             target = reverse("admin:index", current_app=self.name)
         return redirect_to_login(target, reverse("accounts:login"))
+
+    def get_urls(self):
+        """Return the admin's URLs, the view-on-site shortcut answering 404: no model has a page of its own."""
+        shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut),
+                        name="view_on_site")
+        return [shortcut if getattr(url, "name", "") == "view_on_site" else url for url in super().get_urls()]
+
+
+def _no_shortcut(request, content_type_id, object_id):
+    """Answer 404: Django's shortcut 500s on ids of the wrong shape and on models without a table."""
+    raise Http404
 
 
 portal_site = PortalAdminSite(name="admin")

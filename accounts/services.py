@@ -22,6 +22,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry
 
 NAME_MAX = 256
+EMAIL_MAX = 128  # the email is the username at creation, and Cognito's usernames are at most 128 characters
 
 MESSAGES = {
     "not_in_directory": "This user is not in the directory. Search again or refresh the directory.",
@@ -36,6 +37,8 @@ MESSAGES = {
                             "email is not verified. Nothing was changed.",
     "confirm_delete": "Type the user's email address exactly to confirm the deletion. Nothing was deleted.",
     "cognito_refused": "Cognito refused the change: {error}",
+    "invite_refused": "Cognito refused this invitation: {error}. Check the email address and the name; "
+                      "nothing was created.",
     "not_allowed": "Not allowed.",
 }
 
@@ -199,7 +202,7 @@ def valid_email(value: str) -> str:
         validate_email(email)
     except ValidationError:
         raise InvalidInput(MESSAGES["invalid_email"]) from None
-    if any(char in email for char in '"\\ '):  # quoted local parts: valid, but not worth the risk
+    if len(email) > EMAIL_MAX or any(char in email for char in '"\\ '):  # quoted local parts: not worth the risk
         raise InvalidInput(MESSAGES["invalid_email"])
     return email
 
@@ -460,6 +463,8 @@ def user_invite(*, actor, email: str, name: str, role: str, level, applications:
             user = cognito.user_create(email, {"name": name, **roles.attributes_for(new)}, temporary_password=temporary)
         except cognito.UserExists:
             raise EmailTaken(MESSAGES["email_taken"].format(email=email), sub=_existing_sub(email)) from None
+        except cognito.InvalidParameter as exc:
+            raise InvalidInput(MESSAGES["invite_refused"].format(error=str(exc).rstrip("."))) from None
         attempt.target_sub = user.sub
         access = AccessResult()
         _apply_changes(user.sub, [("grant", app) for app in apps], access, all_or_report=False)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts import api_keys, app_services, cognito, services, tokens
 from accounts.models import ApiKey
+from accounts.views import api as api_views
 from tests import tokens_helpers as forge
 from tests.apps_helpers import app_sign_in, apps_pool, token_after_revocations  # noqa: F401  (fixtures)
 from tests.conftest import USER_PASSWORD
@@ -206,3 +207,27 @@ def test_logs_name_the_key_and_user_but_never_the_token(api, bella, billing_key,
     assert "allowed=True" in text
     assert signed_in["IdToken"] not in text and "forged-token-value" not in text
     assert billing_key not in text and ApiKey.objects.get().key_id in text
+
+
+def test_deeply_nested_json_is_400_without_a_traceback(billing_key, caplog):
+    with caplog.at_level(logging.INFO):
+        response = Client().post(URL, "[" * 3000, content_type="application/json",
+                                 HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {"error": api_views.BAD_REQUEST}
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+
+
+def _console_formatter() -> logging.Formatter:
+    """Return the formatter of the console handler that settings.LOGGING configured."""
+    return next(handler.formatter for handler in logging.getLogger().handlers if handler.name == "console")
+
+
+def test_a_newline_in_the_application_cannot_forge_a_log_line(api, bella, caplog):
+    _, signed_in = bella
+    forged = "crm\n2026-12-01 10:00:00,000 INFO accounts.api ok\x1b[2K"
+    with caplog.at_level(logging.INFO, logger="accounts.api"):
+        assert api(signed_in["IdToken"], application=forged).status_code == HTTPStatus.FORBIDDEN
+    lines = [_console_formatter().format(record) for record in caplog.records if record.name == "accounts.api"]
+    assert len(lines) == 1 and "\n" not in lines[0] and "\x1b" not in lines[0]
+    assert "crm\\n2026-12-01" in lines[0] and "\\x1b[2K" in lines[0]

@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+import threading
+import tomllib
 import zipfile
 from http import HTTPStatus
 from pathlib import Path
@@ -120,6 +122,119 @@ def test_unreadable_keys_are_their_own_error(access_config, tina):
     broken = Verifier(replace(access_config, jwks_url="http://127.0.0.1:9/jwks.json", timeout=(1, 1)))
     with pytest.raises(KeysUnavailable, match="signing keys could not be read"):
         broken.check(tina["IdToken"], "billing")
+
+
+# --- The key cache and the token's length -------------------------------------------------------
+
+
+class FakeResponse:
+    """What requests.get returns, answering `status` with `body`."""
+
+    def __init__(self, status: int, body: dict):
+        self.status_code, self.body = status, body
+
+    def raise_for_status(self):
+        if self.status_code >= 400:
+            raise core.requests.HTTPError(f"{self.status_code}")
+
+    def json(self):
+        return self.body
+
+
+@pytest.fixture
+def jwks_answers(monkeypatch):
+    """Make every JWKS download answer the given (status, body); return the list of URLs downloaded."""
+    downloads, answer = [], {}
+
+    def get(url, timeout):
+        downloads.append(url)
+        return FakeResponse(*answer["value"])
+
+    monkeypatch.setattr(core.requests, "get", get)
+    return downloads, answer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A monotonic clock the test moves by hand."""
+    now = {"value": 1000.0}
+    monkeypatch.setattr(core.time, "monotonic", lambda: now["value"])
+    return now
+
+
+@pytest.mark.parametrize("status, body", [(500, {"message": "internal error"}), (200, {"keys": []})],
+                         ids=["500", "empty set"])
+def test_a_failed_jwks_download_is_remembered_for_a_short_while(jwks_answers, clock, status, body):
+    downloads, answer = jwks_answers
+    answer["value"] = (status, body)
+    keys = core.KeySet("https://pool.invalid/jwks.json", failure_seconds=10)
+    for _ in range(5):
+        with pytest.raises(KeysUnavailable):
+            keys.key("kid-1")
+    assert len(downloads) == 1  # not one download per token
+    clock["value"] += 10
+    with pytest.raises(KeysUnavailable):
+        keys.key("kid-1")
+    assert len(downloads) == 2  # tried again once the failure is old
+
+
+def test_a_known_kid_never_waits_on_a_refetch():
+    entered, release, order = threading.Event(), threading.Event(), []
+
+    class SlowSecondDownload(core.KeySet):
+        downloads = 0
+
+        def _fetch(self, url):
+            self.downloads += 1
+            if self.downloads > 1:  # the refetch an unknown kid causes: it hangs until released
+                entered.set()
+                release.wait()
+                order.append("refetch done")
+            return {"known": "key"}
+
+    keys = SlowSecondDownload("https://pool.invalid/jwks.json", refetch_seconds=0)
+    assert keys.key("known") == "key"
+    unknown = threading.Thread(target=lambda: pytest.raises(TokenError, keys.key, "unknown"))
+    unknown.start()
+    entered.wait()
+    deadline = threading.Timer(3, release.set)  # without the fix the known kid waits for this release
+    deadline.start()
+    assert keys.key("known") == "key"
+    order.append("known kid answered")
+    release.set()
+    unknown.join()
+    deadline.cancel()
+    assert order == ["known kid answered", "refetch done"]
+
+
+def test_a_token_over_the_length_cap_is_refused_before_it_is_parsed(verifier, monkeypatch):
+    parsed = []
+    monkeypatch.setattr(core.jwt, "decode", lambda *args, **kwargs: parsed.append("decode"))
+    monkeypatch.setattr(core.jwt, "get_unverified_header", lambda *args, **kwargs: parsed.append("header"))
+    token = "e" * (core.MAX_TOKEN_LENGTH + 1)
+    for check in (verifier.verify, lambda t: core.verify(t, token_use="id", issuer="i", client_ids=["c"],
+                                                         keys=core.KeySet())):
+        with pytest.raises(TokenError, match=r"too long \(over 8192 characters\)"):
+            check(token)
+    assert core.declared_use(token) == "" and parsed == []
+
+
+def test_a_token_at_the_length_cap_is_parsed(verifier):
+    with pytest.raises(TokenError, match="malformed"):
+        verifier.verify("e" * core.MAX_TOKEN_LENGTH)
+
+
+def test_pyjwt_versions_with_known_advisories_are_excluded():
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "cognito_access" / "pyproject.toml").read_text())["project"]
+    (spec,) = [Requirement(line) for line in project["dependencies"] if line.lower().startswith("pyjwt")]
+    # 2.10.0: iss matched as a substring (CVE-2024-53861); before 2.12.0: unknown `crit` headers accepted;
+    # before 2.13.0: algorithm allow-list bypass with PyJWK and four more (GHSA-jq35-7prp-9v3f and others).
+    assert not any(spec.specifier.contains(version) for version in ("2.8.0", "2.10.0", "2.11.1", "2.12.1"))
+    pinned = next(line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if line.lower().startswith("pyjwt"))
+    assert spec.specifier.contains(pinned)
 
 
 # --- WSGI middleware ----------------------------------------------------------------------------

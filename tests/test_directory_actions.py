@@ -370,6 +370,31 @@ def test_bad_invite_input_is_refused_with_nothing_created(field, value, message,
     assert AuditEvent.objects.get().outcome == "failure"
 
 
+def test_an_invitation_cognito_refuses_is_a_form_error_with_nothing_created_simulated(admin_client):
+    # The embedded emulator refuses o'brien+x@example.com as a username, as Cognito refuses some parameters.
+    with cognito_fault("InvalidParameterException", operations={"AdminCreateUser"}) as failed:
+        response = admin_client.post(user_url("add"), {**INVITE, "email": "o'brien+x@example.com"})
+    assert failed and response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.context["error"] == services.MESSAGES["invite_refused"].format(error="simulated")
+    assert not DirectoryEntry.objects.exists()
+    assert [user.email for user in cognito.users_list()] == ["admin@example.com"]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.outcome, event.target) == ("user_invite", "failure", "o'brien+x@example.com")
+
+
+def test_an_email_with_an_apostrophe_and_a_plus_is_a_valid_address():
+    assert services.valid_email("O'Brien+x@Example.com") == "o'brien+x@example.com"
+
+
+def test_an_email_longer_than_cognitos_username_limit_is_refused_before_cognito(admin_client):
+    email = "a" * (services.EMAIL_MAX - len("@example.com") + 1) + "@example.com"  # valid, but 129 characters
+    with cognito.count_calls() as calls:
+        response = admin_client.post(user_url("add"), {**INVITE, "email": email})
+    assert response.status_code == HTTPStatus.BAD_REQUEST and response.context["error"] == services.MESSAGES[
+        "invalid_email"] and not calls
+    assert services.valid_email(email[1:]) == email[1:]
+
+
 def test_script_in_a_name_is_shown_escaped(admin_client):
     admin_client.post(user_url("add"), {**INVITE, "name": "<script>alert(1)</script>"})
     user = cognito.user_get("new.person@example.com")

@@ -249,16 +249,27 @@ def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embe
     assert not second.group_alive(), "scripts/run left processes behind"
 
 
+REAL_POOL = {"COGNITO_USER_POOL_ID": "us-east-1_unreachable", "COGNITO_ENDPOINT_URL": "http://127.0.0.1:9",
+             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
 def test_run_refuses_to_serve_when_the_configured_pool_is_unreachable(start_run, run_env):
-    run_env.update(
-        COGNITO_USER_POOL_ID="us-east-1_unreachable",
-        COGNITO_ENDPOINT_URL="http://127.0.0.1:9",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
+    run_env.update(REAL_POOL, DJANGO_SECRET_KEY="a-secret-of-this-test-" * 3, DJANGO_ALLOWED_HOSTS="portal.example.com")
     run = start_run()
     assert run.process.wait(timeout=60) == 1
-    assert "the portal cannot use Cognito, so it is not served" in run.output()
+    assert "with the production settings (portal.settings.production)" in run.output()
+    assert "the portal cannot use Cognito, so it is not served" in run.output()  # /healthz is not sent to HTTPS
     assert '"cognito": "unreachable"' in run.output()
     assert "embedded Cognito" not in run.output()  # a configured pool means no emulator
+    assert not run.group_alive(), "scripts/run left processes behind"
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
+def test_run_with_a_real_pool_needs_the_production_secrets(start_run, run_env, missing):
+    given = {"DJANGO_SECRET_KEY": "a-secret-of-this-test-" * 3, "DJANGO_ALLOWED_HOSTS": "portal.example.com"}
+    run_env.update(REAL_POOL, **{name: value for name, value in given.items() if name != missing})
+    run = start_run()
+    assert run.process.wait(timeout=60) == 1
+    assert f"a real pool is served with the production settings: set {missing}" in run.output()
+    assert "the portal cannot use Cognito" not in run.output()  # refused before anything started
     assert not run.group_alive(), "scripts/run left processes behind"

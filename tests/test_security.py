@@ -373,11 +373,24 @@ class Changes:
         return {op: n for op, n in self.calls.items() if op not in COGNITO_READS | allowed}
 
 
+STRICT_CSP = {"default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
+              "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"}  # no 'unsafe-inline' anywhere
+# What that policy refuses in a page: a script without src, a style element or attribute, an event handler.
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+
+
 def mismatch(method: str, persona: str, response, answer, here: str, world: World) -> list[str]:
     """Return what is wrong with one answer: status, redirect target, frame header."""
     problems = []
     if response.get("X-Frame-Options") != "DENY":
         problems.append(f"{method} as {persona}: frames not denied")
+    if {part.strip() for part in response.get("Content-Security-Policy", "").split(";")} != STRICT_CSP:
+        problems.append(f"{method} as {persona}: Content-Security-Policy {response.get('Content-Security-Policy')!r}")
+    if "camera=()" not in response.get("Permissions-Policy", ""):
+        problems.append(f"{method} as {persona}: no Permissions-Policy turning the camera off")
+    if response.get("Content-Type", "").startswith("text/html") and not response.streaming:
+        if inline := INLINE.findall(response.content.decode()):
+            problems.append(f"{method} as {persona}: inline script or style the policy refuses: {inline}")
     wanted = world.expected(answer, here)
     if isinstance(wanted, int):
         if response.status_code != wanted:
@@ -623,3 +636,17 @@ def test_a_reset_code_for_an_unknown_email_answers_like_a_wrong_code(client, set
                                {"email": email, "code": "123456", **NEW_PASSWORD})
         answers.append((response.status_code, response.context["form"].non_field_errors()))
     assert answers[0] == answers[1] and answers[0][0] == HTTPStatus.OK  # no 500, nothing to tell them apart
+
+
+def test_the_view_on_site_shortcut_is_404_for_every_content_type_and_id():
+    desk = signed_in("desk@example.com")
+    answers = {(kind.app_label, kind.model, object_id): desk.get(f"/admin/r/{kind.pk}/{object_id}/").status_code
+               for kind in ContentType.objects.all() for object_id in ("1", "not-an-id")}
+    assert set(answers.values()) == {HTTPStatus.NOT_FOUND}, {key: code for key, code in answers.items() if code != 404}
+
+
+def test_no_template_holds_inline_script_or_style():
+    templates = Path(accounts.__file__).resolve().parent.parent / "templates"
+    found = {str(path.relative_to(templates)): INLINE.findall(path.read_text())
+             for path in templates.rglob("*.html")}
+    assert len(found) > 30 and {name: hits for name, hits in found.items() if hits} == {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.settings.base import env_applications, env_bool, env_int
+from portal.settings.base import DEVELOPMENT_SECRET_KEY, env_applications, env_bool, env_int
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,6 +91,13 @@ def test_production_settings_without_a_secret_key_stop_naming_it(tmp_path):
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_settings_refuse_the_public_development_key(tmp_path):
+    result = django_process(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings.production",
+                            DJANGO_ALLOWED_HOSTS="portal.example.com", DJANGO_SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is the public development key" in result.stderr
 
 
 @pytest.mark.parametrize("preload", ["false", "true"])

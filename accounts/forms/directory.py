@@ -4,7 +4,7 @@ the rules, validate again for their other callers, and audit."""
 from django import forms
 
 from accounts import app_selectors, roles
-from accounts.services import MESSAGES, NAME_MAX
+from accounts.services import EMAIL_MAX, MESSAGES, NAME_MAX
 
 
 def role_choices() -> list[tuple[str, str]]:
@@ -60,7 +60,7 @@ class ApplicationsField(forms.MultipleChoiceField):
 class InviteForm(forms.Form):
     """Email, name, role and level, applications."""
 
-    email = forms.EmailField(max_length=254, error_messages={
+    email = forms.EmailField(max_length=EMAIL_MAX, error_messages={
         key: MESSAGES["invalid_email"] for key in ("required", "invalid", "max_length")})
     name = forms.CharField(max_length=NAME_MAX, error_messages={
         key: MESSAGES["invalid_name"].format(max=NAME_MAX)

@@ -48,7 +48,7 @@ def _payload(request) -> tuple[str, str] | None:
     """Return (token, application) from the JSON body, or None when it is not that."""
     try:
         data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None
     if not isinstance(data, dict):
         return None

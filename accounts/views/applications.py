@@ -4,8 +4,6 @@ Thin views: the registry services validate, check the rule and audit; the views 
 messages and redirects. Everything needs `manage_applications` (administrators).
 """
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -18,11 +16,10 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import app_selectors, app_services, permissions, pool_checks, roles, selectors, services
+from accounts import app_selectors, app_services, csvexport, permissions, pool_checks, roles, selectors, services
 from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, MemberListForm, NewApplicationForm
 from accounts.forms.directory import first_error
 from accounts.models import Application
-from accounts.views.audit import neutralise
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
@@ -179,21 +176,11 @@ def member_remove(request, pk, sub, admin):
     return redirect(page_url(application, **(back.cleaned_data if back.is_valid() else {})))
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer output."""
-
-    def write(self, value):
-        return value
-
-
-def _member_rows(members):
-    """Yield the CSV lines: the header, then one line per member, formulas neutralised."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
+def _member_values(members):
+    """Yield one row of values per member."""
     for entry in members.iterator(chunk_size=2000):
-        values = [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled,
-                  entry.sub]
-        yield writer.writerow([neutralise(value) for value in values])
+        yield [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled,
+               entry.sub]
 
 
 @require_GET
@@ -202,8 +189,8 @@ def members_csv(request, pk, admin):
     _guard(request)
     application = _application(pk)
     role = request.GET.get("role", "")
-    response = StreamingHttpResponse(_member_rows(app_selectors.application_members(application.name, role)),
-                                     content_type="text/csv; charset=utf-8")
+    rows = csvexport.lines(CSV_COLUMNS, _member_values(app_selectors.application_members(application.name, role)))
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="{application.name}-members-{stamp}.csv"'
     return response

@@ -50,12 +50,16 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    """Open a page in a new browser context (own cookies), closed after the test."""
+    """Open a page in a new browser context (own cookies), closed after the test; no CSP violation allowed."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     opened = context.new_page()
+    refused = []
+    opened.on("console", lambda message: refused.append(message.text)
+              if "Content Security Policy" in message.text or "Permissions-Policy" in message.text else None)
     yield opened
     context.close()
+    assert refused == [], "the browser refused what the portal's pages asked for"
 
 
 @pytest.fixture
