@@ -144,6 +144,12 @@ class Freshness:
         return min(99, 100 * self.state.calls // expected) if self.running and expected else None
 
 
+def due() -> bool:
+    """Return True when no sync completed within the last interval."""
+    last = DirectorySync.objects.order_by("-started").first()
+    return last is None or timezone.now() - last.started >= timedelta(seconds=settings.PORTAL_SYNC_INTERVAL_SECONDS)
+
+
 def freshness() -> Freshness:
     """Return how fresh the directory is: its rows, the last complete sync, and the sync's state."""
     current = SyncState.objects.filter(pk=STATE).first() or SyncState(pk=STATE)  # a read: GET writes nothing

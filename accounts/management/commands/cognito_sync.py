@@ -1,5 +1,6 @@
 """manage.py cognito_sync: reconcile the directory index with the whole Cognito pool (or start its schedule)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import cognito, services, sync_lease, tasks
@@ -11,12 +12,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--schedule", action="store_true",
-                            help="Queue a sync for the task workers now; each run queues the next one.")
+                            help="Queue a sync for the task workers (now when one is due); each run queues the next.")
 
     def handle(self, *args, schedule=False, **options):
         if schedule:
-            queued = tasks.sync_schedule(at_once=True)
-            self.stdout.write("scheduled: a sync is queued" if queued else "scheduled: a sync was already queued")
+            at_once = sync_lease.due()
+            queued = tasks.sync_schedule(at_once=at_once)
+            when = "was already queued" if not queued else "runs now" if at_once else "is queued"
+            self.stdout.write(f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
+                              f"task workers; the next one {when}")
             return
         try:
             report = services.directory_sync(actor="manage.py cognito_sync")
