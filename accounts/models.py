@@ -204,6 +204,8 @@ class Application(models.Model):
     description = models.CharField(max_length=2048, blank=True)
     role_arn = models.CharField("IAM role ARN", max_length=2048, blank=True)
     precedence = models.PositiveIntegerField(null=True, blank=True)
+    client_id = models.CharField("app client ID", max_length=128, blank=True,
+                                 help_text="The application's own Cognito app client: its tokens count for it alone.")
     synced_at = models.DateTimeField(help_text="When the portal last wrote or read the group.")
 
     class Meta:

@@ -28,7 +28,7 @@ from django_tasks_db.management.commands import db_worker  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
 
 from accounts import app_services, cognito, sync_lease, tasks  # noqa: E402
-from accounts.models import User  # noqa: E402
+from accounts.models import Application, User  # noqa: E402
 
 RESULTS = base.ROOT / "bench" / "results" / "freshness.json"
 PASSWORD = "Bench-Fresh-Pass-1!"
@@ -41,13 +41,18 @@ def run_worker() -> None:
                      max_tasks=None, worker_id="bench", excluded_queue_names=[]).run()
 
 
+def billing_client() -> str:
+    """Return billing's own app client ID, as the registry holds it."""
+    return Application.objects.get(name="billing").client_id
+
+
 def target_user(email: str) -> str:
     """Create a billing user who signs in through the applications' client; return their ID token."""
     cognito.user_create(email, {"name": "Fresh Bench", "custom:role_b": "1"}, temporary_password=PASSWORD,
                         send_invitation=False)
     cognito.user_set_password(email, PASSWORD, permanent=True)
     cognito.user_add_to_group(email, "app-billing")
-    answer = cognito.call("initiate_auth", ClientId=settings.COGNITO_APPLICATIONS_CLIENT_ID,
+    answer = cognito.call("initiate_auth", ClientId=billing_client(),
                           AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})
     return answer["AuthenticationResult"]["IdToken"]
 
@@ -92,8 +97,7 @@ def main() -> None:
     with base.mock_aws():
         pool_id, _ = base.setup()
         base.call_command("createcachetable", verbosity=0)  # the API's rate limit counts in the cache
-        settings.COGNITO_APPLICATIONS_CLIENT_ID = next(
-            cid for cid, name in cognito.clients_list(pool_id) if name == settings.COGNITO_APPLICATIONS_CLIENT_NAME)
+        base.call_command("cognito_bootstrap", stdout=open("/dev/null", "w"))  # records billing's own app client
         admin = User.objects.get(username="bench-admin")
         key = app_services.api_key_issue(actor=admin, name="billing").plain
         tasks.sync_schedule(at_once=True)

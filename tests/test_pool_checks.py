@@ -217,7 +217,7 @@ def test_fix_signs_the_repaired_user_out(pool, make_cognito_user, app_sign_in):
     refresh_token = app_sign_in("tom@example.com")["RefreshToken"]
     run_fix()
     with pytest.raises(cognito.NotAuthorized):
-        cognito.call("initiate_auth", ClientId=pool.applications_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        cognito.call("initiate_auth", ClientId=pool.application_clients["billing"], AuthFlow="REFRESH_TOKEN_AUTH",
                      AuthParameters={"REFRESH_TOKEN": refresh_token})
 
 

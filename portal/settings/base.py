@@ -200,6 +200,11 @@ if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELP
     raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
                                "PORTAL_APPLICATION_GROUP_PREFIX.")
 
+# Each application has its own app client, and the access-check API counts a token only for the application
+# it was issued to. A pool set up with one client shared by every application sets this to true: then tokens of
+# COGNITO_APPLICATIONS_CLIENT_ID count for every application too (cognito_check reports it as a finding).
+PORTAL_APPLICATIONS_SHARE_CLIENT = env_bool("PORTAL_APPLICATIONS_SHARE_CLIENT", False)
+
 # The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
 PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
 PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
