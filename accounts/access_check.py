@@ -8,8 +8,10 @@ token is still valid.
 
 from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
+
 from accounts import api_keys
-from accounts.models import ApiKey, DirectoryEntry
+from accounts.models import ApiKey, Application, DirectoryEntry
 
 _NO_DIGEST = "0" * 64
 
@@ -38,6 +40,12 @@ def key_from_header(header: str) -> ApiKey | None:
     # Hash and compare even when no key was found, so timing does not tell which part was wrong.
     good = api_keys.matches(plain, key.digest if key else _NO_DIGEST)
     return key if key and good else None
+
+
+def client_ids_for(application: Application) -> list[str]:
+    """Return the app clients whose tokens count for this application: its own (and the shared one, if allowed)."""
+    shared = [settings.COGNITO_APPLICATIONS_CLIENT_ID] if settings.PORTAL_APPLICATIONS_SHARE_CLIENT else []
+    return [client for client in [application.client_id, *shared] if client]
 
 
 def answer_for(sub: str, application: str) -> Answer:

@@ -17,7 +17,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts import app_selectors, cognito, permissions, roles, selectors
+from accounts import app_selectors, cognito, permissions, roles, selectors, sync_lease
 from accounts.bulk_actions import ACTIONS as BULK_ACTIONS
 from accounts.forms.bulk import BulkActionForm
 from accounts.models import Application, AuditEvent, BulkJob, DirectoryEntry
@@ -263,7 +263,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
         return permissions.can_invite(request.user)
 
     def changelist_view(self, request, extra_context=None):
-        context = {"title": "Users", "as_of": selectors.directory_as_of(),
+        context = {"title": "Users", "fresh": sync_lease.freshness(),
                    "can_import": permissions.can_import(request.user), **(extra_context or {})}
         return super().changelist_view(request, context)
 
@@ -317,6 +317,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
         wrap, info = self.screen, "accounts_directoryentry"
         return [
             path("refresh/", wrap(views.refresh), name=f"{info}_refresh"),
+            path("sync/", wrap(views.sync_progress), name=f"{info}_sync"),
             path("access/", wrap(access_views.dashboard), name=f"{info}_access_dashboard"),
             path("access/matrix/", wrap(access_views.matrix), name=f"{info}_access_matrix"),
             path("access/review.csv", wrap(access_views.review_csv), name=f"{info}_access_review"),

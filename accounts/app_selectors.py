@@ -16,6 +16,11 @@ def application_descriptions() -> dict[str, str]:
     return dict(Application.objects.order_by("name").values_list("name", "description"))
 
 
+def application_clients() -> dict[str, str]:
+    """Return each application's own app client ID ('' when it has none yet), by name."""
+    return dict(Application.objects.order_by("name").values_list("name", "client_id"))
+
+
 def application_get(name: str) -> Application | None:
     """Return one application, or None."""
     return Application.objects.filter(name=name).first()

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import api_keys, app_selectors, cognito, permissions, roles, selectors, services
+from accounts import api_keys, app_selectors, bootstrap, cognito, permissions, roles, selectors, services
 from accounts.audit import actor_label
 from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.services import InvalidInput, ServiceError, _audited
@@ -126,9 +126,20 @@ def application_create(*, actor, name: str, description: str = "", role_arn: str
             raise ServiceError(SAID["exists"].format(name=name))
         group = roles.group_for_application(name)
         _group_call(cognito.group_create, group, group=group, **fields)
-        application = Application.objects.create(name=name, synced_at=timezone.now(), **fields)
-        attempt.after = {"group": group, **_state(application)}
+        client = _client_for(name)
+        application = Application.objects.create(name=name, synced_at=timezone.now(), client_id=client, **fields)
+        attempt.after = {"group": group, "client_id": client, **_state(application)}
         return application
+
+
+def _client_for(name: str) -> str:
+    """Return the ID of the application's own app client, creating it when the pool has none by its name."""
+    wanted = roles.client_for_application(name)
+    pool = cognito.pool_id()
+    existing = {client_name: client_id for client_id, client_name in cognito.clients_list(pool)}
+    if wanted in existing:
+        return existing[wanted]
+    return cognito.client_create(pool, **bootstrap.client_settings(wanted, portal=False)).id
 
 
 def application_update(*, actor, name: str, description: str = "", role_arn: str = "", precedence=None,
@@ -220,8 +231,21 @@ def applications_refresh(*, actor, request=None) -> dict[str, list[str]]:
                     Application.objects.filter(pk=application.pk).update(synced_at=now, **fields)
                     result["updated"].append(name)
             result["missing"] = sorted(set(known) - set(groups))
+            result["clients"] = _clients_link(Application.objects.all())
         attempt.after = result
         return result
+
+
+def _clients_link(applications) -> list[str]:
+    """Store each application's own app client ID, found by its name; return the applications changed."""
+    by_name = {client_name: client_id for client_id, client_name in cognito.clients_list(cognito.pool_id())}
+    changed = []
+    for application in applications:
+        found = by_name.get(roles.client_for_application(application.name), "")
+        if found and found != application.client_id:
+            Application.objects.filter(pk=application.pk).update(client_id=found)
+            changed.append(application.name)
+    return sorted(changed)
 
 
 # --- API keys -----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class Report:
     client_id: str = ""
     client_secret: str = ""
     applications_client_id: str = ""
+    application_clients: dict[str, str] = field(default_factory=dict)
     credentials: list[tuple[str, str, str]] = field(default_factory=list)
 
     def do(self, description: str, action: Callable[[], object] | None = None) -> object:
@@ -45,7 +46,12 @@ class Report:
             f"COGNITO_APP_CLIENT_ID={self.client_id}\n"
             f"COGNITO_APP_CLIENT_SECRET={self.client_secret}\n"
             f"COGNITO_APPLICATIONS_CLIENT_ID={self.applications_client_id}\n"
-        )
+        ) + "".join(f"{client_env_name(app)}={client_id}\n" for app, client_id in self.application_clients.items())
+
+
+def client_env_name(application: str) -> str:
+    """Return the variable an application reads its own app client ID from: COGNITO_CLIENT_ID_<NAME>."""
+    return "COGNITO_CLIENT_ID_" + application.upper().replace("-", "_")
 
 
 def role_schema() -> list[dict]:
@@ -173,6 +179,14 @@ def ensure_client(report: Report, name: str, *, portal: bool) -> cognito.ClientI
     return found
 
 
+def ensure_application_clients(report: Report) -> None:
+    """Give every configured application its own app client (no secret, no write to the role attributes)."""
+    for app in roles.application_names():
+        found = ensure_client(report, roles.client_for_application(app), portal=False)
+        if found is not None:
+            report.application_clients[app] = found.id
+
+
 def _client_update_params(found: cognito.ClientInfo) -> dict:
     """Return an existing client's settings as UpdateUserPoolClient parameters, unchanged."""
     keep = [
@@ -260,6 +274,7 @@ def bootstrap(*, dry_run: bool = False, demo_password: str = "") -> Report:
     apps = ensure_client(report, settings.COGNITO_APPLICATIONS_CLIENT_NAME, portal=False)
     report.client_id, report.client_secret = (portal.id, portal.secret) if portal else ("", "")
     report.applications_client_id = apps.id if apps else ""
+    ensure_application_clients(report)
     with cognito.target(report.pool_id, report.client_id, report.client_secret):
         ensure_groups(report)
         if settings.PORTAL_ADMIN_EMAIL:

@@ -175,6 +175,27 @@ class DirectorySync(models.Model):
         return f"sync {self.started:%Y-%m-%d %H:%M:%S}"
 
 
+class SyncState(models.Model):
+    """The directory sync's one row: the lease that lets one run at a time on any machine, and its progress."""
+
+    holder = models.CharField(max_length=128, blank=True, help_text="The worker running a sync; '' when none.")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="The holder is presumed dead after this.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveIntegerField(default=0, help_text="Cognito calls the running sync has made so far.")
+    expected_calls = models.PositiveIntegerField(default=0, help_text="Calls the last complete sync made.")
+    requested_by = models.CharField(max_length=254, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="When “Refresh now” last queued a sync.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True, help_text="How the last run ended.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"sync held by {self.holder}" if self.holder else "sync idle"
+
+
 class Application(models.Model):
     """One application of the registry, mirroring its Cognito group `<prefix><name>` (Cognito stays the record).
 
@@ -186,6 +207,8 @@ class Application(models.Model):
     description = models.CharField(max_length=2048, blank=True)
     role_arn = models.CharField("IAM role ARN", max_length=2048, blank=True)
     precedence = models.PositiveIntegerField(null=True, blank=True)
+    client_id = models.CharField("app client ID", max_length=128, blank=True,
+                                 help_text="The application's own Cognito app client: its tokens count for it alone.")
     synced_at = models.DateTimeField(help_text="When the portal last wrote or read the group.")
 
     class Meta:

@@ -17,6 +17,7 @@ CHECKS = {
     "client_writes": "No app client can write a role attribute (users would promote themselves)",
     "token_lifetimes": "Every app client's token lifetimes are within the configured bound",
     "groups": "Every application group and both staff groups exist",
+    "app_clients": "Every application has an app client of its own (a token for one does not open another)",
     "role_drift": "Every user holds exactly one role at a valid level (staff may hold none)",
 }
 
@@ -104,6 +105,36 @@ def check_clients(clients: Iterable[cognito.ClientInfo]) -> list[Finding]:
     return findings
 
 
+SAID = {
+    "shared": "PORTAL_APPLICATIONS_SHARE_CLIENT=true: tokens of the shared app client {client} count for every "
+              "application, so a token issued for one application is accepted for all the others.",
+    "no_client": "{app} has no app client of its own, so the access-check API refuses every token for it: run "
+                 "manage.py cognito_bootstrap, or “Refresh from Cognito” in the registry.",
+    "gone_client": "{app}'s app client {client} does not exist in the pool.",
+    "same_client": "{apps} share the app client {client}: a token issued for one is accepted for the others.",
+}
+
+
+def check_app_clients(registry: dict[str, str], pool_clients: Iterable[str]) -> list[Finding]:
+    """Find applications without an app client of their own, sharing one, or pointing at one that is gone."""
+    findings, present, users = [], set(pool_clients), {}
+    if settings.PORTAL_APPLICATIONS_SHARE_CLIENT:
+        client = settings.COGNITO_APPLICATIONS_CLIENT_ID or "(COGNITO_APPLICATIONS_CLIENT_ID unset)"
+        findings.append(Finding("app_clients", "PORTAL_APPLICATIONS_SHARE_CLIENT", SAID["shared"].format(client=client)))
+    for app, client in registry.items():
+        if not client:
+            findings.append(Finding("app_clients", app, SAID["no_client"].format(app=app)))
+        elif client not in present:
+            findings.append(Finding("app_clients", app, SAID["gone_client"].format(app=app, client=client)))
+        else:
+            users.setdefault(client, []).append(app)
+    for client, apps in users.items():
+        if len(apps) > 1:
+            findings.append(Finding("app_clients", client, SAID["same_client"].format(apps=", ".join(apps),
+                                                                                     client=client)))
+    return findings
+
+
 def expected_groups(applications: Iterable[str] | None = None) -> list[str]:
     """Return every group the portal needs: one per application, then the two staff groups."""
     names = app_selectors.application_names() if applications is None else list(applications)
@@ -177,6 +208,7 @@ def pool_check(*, applications: Iterable[str] | None = None,
     clients = [cognito.client_describe(pool_id, client_id) for client_id, _name in cognito.clients_list(pool_id)]
     report.clients = len(clients)
     report.findings += check_clients(clients)
+    report.findings += check_app_clients(app_selectors.application_clients(), [client.id for client in clients])
     say("reading the groups")
     report.findings += check_groups([group.name for group in cognito.groups_list()], applications)
     say("reading the users")

@@ -110,6 +110,11 @@ def application_names() -> list[str]:
     return list(settings.PORTAL_APPLICATIONS)
 
 
+def client_for_application(name: str) -> str:
+    """Return the name of the application's own app client (its tokens count for it alone)."""
+    return f"{settings.COGNITO_APPLICATIONS_CLIENT_NAME}-{name}"
+
+
 def group_for_application(name: str) -> str:
     """Return the Cognito group that grants an application."""
     return f"{settings.PORTAL_APPLICATION_GROUP_PREFIX}{name}"

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import (
     app_selectors, cognito, directory, passwords, permissions, revocations, roles, selectors, standing, sync,
+    sync_lease,
 )
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry
@@ -40,6 +41,7 @@ MESSAGES = {
     "invite_refused": "Cognito refused this invitation: {error}. Check the email address and the name; "
                       "nothing was created.",
     "not_allowed": "Not allowed.",
+    "interrupted": "Interrupted before it finished ({reason}).",
 }
 
 
@@ -70,6 +72,10 @@ class EmailTaken(ServiceError):
 
 class InvalidInput(ServiceError):
     """Input the portal refuses before Cognito sees it."""
+
+
+class SyncCutShort(ServiceError):
+    """The directory sync stopped before it finished (asked to stop, or its lease lost)."""
 
 
 @dataclass
@@ -103,6 +109,9 @@ def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None
         raise
     except Exception as exc:
         outcome, error = AuditEvent.FAILURE, f"{exc.__class__.__name__}"
+        raise
+    except BaseException as exc:  # the process is being stopped (a worker's timeout, a second Ctrl-C)
+        outcome, error = AuditEvent.FAILURE, MESSAGES["interrupted"].format(reason=exc.__class__.__name__)
         raise
     finally:
         audit_record(
@@ -479,18 +488,44 @@ def user_invite(*, actor, email: str, name: str, role: str, level, applications:
 # --- The directory ------------------------------------------------------------------------------
 
 
-def directory_sync(*, actor, request=None) -> sync.SyncReport:
-    """Reconcile the directory index with the whole pool."""
+def _sync_paced(*, pacer: sync_lease.Pacer, source: str, attempt: Attempt) -> sync.SyncReport:
+    """Run the sync with its pacer, turning an interruption into SyncCutShort."""
+    try:
+        with cognito.pace(pacer):
+            report = sync.run(source=source, on_batch=pacer.renew)
+    except sync_lease.SyncInterrupted as exc:
+        attempt.after = {"interrupted": True, "calls": pacer.calls}
+        raise SyncCutShort(MESSAGES["interrupted"].format(reason=exc)) from exc
+    attempt.after = {"users": report.users, **{k: report.counts[k] for k in ("added", "updated", "removed")},
+                     "calls": report.calls}
+    return report
+
+
+def directory_sync(*, actor, request=None, stop=None) -> sync.SyncReport:
+    """Reconcile the directory index with the whole pool, as the one sync running, paced to its quota share.
+
+    Raises sync_lease.SyncBusy (nothing attempted, nothing audited) when another sync holds the lease.
+    """
     label = actor if isinstance(actor, str) else (actor.email or actor.get_username())
-    with _audited(actor=actor, action="directory_sync", request=request) as attempt:
-        if not isinstance(actor, str):
-            _actor_confirm(actor)
-        if not isinstance(actor, str) and not permissions.can_view_directory(actor):
+    if not isinstance(actor, str) and (standing.actor_recheck(actor) or not permissions.can_view_directory(actor)):
+        with _audited(actor=actor, action="directory_sync", request=request):
             raise PermissionDenied(MESSAGES["not_allowed"])
-        report = sync.run(source=label)
-        attempt.after = {"users": report.users, **{k: report.counts[k] for k in ("added", "updated", "removed")},
-                         "calls": report.calls}
-        return report
+    holder = sync_lease.holder_name(label)
+    sync_lease.lease_take(holder)
+    pacer = sync_lease.Pacer(holder, stop=stop)
+    # Until the run says otherwise, it was cut off (SystemExit, KeyboardInterrupt reach only `finally`).
+    ended = {"outcome": sync_lease.INTERRUPTED, "error": MESSAGES["interrupted"].format(reason="the process stopped")}
+    try:
+        with _audited(actor=actor, action="directory_sync", request=request) as attempt:
+            report = _sync_paced(pacer=pacer, source=label, attempt=attempt)
+            ended = {"outcome": sync_lease.SUCCESS, "error": ""}
+            return report
+    except Exception as exc:
+        kind = sync_lease.INTERRUPTED if isinstance(exc, SyncCutShort) else sync_lease.FAILURE
+        ended = {"outcome": kind, "error": getattr(exc, "message", "") or str(exc) or exc.__class__.__name__}
+        raise
+    finally:
+        sync_lease.lease_release(holder, calls=pacer.calls, **ended)
 
 
 # --- Refused forms ------------------------------------------------------------------------------

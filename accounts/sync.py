@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import app_selectors, cognito, directory, roles
+from accounts import app_selectors, cognito, directory, revocations, roles
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
 
 BATCH = 500
@@ -99,9 +99,18 @@ def _current_grants(subs: list[str]) -> dict[str, set[str]]:
     return grants
 
 
+def _on_access_removed(sub: str) -> None:
+    """React to access removed outside the portal (a revoked group, a disabled or deleted user).
+
+    The one call site for what follows such a removal: the user's earlier tokens are void.
+    """
+    revocations.revocation_record(sub=sub, at=timezone.now(), reason="access removed outside the portal")
+
+
 def apply_batch(users: list[cognito.User], reading: PoolReading, started: datetime) -> Counter:
     """Write one batch of users into the index; return what happened to each row."""
     counts: Counter = Counter()
+    removed: set[str] = set()
     subs = [user.sub for user in users]
     with transaction.atomic():
         existing = {entry.sub: entry for entry in DirectoryEntry.objects.select_for_update().filter(sub__in=subs)}
@@ -125,6 +134,8 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
             changed += [entry] if diff else []
             grant_add += [DirectoryGrant(entry_id=user.sub, application=app) for app in wanted - held[user.sub]]
             grant_remove += [(user.sub, app) for app in held[user.sub] - wanted]
+            if held[user.sub] - wanted or (entry.enabled and not user.enabled):
+                removed.add(user.sub)
             counts["updated" if diff or wanted != held[user.sub] else "unchanged"] += 1
         DirectoryEntry.objects.bulk_create(new, ignore_conflicts=True)
         DirectoryEntry.objects.bulk_update(changed, directory.ENTRY_FIELDS)
@@ -132,19 +143,27 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
         for sub, app in grant_remove:
             DirectoryGrant.objects.filter(entry_id=sub, application=app).delete()
         DirectoryEntry.objects.filter(sub__in=seen).update(synced_at=started)
+    for sub in sorted(removed):
+        _on_access_removed(sub)
     return counts
 
 
 def remove_unseen(started: datetime) -> int:
     """Remove rows this run did not see and nobody refreshed since it started; return how many."""
     stale = DirectoryEntry.objects.filter(synced_at__lt=started)
+    gone = list(stale.values_list("sub", flat=True))
     DirectoryGrant.objects.filter(entry__in=stale).delete()
     _, per_model = stale.delete()
+    for sub in gone:
+        _on_access_removed(sub)
     return per_model.get(DirectoryEntry._meta.label, 0)
 
 
-def run(*, source: str) -> SyncReport:
-    """List the whole pool and reconcile the index with it; record and return the report."""
+def run(*, source: str, on_batch=None) -> SyncReport:
+    """List the whole pool and reconcile the index with it; record and return the report.
+
+    on_batch(), when given, is called before each batch is written (the scheduled sync renews its lease there).
+    """
     report = SyncReport(started=timezone.now())
     with cognito.count_calls() as calls:
         reading = read_pool()
@@ -155,6 +174,8 @@ def run(*, source: str) -> SyncReport:
     report.staff_calls = sum(max(1, math.ceil(count / PAGE)) for count in reading.staff_members.values())
     ordered = [reading.users[sub] for sub in sorted(reading.users)]  # one lock order for every machine
     for start in range(0, len(ordered), BATCH):
+        if on_batch is not None:
+            on_batch()
         report.counts += apply_batch(ordered[start:start + BATCH], reading, report.started)
     report.counts["removed"] = remove_unseen(report.started)
     report.finished = timezone.now()

@@ -1,8 +1,25 @@
-"""Background tasks, run by `manage.py db_worker` (django-tasks with its database backend)."""
+"""Background tasks, run by `manage.py db_worker` (django-tasks with its database backend), and their queueing.
 
+The directory sync schedules itself: each run, however it ends, queues the next one
+PORTAL_SYNC_INTERVAL_SECONDS later unless one is already waiting, so one chain of runs goes on for as long
+as any worker runs. `manage.py cognito_sync --schedule` (make run calls it) starts the chain, or does
+nothing when it is already going; "Refresh now" queues a run at once. The lease (accounts/sync_lease.py)
+keeps two runs from overlapping, whichever machines their workers are on.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django_tasks import task
+from django_tasks_db.models import DBTaskResult
 
-from accounts import bulk
+from accounts import bulk, cognito, permissions, services, sync_lease
+from accounts.models import SyncState
+
+SCHEDULE = "scheduled sync"
+REQUESTED = "Refresh now by {who}"
 
 
 @task()
@@ -13,3 +30,47 @@ def bulk_run(job_id: int, actor_id: int) -> dict:
     """
     with bulk.stop_on_signal() as stop:
         return bulk.job_run(job_id=job_id, actor_id=actor_id, stop=stop)
+
+
+@task()
+def directory_sync_run(requested_by: str = "") -> dict:
+    """Reconcile the directory with the pool (audited by the sync itself), then queue the next scheduled run."""
+    actor = REQUESTED.format(who=requested_by) if requested_by else SCHEDULE
+    with bulk.stop_on_signal() as stop:
+        try:
+            report = services.directory_sync(actor=actor, stop=stop)
+        except sync_lease.SyncBusy as exc:
+            return {"ran": False, "why": str(exc)}
+        except (services.ServiceError, cognito.CognitoError) as exc:
+            return {"ran": True, "error": getattr(exc, "message", "") or str(exc)}
+        finally:
+            sync_schedule(at_once=stop.is_set())  # asked to stop: the next worker to start carries on
+    return {"ran": True, "users": report.users, "calls": report.calls}
+
+
+def _waiting():
+    """Return the queued sync runs no worker has taken yet."""
+    return DBTaskResult.objects.filter(task_path=directory_sync_run.module_path, status="READY")
+
+
+def sync_schedule(*, at_once: bool = False) -> bool:
+    """Queue the next scheduled sync unless one is waiting already; return True when one was queued."""
+    if _waiting().exists():
+        return False
+    delay = 0 if at_once else settings.PORTAL_SYNC_INTERVAL_SECONDS
+    directory_sync_run.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue()
+    return True
+
+
+def directory_sync_request(*, actor, request=None) -> None:
+    """Queue a sync to run at once ("Refresh now"); a web request never runs one itself."""
+    with services._audited(actor=actor, action="directory_sync_request", request=request) as attempt:
+        if not permissions.can_view_directory(actor):
+            raise PermissionDenied(services.MESSAGES["not_allowed"])
+        label = actor.email or actor.get_username()
+        now = timezone.now()
+        SyncState.objects.filter(pk=sync_lease.state().pk).update(requested_by=label[:254], requested_at=now)
+        already = _waiting().filter(run_after__lte=now).exists()
+        if not already:
+            directory_sync_run.using(run_after=now).enqueue(requested_by=label)
+        attempt.after = {"queued": not already}

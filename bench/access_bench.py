@@ -96,7 +96,7 @@ def setup_portal(out: Path, users: int) -> None:
     key = app_services.api_key_issue(actor=CommandActor("access_bench"), name="billing").plain
     tokens = []
     for email in emails:
-        answer = cognito.call("initiate_auth", ClientId=settings.COGNITO_APPLICATIONS_CLIENT_ID,
+        answer = cognito.call("initiate_auth", ClientId=os.environ["COGNITO_CLIENT_ID_BILLING"],  # billing's own
                               AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": password})
         tokens.append(answer["AuthenticationResult"]["IdToken"])
     out.write_text(json.dumps({"key": key, "tokens": tokens}))

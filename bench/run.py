@@ -5,7 +5,8 @@
 Each module runs in its own process (each configures Django and its emulator when it starts) and writes
 bench/results/<name>.json; this driver reads those files and gathers, in one run:
 - Cognito calls per operation: sign-in, an ordinary page, the directory page, the user page, a role change,
-  a grant of k applications, an access check, a sync;
+  a grant of k applications, an access check, a sync; the scheduled sync carrying a console change to the API
+  at 1,000 and 10,000 users (the freshness bound);
 - ratios: the directory page against live listing and the sync against the minimum of list calls, at
   10,000 and 100,000 users; token verification against a bare PyJWT decode; the access check against
   verification alone; import rows per second against the configured rate.
@@ -98,6 +99,19 @@ def rows_bulk(data: dict) -> tuple[list, list]:
     return calls, ratios
 
 
+def rows_freshness(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/freshness_bench.py's results: a console change to the API's answer."""
+    calls, ratios = [], []
+    for run in data["runs"]:
+        calls.append(call_row(f"sync on the schedule, console change to the API's answer ({run['users']:,} users)",
+                              run["by_operation"], f"{run['seconds']} s at {run['rate_per_second']:g} calls/s"))
+        ratios.append(ratio_row("freshness bound (s): interval + worker poll + sync and check", run["users"],
+                                round(run["bound_seconds"], 1),
+                                f"{run['interval_seconds']} + 1 + {run['seconds']} s; embedded (300 s): "
+                                f"{run['bound_seconds_embedded']:.0f} s"))
+    return calls, ratios
+
+
 def call_row(operation: str, by_operation: dict, note: str = "") -> dict:
     """Return one row of the calls table."""
     return {"operation": operation, "calls": sum(by_operation.values()), "by_operation": by_operation, "note": note}
@@ -123,6 +137,7 @@ BENCHES = {
     "portal": ("portal_bench.py", [], ["--quick"], rows_portal),
     "access": ("access_bench.py", ["--seconds", "5"], ["--seconds", "2"], rows_access),
     "bulk": ("bulk_bench.py", ["--quick"], ["--quick"], rows_bulk),
+    "freshness": ("freshness_bench.py", [], ["--quick"], rows_freshness),
 }
 
 

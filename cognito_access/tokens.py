@@ -176,7 +176,9 @@ def _readable(token) -> str:
 
 def verify(token: str, *, token_use: str, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
     """Verify a token of the given use ('id' or 'access') issued by `issuer` to one of `client_ids`."""
-    allowed = list(client_ids)
+    allowed = [client for client in client_ids if client]
+    if not allowed:
+        raise TokenError("No app client is configured to accept this token.")
     if token_use not in TOKEN_USES:
         raise ValueError(f"token_use must be one of {TOKEN_USES}, not {token_use!r}.")
     _readable(token)

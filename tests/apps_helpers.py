@@ -27,11 +27,11 @@ def apps_pool(pool, settings):
 
 @pytest.fixture
 def app_sign_in(apps_pool):
-    """Sign a user in as an application does (public client, USER_PASSWORD_AUTH); return the tokens."""
+    """Sign a user in as an application does (its own public client, USER_PASSWORD_AUTH); return the tokens."""
 
-    def sign_in(email: str, password: str = USER_PASSWORD) -> dict:
+    def sign_in(email: str, password: str = USER_PASSWORD, application: str = "billing") -> dict:
         response = cognito.call(
-            "initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="USER_PASSWORD_AUTH",
+            "initiate_auth", ClientId=apps_pool.application_clients[application], AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )
         return response["AuthenticationResult"]
@@ -52,10 +52,10 @@ def token_after_revocations(sub: str, client_id: str, *, token_use: str = "id", 
 
 @pytest.fixture
 def access_config(apps_pool, settings) -> Config:
-    """The Config an application of this pool would use."""
+    """The Config billing would use: billing's own app client."""
     return Config(
         region=settings.COGNITO_REGION, user_pool_id=apps_pool.pool_id,
-        client_ids=(apps_pool.applications_client_id,), group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
+        client_ids=(apps_pool.application_clients["billing"],), group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
         roles=tuple(settings.PORTAL_ROLES),
     )
 
@@ -73,7 +73,7 @@ def verifier(access_config) -> Verifier:
 def example(apps_pool, access_config):
     """The example app configured for the test pool."""
     return billing.BillingApp(billing.Settings(
-        access=access_config, client_id=apps_pool.applications_client_id,
+        access=access_config, client_id=apps_pool.application_clients["billing"],
         cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
     ))
 

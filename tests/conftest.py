@@ -38,10 +38,18 @@ def aws(monkeypatch):
 
 
 @pytest.fixture
-def pool(aws, settings):
-    """Bootstrap a portal pool in moto and point the settings at it; return the bootstrap report."""
+def pool(aws, settings, request):
+    """Bootstrap a portal pool in moto and point the settings at it; return the bootstrap report.
+
+    With the database, the registry records each application's own app client, as cognito_bootstrap does.
+    """
     settings.PORTAL_ADMIN_EMAIL = ""
     report = bootstrap()
+    if request.node.get_closest_marker("django_db"):
+        from accounts.models import Application
+
+        for app, client_id in report.application_clients.items():
+            Application.objects.filter(name=app).update(client_id=client_id)
     settings.COGNITO_USER_POOL_ID = report.pool_id
     settings.COGNITO_APP_CLIENT_ID = report.client_id
     settings.COGNITO_APP_CLIENT_SECRET = report.client_secret

@@ -9,8 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import api_keys, app_services, cognito, services, tokens
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Application
 from accounts.views import api as api_views
+from accounts.views.api import UNAUTHORIZED
 from tests import tokens_helpers as forge
 from tests.apps_helpers import app_sign_in, apps_pool, token_after_revocations  # noqa: F401  (fixtures)
 from tests.conftest import USER_PASSWORD
@@ -106,7 +107,7 @@ def test_drift_answers_no_role(api, bella):
 
 
 def _forged(kind: str, settings) -> str:
-    issuer, client = tokens.issuer(), settings.COGNITO_APPLICATIONS_CLIENT_ID
+    issuer, client = tokens.issuer(), Application.objects.get(name="billing").client_id
     return {
         "expired": lambda: forge.sign(forge.claims_for(issuer, client, lifetime=-60)),
         "other-key": lambda: forge.sign(forge.claims_for(issuer, client), key=forge.other_key()),
@@ -149,10 +150,11 @@ def test_a_key_is_read_whatever_its_secret_holds(secret):
     assert api_keys.key_id_of(f"cak_0123456789ab_{secret}") == "0123456789ab"
 
 
-def test_another_applications_key_may_not_ask_about_billing(api, bella, admin_user):
+def test_another_applications_key_may_not_ask_about_billing(api, bella, admin_user, app_sign_in):
     crm_key = app_services.api_key_issue(actor=admin_user, name="crm").plain
     _, signed_in = bella
-    assert api(signed_in["IdToken"], application="crm", key=crm_key).json()["allowed"] is True
+    crm_token = app_sign_in("bella@example.com", application="crm")["IdToken"]
+    assert api(crm_token, application="crm", key=crm_key).json()["allowed"] is True
     response = api(signed_in["IdToken"], application="billing", key=crm_key)
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert response.json() == {"error": "This API key is crm's: it may only ask about crm."}
@@ -231,3 +233,24 @@ def test_a_newline_in_the_application_cannot_forge_a_log_line(api, bella, caplog
     lines = [_console_formatter().format(record) for record in caplog.records if record.name == "accounts.api"]
     assert len(lines) == 1 and "\n" not in lines[0] and "\x1b" not in lines[0]
     assert "crm\\n2026-12-01" in lines[0] and "\\x1b[2K" in lines[0]
+
+
+def test_a_billing_token_is_refused_for_crm(api, bella, admin_user, app_sign_in):
+    crm_key = app_services.api_key_issue(actor=admin_user, name="crm").plain
+    _, billing = bella  # bella holds both applications, and signed in to billing
+    for token in (billing["IdToken"], billing["AccessToken"]):
+        response = api(token, application="crm", key=crm_key)
+        assert response.status_code == HTTPStatus.UNAUTHORIZED and response.json() == {"error": UNAUTHORIZED}
+        assert api(token).json()["allowed"] is True  # billing's own key still gets its answer
+    crm = app_sign_in("bella@example.com", application="crm")
+    assert api(crm["AccessToken"], application="crm", key=crm_key).json()["allowed"] is True
+
+
+def test_a_pool_with_one_shared_client_keeps_working_when_the_setting_says_so(api, bella, admin_user, apps_pool,
+                                                                               settings):
+    shared = cognito.call("initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="USER_PASSWORD_AUTH",
+                          AuthParameters={"USERNAME": "bella@example.com", "PASSWORD": USER_PASSWORD})
+    token = shared["AuthenticationResult"]["IdToken"]
+    assert api(token).status_code == HTTPStatus.UNAUTHORIZED  # by default, only billing's own client counts
+    settings.PORTAL_APPLICATIONS_SHARE_CLIENT = True
+    assert api(token).json()["allowed"] is True

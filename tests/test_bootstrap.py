@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts import cognito, roles
+from accounts.models import Application
 from accounts.bootstrap import bootstrap
 
 ADMIN_EMAIL = "first.admin@example.com"
@@ -37,23 +38,25 @@ def admin_settings(settings):
     return settings
 
 
-def test_second_run_keeps_every_id_and_writes_nothing(aws, admin_settings):
+def test_second_run_keeps_every_id_and_writes_nothing(aws, admin_settings, db):
     first = bootstrap()
     contents = pool_contents(first.pool_id)
     with cognito.count_calls() as calls:
         second = bootstrap()
-    assert (second.pool_id, second.client_id, second.client_secret, second.applications_client_id) == (
-        first.pool_id, first.client_id, first.client_secret, first.applications_client_id
+    assert (second.pool_id, second.client_id, second.client_secret, second.applications_client_id,
+            second.application_clients) == (
+        first.pool_id, first.client_id, first.client_secret, first.applications_client_id, first.application_clients
     )
     assert writes(calls) == {}
     assert [pid for pid, _ in cognito.pools_list()] == [first.pool_id]
     assert pool_contents(first.pool_id) == contents
-    assert contents["clients"] == ["applications", "portal"]
+    assert contents["clients"] == sorted(["applications", "portal", *(
+        f"applications-{app}" for app in admin_settings.PORTAL_APPLICATIONS)])
     assert len(contents["groups"]) == len(admin_settings.PORTAL_APPLICATIONS) + 2
     assert contents["users"] == [ADMIN_EMAIL]
 
 
-def test_seeding_twice_creates_no_duplicate_users_or_groups(aws, admin_settings):
+def test_seeding_twice_creates_no_duplicate_users_or_groups(aws, admin_settings, db):
     admin_settings.COGNITO_EMBEDDED = True
     call_command("cognito_bootstrap", "--seed-demo", "Demo-Password-1!", stdout=io.StringIO())
     pool_id = cognito.pools_list()[0][0]
@@ -104,7 +107,7 @@ def test_a_pool_whose_role_attribute_is_a_string_is_refused_unchanged(aws, admin
 
 
 def test_no_client_may_write_the_role_attributes(pool):
-    for client_id in (pool.client_id, pool.applications_client_id):
+    for client_id in (pool.client_id, pool.applications_client_id, *pool.application_clients.values()):
         described = cognito.client_describe(pool.pool_id, client_id)
         assert not set(described.write_attributes) & set(roles.role_attributes())
         assert set(roles.role_attributes()) <= set(described.read_attributes)
@@ -125,7 +128,7 @@ def test_seed_demo_is_refused_unless_embedded(aws, admin_settings):
     assert cognito.pools_list() == []
 
 
-def test_write_env_writes_the_ids_readable_only_by_the_owner(aws, admin_settings, tmp_path):
+def test_write_env_writes_the_ids_readable_only_by_the_owner(aws, admin_settings, tmp_path, db):
     target = tmp_path / "state" / "embedded.env"
     call_command("cognito_bootstrap", "--write-env", str(target), stdout=io.StringIO())
     (pool_id, _), = cognito.pools_list()
@@ -135,6 +138,7 @@ def test_write_env_writes_the_ids_readable_only_by_the_owner(aws, admin_settings
     assert written["COGNITO_APP_CLIENT_ID"] == ids["portal"]
     assert written["COGNITO_APP_CLIENT_SECRET"] == cognito.client_describe(pool_id, ids["portal"]).secret != ""
     assert written["COGNITO_APPLICATIONS_CLIENT_ID"] == ids["applications"]
+    assert written["COGNITO_CLIENT_ID_BILLING"] == ids["applications-billing"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
@@ -163,3 +167,12 @@ def test_first_administrator_without_a_password_gets_a_temporary_one(aws, admin_
     assert not result.signed_in
     assert result.challenge == "NEW_PASSWORD_REQUIRED"
 
+
+
+def test_every_application_gets_its_own_client_recorded_in_the_registry(aws, admin_settings, db):
+    call_command("cognito_bootstrap", stdout=io.StringIO())
+    (pool_id, _), = cognito.pools_list()
+    ids = {name: client_id for client_id, name in cognito.clients_list(pool_id)}
+    registry = dict(Application.objects.values_list("name", "client_id"))
+    assert registry == {app: ids[f"applications-{app}"] for app in admin_settings.PORTAL_APPLICATIONS}
+    assert len(set(registry.values())) == len(registry)

@@ -1,5 +1,6 @@
 """cognito_access, the applications' module: the portal's token rules, the group, the one role, WSGI and Django."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -82,6 +83,21 @@ def test_portal_client_tokens_are_refused_by_an_application(verifier, make_cogni
         verifier.check(portal_tokens.id_token, "billing")
     with pytest.raises(TokenError, match="another client"):
         verifier.check(portal_tokens.access_token, "billing")
+
+
+def test_a_billing_token_is_refused_by_crm(access_config, apps_pool, tina):
+    crm = Verifier(dataclasses.replace(access_config, client_ids=(apps_pool.application_clients["crm"],)))
+    with pytest.raises(TokenError, match="not valid"):
+        crm.check(tina["IdToken"], "crm")  # tina holds crm too, but this token was issued to billing's client
+    with pytest.raises(TokenError, match="another client"):
+        crm.check(tina["AccessToken"], "crm")
+    access = Verifier(access_config).check(tina["IdToken"], "billing")  # billing's own verifier takes it
+    assert (access.role, access.level) == ("b", 2)
+
+
+def test_a_verifier_without_a_client_id_accepts_nothing(access_config, tina):
+    with pytest.raises(TokenError, match="No app client"):
+        Verifier(dataclasses.replace(access_config, client_ids=("",))).check(tina["IdToken"], "billing")
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 
 from accounts import cognito, pool_checks, roles
 from accounts.bootstrap import pool_settings
+from accounts.models import Application
 from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_fault
 
@@ -217,7 +218,7 @@ def test_fix_signs_the_repaired_user_out(pool, make_cognito_user, app_sign_in):
     refresh_token = app_sign_in("tom@example.com")["RefreshToken"]
     run_fix()
     with pytest.raises(cognito.NotAuthorized):
-        cognito.call("initiate_auth", ClientId=pool.applications_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        cognito.call("initiate_auth", ClientId=pool.application_clients["billing"], AuthFlow="REFRESH_TOKEN_AUTH",
                      AuthParameters={"REFRESH_TOKEN": refresh_token})
 
 
@@ -225,3 +226,21 @@ def test_fix_signs_the_repaired_user_out(pool, make_cognito_user, app_sign_in):
 def test_bad_default_role_is_refused(value):
     with pytest.raises(CommandError, match="ROLE:LEVEL"):
         call_command("cognito_check", "--fix", "--default-role", value, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_applications_sharing_one_client_or_lacking_their_own_are_findings(pool, settings):
+    assert findings("app_clients") == []
+    settings.PORTAL_APPLICATIONS_SHARE_CLIENT = True
+    settings.COGNITO_APPLICATIONS_CLIENT_ID = pool.applications_client_id
+    Application.objects.filter(name="hr").update(client_id="")
+    Application.objects.filter(name="crm").update(client_id=pool.application_clients["billing"])
+    found = {finding.subject: finding.message for finding in findings("app_clients")}
+    assert found == {
+        "PORTAL_APPLICATIONS_SHARE_CLIENT": pool_checks.SAID["shared"].format(client=pool.applications_client_id),
+        "hr": pool_checks.SAID["no_client"].format(app="hr"),
+        pool.application_clients["billing"]: pool_checks.SAID["same_client"].format(
+            apps="billing, crm", client=pool.application_clients["billing"]),
+    }
+    output, error = run_check()
+    assert error is not None and "a token issued for one application is accepted for all the others" in output

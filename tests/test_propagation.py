@@ -56,7 +56,7 @@ def test_role_change_propagates_to_api_app_and_refresh_token(admin_client, admin
 
     # The user's old refresh token is refused, so the application's session ends...
     with pytest.raises(cognito.NotAuthorized):
-        cognito.call("initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+        cognito.call("initiate_auth", ClientId=apps_pool.application_clients["billing"], AuthFlow="REFRESH_TOKEN_AUTH",
                      AuthParameters={"REFRESH_TOKEN": old_refresh})
     ended = example_browser.post("/refresh", data={"csrf": csrf(example_browser)}, follow_redirects=True)
     assert "Your session ended" in ended.get_data(as_text=True)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts import app_services, cognito
+from accounts import app_services, cognito, roles
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryGrant
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, nonstaff_user, persona_client,
@@ -96,6 +96,10 @@ def test_create_makes_the_group_with_its_settings(admin_client, pool):
     assert (group.description, group.role_arn, group.precedence) == ("Salaries", ARN, 5)
     event = AuditEvent.objects.get(action="application_create")
     assert event.outcome == AuditEvent.SUCCESS and event.after["role_arn"] == ARN
+    client = cognito.client_describe(cognito.pool_id(), app("payroll").client_id)  # its own app client
+    assert client.name == "applications-payroll" and event.after["client_id"] == client.id
+    assert not set(client.write_attributes) & set(roles.role_attributes())
+    assert client.id not in {pool.applications_client_id, *pool.application_clients.values()}
 
 
 @pytest.mark.parametrize("data, message", [

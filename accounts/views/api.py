@@ -90,7 +90,7 @@ def access_check(request):
         logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
         return _error(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
     try:
-        claims = tokens.verify_any(token, [settings.COGNITO_APPLICATIONS_CLIENT_ID])
+        claims = tokens.verify_any(token, checks.client_ids_for(key.application))
     except tokens.KeysUnavailable:
         logger.error("access-check: the pool's signing keys could not be read")
         return _error(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")

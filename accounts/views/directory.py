@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import cognito, permissions, roles, selectors, services
+from accounts import cognito, permissions, roles, selectors, services, sync_lease, tasks
 from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
 
 TEMPLATES = "admin/accounts/directoryentry/"
@@ -37,7 +37,7 @@ SAID = {
     "enabled": "{email} is enabled.",
     "deleted": "{email} was deleted from Cognito and the directory.",
     "invited": "{email} was invited; Cognito sends them a temporary password.",
-    "synced": "Directory refreshed: {summary}.",
+    "sync_queued": "A sync of the whole directory is queued; this page follows it.",
     "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
 }
 
@@ -233,7 +233,17 @@ def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
 
 @require_POST
 def refresh(request, admin):
-    """Reconcile the whole directory with Cognito now."""
-    report = services.directory_sync(actor=request.user, request=request)
-    messages.success(request, SAID["synced"].format(summary=report.summary()))
-    return redirect("admin:accounts_directoryentry_changelist")
+    """Queue a sync of the whole directory, then show its progress."""
+    tasks.directory_sync_request(actor=request.user, request=request)
+    messages.success(request, SAID["sync_queued"])
+    return redirect("admin:accounts_directoryentry_sync")
+
+
+@require_GET
+def sync_progress(request, admin):
+    """Show the directory sync's state: queued, running (how far), or how the last run ended."""
+    if not permissions.can_view_directory(request.user):
+        raise PermissionDenied
+    fresh = sync_lease.freshness()
+    return TemplateResponse(request, TEMPLATES + "sync.html", admin.screen_context(
+        request, title="Directory sync", fresh=fresh, reload_seconds=2 if fresh.running or fresh.queued else 0))

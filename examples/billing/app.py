@@ -62,14 +62,17 @@ class Settings:
         if not jwks and environ.get("COGNITO_ENDPOINT_URL"):
             jwks = f"{endpoint.rstrip('/')}/{pool}/.well-known/jwks.json"
         portal = environ.get("EXAMPLE_PORTAL_URL", "").rstrip("/")
-        access = Config(region=region, user_pool_id=pool, client_ids=(environ["COGNITO_APPLICATIONS_CLIENT_ID"],),
+        application = environ.get("EXAMPLE_APPLICATION", "billing")
+        # The application's own app client (what cognito_bootstrap writes); the shared one only for old pools.
+        client = environ.get("COGNITO_CLIENT_ID_" + application.upper().replace("-", "_")) \
+            or environ["COGNITO_APPLICATIONS_CLIENT_ID"]
+        access = Config(region=region, user_pool_id=pool, client_ids=(client,),
                         jwks_url=jwks, group_prefix=environ.get("PORTAL_APPLICATION_GROUP_PREFIX", "app-"),
                         roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")),
                         revocations_url=f"{portal}/api/v1/revocations" if portal else "",
                         api_key=environ.get("EXAMPLE_API_KEY", ""),
                         revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")))
-        return cls(access, environ["COGNITO_APPLICATIONS_CLIENT_ID"], endpoint,
-                   environ.get("EXAMPLE_APPLICATION", "billing"),
+        return cls(access, client, endpoint, application,
                    environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true")
 
 

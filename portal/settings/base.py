@@ -222,6 +222,11 @@ if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELP
     raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
                                "PORTAL_APPLICATION_GROUP_PREFIX.")
 
+# Each application has its own app client, and the access-check API counts a token only for the application
+# it was issued to. A pool set up with one client shared by every application sets this to true: then tokens of
+# COGNITO_APPLICATIONS_CLIENT_ID count for every application too (cognito_check reports it as a finding).
+PORTAL_APPLICATIONS_SHARE_CLIENT = env_bool("PORTAL_APPLICATIONS_SHARE_CLIENT", False)
+
 # The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
 PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
 PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
@@ -303,3 +308,12 @@ PORTAL_BULK_IMPORT_MAX_MB = env_int("PORTAL_BULK_IMPORT_MAX_MB", 50, minimum=1, 
 PORTAL_BULK_INLINE_MAX = env_int("PORTAL_BULK_INLINE_MAX", 20, minimum=0, maximum=1000)
 PORTAL_BULK_TASKS_PER_JOB = env_int("PORTAL_BULK_TASKS_PER_JOB", 2, minimum=1, maximum=32)
 PORTAL_BULK_LEASE_SECONDS = env_int("PORTAL_BULK_LEASE_SECONDS", 300, minimum=2, maximum=86400)
+
+# --- The directory sync, scheduled on the task workers (make run starts it) ---------------------------------
+# Seconds between two scheduled runs of cognito_sync; the embedded Cognito is cheap to list, so more often there.
+PORTAL_SYNC_INTERVAL_SECONDS = env_int("PORTAL_SYNC_INTERVAL_SECONDS", 300 if COGNITO_EMBEDDED else 900,
+                                       minimum=10, maximum=86400)
+# The account's UserList quota (ListUsers, ListUsersInGroup share it; AWS's default is 30 requests per second)
+# and the share of it a sync may use, so that live pages and other tools keep the rest.
+PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)
+PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50, minimum=1, maximum=100)

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
-from accounts import cognito
+from accounts import app_services, cognito
 from accounts.bootstrap import BootstrapConflict, bootstrap
+from accounts.permissions import CommandActor
 
 
 class Command(BaseCommand):
@@ -36,7 +38,21 @@ class Command(BaseCommand):
         self.stdout.write(f"pool {report.pool_id or '(to be created)'}, portal client {report.client_id or '(to be created)'}")
         for label, email, password in report.credentials:
             self.stdout.write(self.style.WARNING(f"{label}: {email} / {password}  (shown once)"))
+        if not dry_run:
+            self.link_registry(report)
         if write_env and not dry_run:
             Path(write_env).parent.mkdir(parents=True, exist_ok=True)
             Path(write_env).write_text(report.env())
             Path(write_env).chmod(0o600)
+
+    def link_registry(self, report) -> None:
+        """Store each application's own app client ID in the registry (it must be migrated first)."""
+        try:
+            with cognito.target(report.pool_id, report.client_id, report.client_secret):
+                result = app_services.applications_refresh(actor=CommandActor("manage.py cognito_bootstrap"))
+        except DatabaseError:
+            self.stderr.write("warning: the registry could not be updated (run manage.py migrate, then "
+                              "“Refresh from Cognito” in the registry) to record each application's app client.")
+            return
+        for name in result["clients"]:
+            self.stdout.write(f"  registry: {name} uses app client {report.application_clients.get(name, '?')}")

@@ -1,16 +1,33 @@
-"""manage.py cognito_sync: reconcile the directory index with the whole Cognito pool."""
+"""manage.py cognito_sync: reconcile the directory index with the whole Cognito pool (or start its schedule)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import cognito, services
+from accounts import cognito, services, sync_lease, tasks
 
 
 class Command(BaseCommand):
-    help = "Reconcile the directory with the pool: add, update and remove rows, and print the counts."
+    help = ("Reconcile the directory with the pool: add, update and remove rows, and print the counts. "
+            "--schedule instead starts the task workers' periodic sync (nothing when it is already going).")
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--schedule", action="store_true",
+                            help="Queue a sync for the task workers (now when one is due); each run queues the next.")
+
+    def handle(self, *args, schedule=False, **options):
+        if schedule:
+            at_once = sync_lease.due()
+            queued = tasks.sync_schedule(at_once=at_once)
+            when = "was already queued" if not queued else "runs now" if at_once else "is queued"
+            self.stdout.write(f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
+                              f"task workers; the next one {when}")
+            return
         try:
             report = services.directory_sync(actor="manage.py cognito_sync")
+        except sync_lease.SyncBusy as exc:
+            raise CommandError(str(exc)) from exc
+        except services.ServiceError as exc:
+            raise CommandError(f"{exc.message} Nothing was removed from the directory.") from exc
         except cognito.CognitoError as exc:
             raise CommandError(f"Cognito failed, nothing was removed from the directory: {exc}") from exc
         for group in report.missing_groups:
