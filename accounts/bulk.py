@@ -210,7 +210,7 @@ def _finish_if_complete(job: BulkJob) -> bool:
     return not left
 
 
-def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoError) -> None:
+def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoFault) -> None:
     """Stop the job as interrupted, saying why and how far it got."""
     counts = progress(job)
     said = "throttled" if isinstance(exc, cognito.Throttled) else "unavailable"
@@ -298,7 +298,7 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
                     break
                 try:
                     outcome, message = _apply(job, actor, row, worker)
-                except (cognito.Throttled, cognito.CognitoUnavailable) as exc:
+                except cognito.CognitoFault as exc:
                     row_release(row, worker)
                     _interrupt(job, row, exc)
                     break
