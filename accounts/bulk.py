@@ -39,6 +39,7 @@ SAID = {
     "unexpected": "Unexpected error ({error}); the row was not finished.",
 }
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
+HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers when less Cognito time is left
 
 
 def worker_name() -> str:
@@ -237,8 +238,16 @@ def _apply(job: BulkJob, actor, row: BulkRow, worker: str) -> tuple[str, str]:
         return BulkRow.FAILED, services.MESSAGES["not_allowed"]
 
 
+def _out_of_time() -> bool:
+    """Return True inside a web request whose Cognito budget is nearly spent (a background run has none)."""
+    left = cognito.remaining()
+    return left is not None and left < HANDOFF_SECONDS
+
+
 def _next_row(job: BulkJob, worker: str, stop: threading.Event) -> BulkRow | None:
     """Claim a row; when only other workers' rows are left, wait for them (or for their leases to run out)."""
+    if _out_of_time():
+        stop.set()  # the request's time is nearly up: the workers carry on
     while not stop.is_set():
         row = row_claim(job, worker)
         if row is not None or _finish_if_complete(job):
