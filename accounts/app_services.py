@@ -5,6 +5,7 @@ prefix is how the portal tells application groups from staff groups (settings re
 start with it). Input is validated before Cognito sees it; a refusal changes nothing.
 """
 
+import contextlib
 import re
 
 from django.core.exceptions import PermissionDenied
@@ -55,16 +56,15 @@ def _existing(name: str) -> Application:
 
 def _group_call(function, *args, group: str, **kwargs):
     """Call a group operation of the gateway; Cognito's refusals become ServiceErrors, outages pass."""
-    try:
-        return function(*args, **kwargs)
-    except cognito.GroupExists:
-        raise ServiceError(SAID["group_exists"].format(group=group)) from None
-    except cognito.ResourceNotFound:
-        raise ServiceError(SAID["group_gone"].format(group=group)) from None
-    except (cognito.Throttled, cognito.CognitoUnavailable):
-        raise
-    except cognito.CognitoError as exc:
-        raise ServiceError(services.MESSAGES["cognito_refused"].format(error=str(exc) or exc.code)) from None
+    said = {cognito.GroupExists: SAID["group_exists"].format(group=group),
+            cognito.ResourceNotFound: SAID["group_gone"].format(group=group)}
+    return services.gateway_call(function, *args, said=said, **kwargs)
+
+
+def _group_delete(group: str) -> None:
+    """Delete the group; one already gone from Cognito leaves only the registry row to delete."""
+    with contextlib.suppress(cognito.ResourceNotFound):
+        cognito.group_delete(group)
 
 
 # --- Validation -------------------------------------------------------------------------------------
@@ -181,14 +181,7 @@ def application_delete(*, actor, name: str, confirmation: str = "", request=None
         attempt.before = {**_state(application), "members": members}
         if members and (confirmation or "").strip() != name:
             raise ServiceError(SAID["has_members"].format(name=name, count=members), members=members)
-        try:
-            cognito.group_delete(group)
-        except cognito.ResourceNotFound:
-            pass  # already gone from Cognito: only the registry row is left to delete
-        except cognito.CognitoError as exc:
-            if isinstance(exc, cognito.Throttled | cognito.CognitoUnavailable):
-                raise
-            raise ServiceError(services.MESSAGES["cognito_refused"].format(error=str(exc) or exc.code)) from None
+        services.gateway_call(_group_delete, group)
         with transaction.atomic():
             DirectoryGrant.objects.filter(application=name).delete()
             application.delete()

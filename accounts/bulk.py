@@ -44,6 +44,7 @@ SAID = {
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
 RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
 CANCELLABLE = (BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
+HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers when less Cognito time is left
 
 
 def worker_name() -> str:
@@ -240,7 +241,7 @@ def _finish_if_complete(job: BulkJob) -> bool:
     return not left
 
 
-def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoError) -> None:
+def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoFault) -> None:
     """Stop the job as interrupted, saying why and how far it got."""
     counts = progress(job)
     said = "throttled" if isinstance(exc, cognito.Throttled) else "unavailable"
@@ -267,8 +268,16 @@ def _apply(job: BulkJob, actor, row: BulkRow, worker: str) -> tuple[str, str]:
         return BulkRow.FAILED, services.MESSAGES["not_allowed"]
 
 
+def _out_of_time() -> bool:
+    """Return True inside a web request whose Cognito budget is nearly spent (a background run has none)."""
+    left = cognito.remaining()
+    return left is not None and left < HANDOFF_SECONDS
+
+
 def _next_row(job: BulkJob, worker: str, stop: threading.Event) -> BulkRow | None:
     """Claim a row; when only other workers' rows are left, wait for them (or for their leases to run out)."""
+    if _out_of_time():
+        stop.set()  # the request's time is nearly up: the workers carry on
     while not stop.is_set():
         row = row_claim(job, worker)
         if row is not None or _finish_if_complete(job):
@@ -328,7 +337,7 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
                     break
                 try:
                     outcome, message = _apply(job, actor, row, worker)
-                except (cognito.Throttled, cognito.CognitoUnavailable) as exc:
+                except cognito.CognitoFault as exc:
                     row_release(row, worker)
                     _interrupt(job, row, exc)
                     break

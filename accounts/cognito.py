@@ -3,15 +3,23 @@
 It builds the client lazily (moto must be active before one exists), with explicit
 timeouts and botocore's retry mode, returns small dataclasses instead of boto
 dictionaries, and turns Cognito's error codes into the exceptions below.
+
+Inside a budget (every web request has one, see `budget`) calls share one deadline: each
+attempt's timeouts fit in what is left and the gateway retries itself with short back-offs;
+outside one (workers, commands) botocore's standard retries apply, with their long back-offs.
 """
 
 import base64
 import hashlib
 import hmac
+import math
+import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,12 +87,28 @@ class InvalidParameter(CognitoError):
     """A request Cognito refused as malformed."""
 
 
-class Throttled(CognitoError):
+class TooManyAttempts(CognitoError):
+    """A per-user limit of Cognito (too many failed codes, resets or changes for this user): wait, then retry."""
+
+
+TOO_MANY_ATTEMPTS = ("Cognito refuses more attempts for this account for now (too many failed codes or requests "
+                     "for it). Nothing was changed: wait a few minutes, then try again.")
+
+
+class CognitoFault(CognitoError):
+    """Cognito is busy or down: the one base class of the faults that a later attempt may not meet."""
+
+
+class Throttled(CognitoFault):
     """Cognito kept throttling after every retry."""
 
 
-class CognitoUnavailable(CognitoError):
+class CognitoUnavailable(CognitoFault):
     """Cognito could not be reached."""
+
+
+class CognitoTimeout(CognitoUnavailable):
+    """Cognito did not answer in the time left: a write it was sent may or may not have been applied."""
 
 
 _ERRORS: dict[str, type[CognitoError]] = {
@@ -102,8 +126,8 @@ _ERRORS: dict[str, type[CognitoError]] = {
     "ResourceNotFoundException": ResourceNotFound,
     "InvalidParameterException": InvalidParameter,
     "TooManyRequestsException": Throttled,
-    "LimitExceededException": Throttled,
-    "TooManyFailedAttemptsException": Throttled,
+    "LimitExceededException": TooManyAttempts,
+    "TooManyFailedAttemptsException": TooManyAttempts,
     "InternalErrorException": CognitoUnavailable,
     "ServiceUnavailable": CognitoUnavailable,
 }
@@ -196,15 +220,20 @@ class ClientInfo:
     refresh_token_minutes: int = 30 * 1440
 
 
-# --- The client, and counting its calls ---------------------------------------------------------
+# --- The clients, and counting their calls ---------------------------------------------------------
 
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
+_sessions: list = []  # one botocore session for every client, so the service model is loaded once
+_hooks: list[tuple[str, Any, bool]] = []  # handlers given to on_event, put on every client built
 _listeners: list[Counter] = []
+_retrying: ContextVar[bool] = ContextVar("cognito_retrying", default=False)
 
 
 def _count_call(model, **_kwargs) -> None:
     """Add one call of this operation to every active counter, then wait for this thread's pacer."""
+    if _retrying.get():
+        return  # a budgeted retry is the same call again, as botocore's own retries are
     for counter in list(_listeners):
         counter[model.name] += 1
     pacer = getattr(_pacing, "pacer", None)
@@ -212,37 +241,42 @@ def _count_call(model, **_kwargs) -> None:
         pacer(model.name)
 
 
-def client():
-    """Return the cognito-idp client for the configured region and endpoint, built once."""
-    key = (
-        settings.COGNITO_REGION,
-        settings.COGNITO_ENDPOINT_URL,
-        settings.COGNITO_CONNECT_TIMEOUT,
-        settings.COGNITO_READ_TIMEOUT,
-        settings.COGNITO_MAX_ATTEMPTS,
-    )
+def _build(connect_timeout: float, read_timeout: float, attempts: int):
+    """Return the cognito-idp client with these timeouts and botocore attempts, built once."""
+    key = (settings.COGNITO_REGION, settings.COGNITO_ENDPOINT_URL, connect_timeout, read_timeout, attempts)
     with _lock:
         if key not in _clients:
+            if not _sessions:
+                _sessions.append(boto3.session.Session())
             config = Config(
-                connect_timeout=settings.COGNITO_CONNECT_TIMEOUT,
-                read_timeout=settings.COGNITO_READ_TIMEOUT,
-                retries={"mode": "standard", "total_max_attempts": settings.COGNITO_MAX_ATTEMPTS},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"mode": "standard", "total_max_attempts": attempts},
             )
-            built = boto3.session.Session().client(
+            built = _sessions[0].client(
                 "cognito-idp",
                 region_name=settings.COGNITO_REGION,
                 endpoint_url=settings.COGNITO_ENDPOINT_URL,
                 config=config,
             )
             built.meta.events.register("before-call.cognito-idp", _count_call)
+            for event, handler, first in _hooks:
+                (built.meta.events.register_first if first else built.meta.events.register)(event, handler)
             _clients[key] = built
         return _clients[key]
 
 
+def client():
+    """Return the client of background work: the configured timeouts and botocore's standard retries."""
+    return _build(settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT, settings.COGNITO_MAX_ATTEMPTS)
+
+
 def reset_client() -> None:
-    """Forget every built client, so the next call builds a fresh one."""
+    """Forget every built client and handler, so the next call builds a fresh client."""
     with _lock:
         _clients.clear()
+        _sessions.clear()
+        _hooks.clear()
 
 
 @contextmanager
@@ -271,14 +305,114 @@ def pace(pacer) -> Iterator[None]:
 
 
 def on_event(event: str, handler, *, first: bool = False) -> None:
-    """Register a botocore event handler on the client (tests use it to simulate faults)."""
-    events = client().meta.events
-    (events.register_first if first else events.register)(event, handler)
+    """Register a botocore event handler on every client, built or to be built (tests simulate faults so)."""
+    with _lock:
+        _hooks.append((event, handler, first))
+        for built in _clients.values():
+            (built.meta.events.register_first if first else built.meta.events.register)(event, handler)
 
 
 def off_event(event: str, handler) -> None:
     """Remove a handler registered with on_event."""
-    client().meta.events.unregister(event, handler)
+    with _lock:
+        _hooks[:] = [hook for hook in _hooks if hook[:2] != (event, handler)]
+        for built in _clients.values():
+            built.meta.events.unregister(event, handler)
+
+
+# --- A web request's time budget ----------------------------------------------------------------
+
+STEP = 0.5  # attempt timeouts are whole half-seconds, so that a process builds only a few clients
+BACKOFF_MAX = 0.5  # the longest a call in a budget sleeps before trying again
+BUDGET_SPENT = "Cognito did not answer within the time this request may wait"
+_deadline: ContextVar[float | None] = ContextVar("cognito_deadline", default=None)
+_clock, _sleep = time.monotonic, time.sleep  # tests simulate a hang by moving a clock of their own
+_watchers: list[list] = []
+
+
+@dataclass(frozen=True)
+class CallAttempt:
+    """How one attempt of a call in a budget was made: its timeouts and the back-off slept before it."""
+
+    operation: str
+    connect_timeout: float
+    read_timeout: float
+    backoff: float = 0.0
+
+
+@contextmanager
+def budget(seconds: float) -> Iterator[None]:
+    """Give every Cognito call in the block one deadline `seconds` from now (a nested budget only shortens it)."""
+    end, current = _clock() + seconds, _deadline.get()
+    token = _deadline.set(end if current is None else min(current, end))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Return the seconds left of this context's budget, or None outside one (background work)."""
+    deadline = _deadline.get()
+    return None if deadline is None else max(0.0, deadline - _clock())
+
+
+def attempt_timeouts(left: float) -> tuple[float, float] | None:
+    """Return (connect, read) timeouts that fit in `left` seconds together, or None when too little is left."""
+    whole = math.floor(left / STEP) * STEP
+    if whole < 2 * STEP:
+        return None
+    connect = min(settings.COGNITO_CONNECT_TIMEOUT, max(STEP, math.floor(whole / 2 / STEP) * STEP))
+    return connect, min(settings.COGNITO_READ_TIMEOUT, whole - connect)
+
+
+def http_timeouts() -> tuple[float, float]:
+    """Return (connect, read) timeouts for a plain HTTP request to Cognito (the JWKS), within any budget."""
+    left = remaining()
+    if left is None:
+        return settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT
+    timeouts = attempt_timeouts(left)
+    if timeouts is None:
+        raise CognitoTimeout(BUDGET_SPENT, "RequestBudgetSpent")
+    return timeouts
+
+
+def backoff(attempt: int) -> float:
+    """Return the pause before retry number `attempt` in a budget: jittered, never above BACKOFF_MAX."""
+    return random.uniform(0, min(BACKOFF_MAX, 0.1 * 2 ** (attempt - 1)))
+
+
+@contextmanager
+def watch_attempts() -> Iterator[list[CallAttempt]]:
+    """Collect every budgeted attempt made while the block runs (tests check the timeouts used)."""
+    seen: list[CallAttempt] = []
+    _watchers.append(seen)
+    try:
+        yield seen
+    finally:
+        _watchers.remove(seen)
+
+
+def _in_budget(operation: str, params: dict) -> dict[str, Any]:
+    """Call within this context's deadline: attempts sized to the time left, short back-offs, then give up."""
+    number, pause = 0, 0.0
+    while True:
+        number += 1
+        timeouts = attempt_timeouts(remaining())
+        if timeouts is None:
+            raise CognitoTimeout(BUDGET_SPENT, "RequestBudgetSpent")
+        for seen in list(_watchers):
+            seen.append(CallAttempt(operation, *timeouts, backoff=pause))
+        token = _retrying.set(number > 1)
+        try:
+            return _send(_build(*timeouts, attempts=1), operation, params)
+        except CognitoFault:
+            pause = backoff(number)
+            if number >= settings.COGNITO_MAX_ATTEMPTS or attempt_timeouts(remaining() - pause) is None:
+                raise
+        finally:
+            _retrying.reset(token)
+        _sleep(pause)
 
 
 _target = threading.local()
@@ -342,19 +476,28 @@ def canonical_username(value: str) -> str:
 
 @sensitive_variables("params")  # passwords, codes, tokens and sessions stay out of error reports
 def call(operation: str, **params) -> dict[str, Any]:
-    """Call one Cognito operation, turning its failures into the gateway's exceptions."""
+    """Call one Cognito operation, within this context's budget if any; failures become the gateway's exceptions."""
     if "Username" in params:
         params["Username"] = canonical_username(params["Username"])
     for key in ("AuthParameters", "ChallengeResponses"):
         if "USERNAME" in params.get(key, {}):
             params[key]["USERNAME"] = canonical_username(params[key]["USERNAME"])
+    if _deadline.get() is not None:
+        return _in_budget(operation, params)
+    return _send(client(), operation, params)
+
+
+def _send(built, operation: str, params: dict) -> dict[str, Any]:
+    """Make one call with a built client, turning its failures into the gateway's exceptions."""
     try:
-        return getattr(client(), operation)(**params)
+        return getattr(built, operation)(**params)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = error.get("Code", "")
         raise _ERRORS.get(code, CognitoError)(error.get("Message", ""), code) from None
-    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, BotoConnectionError) as exc:
+    except ReadTimeoutError as exc:
+        raise CognitoTimeout(f"Cognito did not answer in time: {exc.__class__.__name__}") from None
+    except (EndpointConnectionError, ConnectTimeoutError, BotoConnectionError) as exc:
         raise CognitoUnavailable(f"Cognito could not be reached: {exc.__class__.__name__}") from None
     except BotoCoreError as exc:
         raise CognitoError(str(exc), exc.__class__.__name__) from None

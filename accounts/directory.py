@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import app_selectors, cognito, permissions, roles
@@ -93,9 +94,28 @@ def entry_touch(entry: DirectoryEntry, **fields) -> None:
     entry.save(update_fields=[*fields, "synced_at"])
 
 
-def entry_set_role(entry: DirectoryEntry, role: roles.Role) -> None:
-    """Record a role the portal just wrote to Cognito."""
-    entry_touch(entry, role=role.name, level=role.level, modified=timezone.now())
+def grants_change(entry: DirectoryEntry, *, granted: Iterable[str], revoked: Iterable[str]) -> None:
+    """Record applications the portal just granted and revoked (a change by someone else meanwhile is kept)."""
+    DirectoryGrant.objects.bulk_create([DirectoryGrant(entry=entry, application=app) for app in granted],
+                                       ignore_conflicts=True)
+    entry.grants.filter(application__in=list(revoked)).delete()
+    entry_touch(entry)
+
+
+def entry_set_role(entry: DirectoryEntry, role: roles.Role, *, expected: tuple[str, int] | None = None) -> bool:
+    """Record a role the portal just wrote to Cognito; with `expected`, only while the row holds that role.
+
+    The compare and set of a change made without a lock: False when someone else changed the row meanwhile
+    (a row that already holds the new role, from a sync that saw the write, counts as recorded).
+    """
+    rows = DirectoryEntry.objects.filter(sub=entry.sub)
+    if expected is not None:
+        rows = rows.filter(Q(role=expected[0], level=expected[1]) | Q(role=role.name, level=role.level))
+    now = timezone.now()
+    if not rows.update(role=role.name, level=role.level, modified=now, synced_at=now):
+        return False
+    entry.role, entry.level, entry.modified, entry.synced_at = role.name, role.level, now, now
+    return True
 
 
 def entry_from_created(user: cognito.User, applications: Iterable[str]) -> DirectoryEntry:

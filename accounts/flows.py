@@ -61,7 +61,7 @@ def _fault_audited(request, username: str) -> Iterator[None]:
     """Audit a sign-in step that Cognito could not answer (busy or unreachable), then let the fault go on."""
     try:
         yield
-    except (cognito.Throttled, cognito.CognitoUnavailable) as exc:
+    except cognito.CognitoFault as exc:
         reason = "Cognito throttled" if isinstance(exc, cognito.Throttled) else "Cognito unreachable"
         _audit(request, "sign_in", username, AuditEvent.FAILURE, reason)
         raise

@@ -312,6 +312,12 @@ def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker
                         "note": TAKEN_OVER})
 
 
+def _stop_on_fault(access: services.AccessResult) -> None:
+    """Raise the fault (Cognito busy or down) that stopped some changes: the job stops as interrupted, to resume."""
+    if access.fault is not None:
+        raise access.fault
+
+
 def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     """Make Cognito hold the row (invite, or change role and applications); return (outcome, message).
 
@@ -324,6 +330,7 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     if view is None:
         invitation = services.user_invite(actor=actor, email=data["email"], name=data["name"], role=data["role"],
                                           level=data["level"], applications=data["applications"])
+        _stop_on_fault(invitation.access)
         if invitation.access.failed:
             _, app, error = invitation.access.failed
             return BulkRow.FAILED, MESSAGES["partial"].format(app=app, error=error)
@@ -340,6 +347,7 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
             return BulkRow.FAILED, change.error
     if set(view.applications) != set(data["applications"]):
         access = services.access_set(actor=actor, sub=entry.sub, applications=data["applications"])
+        _stop_on_fault(access)
         if access.failed:
             operation, app, error = access.failed
             return BulkRow.FAILED, f"Could not {operation} {app}: {error}"

@@ -5,7 +5,7 @@ checks its permission rule, validates its input before Cognito sees it, and writ
 event: success, failure (with the error) or denied. Passwords and tokens never reach the audit.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +30,8 @@ MESSAGES = {
     "vanished": "This user no longer exists in Cognito (deleted since the page was shown). Nothing was changed.",
     "stale_role": "The role changed since this page was shown: it is now {current}. "
                   "Nothing was changed; check the new value and try again if still needed.",
+    "raced_role": "Someone else changed this user's role while {new} was being written, and Cognito keeps "
+                  "whichever came last. Open the user again to see which it is, then change it if still needed.",
     "email_taken": "A user with the email {email} already exists.",
     "invalid_email": "Enter a valid email address.",
     "invalid_name": "Enter a name of at most {max} characters, without control characters.",
@@ -89,15 +91,25 @@ class Attempt:
     outcome: str = AuditEvent.SUCCESS
     error: str = ""
     entry: DirectoryEntry | None = None
+    record: Callable[[], None] | None = None  # the index write, made with the audit event after every Cognito call
 
 
 @contextmanager
 def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None) -> Iterator[Attempt]:
-    """Run one write attempt and audit it however it ends, then let any exception continue."""
+    """Run one write attempt and audit it however it ends, then let any exception continue.
+
+    No transaction is open while the attempt calls Cognito: its `record` (the index write) and the audit
+    event are committed afterwards in one short transaction; a failed attempt is audited on its own.
+    """
     attempt = attempt or Attempt()
-    outcome, error = None, ""
+    outcome, error, stored = None, "", False
     try:
         yield attempt
+        with transaction.atomic():
+            if attempt.record is not None:
+                attempt.record()
+            _store(attempt, actor=actor, action=action, request=request)
+        stored = True
     except PermissionDenied:
         outcome, error = AuditEvent.DENIED, MESSAGES["not_allowed"]
         raise
@@ -114,11 +126,17 @@ def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None
         outcome, error = AuditEvent.FAILURE, MESSAGES["interrupted"].format(reason=exc.__class__.__name__)
         raise
     finally:
-        audit_record(
-            actor=actor, action=action, outcome=outcome or attempt.outcome, target=attempt.target,
-            target_sub=attempt.target_sub, before=attempt.before, after=attempt.after,
-            error=error or attempt.error, request=request,
-        )
+        if not stored:
+            _store(attempt, actor=actor, action=action, request=request, outcome=outcome, error=error)
+
+
+def _store(attempt: Attempt, *, actor, action: str, request, outcome: str | None = None, error: str = "") -> None:
+    """Write the attempt's audit event (outcome and error override the attempt's own)."""
+    audit_record(
+        actor=actor, action=action, outcome=outcome or attempt.outcome, target=attempt.target,
+        target_sub=attempt.target_sub, before=attempt.before, after=attempt.after,
+        error=error or attempt.error, request=request,
+    )
 
 
 def _actor_confirm(actor) -> None:
@@ -129,7 +147,7 @@ def _actor_confirm(actor) -> None:
 
 def _target_standing(entry: DirectoryEntry) -> None:
     """Set the entry's staff column from the target's groups read live now (and the index with it)."""
-    live = _call(standing.standing_live, entry.sub)
+    live = gateway_call(standing.standing_live, entry.sub)
     if live != entry.staff:
         DirectoryEntry.objects.filter(sub=entry.sub).update(staff=live)
         entry.staff = live
@@ -155,16 +173,26 @@ def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[At
         yield attempt
 
 
-def _call(function, *args, **kwargs):
-    """Call the gateway; a vanished user or a refusal becomes a ServiceError, outages pass through."""
+def refusal(exc: cognito.CognitoError, said: dict | None = None) -> ServiceError:
+    """Return the ServiceError for a Cognito refusal (`said` maps an exception class to its own message)."""
+    for kind, message in (said or {}).items():
+        if isinstance(exc, kind):
+            return ServiceError(message)
+    if isinstance(exc, cognito.UserNotFound):
+        return UserVanished(MESSAGES["vanished"])
+    if isinstance(exc, cognito.TooManyAttempts):
+        return ServiceError(cognito.TOO_MANY_ATTEMPTS)
+    return ServiceError(MESSAGES["cognito_refused"].format(error=str(exc) or exc.code))
+
+
+def gateway_call(function, *args, said: dict | None = None, **kwargs):
+    """Call the gateway; a refusal becomes a ServiceError (see refusal), Cognito busy or down passes through."""
     try:
         return function(*args, **kwargs)
-    except cognito.UserNotFound:
-        raise UserVanished(MESSAGES["vanished"]) from None
-    except (cognito.Throttled, cognito.CognitoUnavailable):
+    except cognito.CognitoFault:
         raise
     except cognito.CognitoError as exc:
-        raise ServiceError(MESSAGES["cognito_refused"].format(error=str(exc) or exc.code)) from None
+        raise refusal(exc, said) from None
 
 
 def sign_out_name(entry: DirectoryEntry) -> str:
@@ -189,8 +217,8 @@ def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str, reason:
     """
     attempt.after["sessions_revoked"] = False
     try:
-        _call(cognito.user_sign_out_everywhere, sign_out_name(entry))
-    except (ServiceError, cognito.CognitoError) as exc:
+        gateway_call(cognito.user_sign_out_everywhere, sign_out_name(entry))
+    except (ServiceError, cognito.CognitoFault) as exc:
         warning = f"{done}, but revoking their sessions failed: {exc}"
         attempt.outcome = AuditEvent.FAILURE
         attempt.error = f"{attempt.error} {warning}".strip()
@@ -254,6 +282,7 @@ class AccessResult:
     not_attempted: list[tuple[str, str]] = field(default_factory=list)
     sessions_revoked: bool = False
     sessions_error: str = ""  # a revoke was applied but the sign-out that follows it failed
+    fault: cognito.CognitoFault | None = None  # Cognito busy or down stopped the changes (a job stops on it)
 
     @property
     def changed(self) -> bool:
@@ -271,12 +300,12 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
     for index, (operation, app) in enumerate(changes):
         gateway = cognito.user_add_to_group if operation == "grant" else cognito.user_remove_from_group
         try:
-            _call(gateway, entry_sub, roles.group_for_application(app))
-        except (ServiceError, cognito.CognitoError) as exc:
-            whole = isinstance(exc, cognito.Throttled | cognito.CognitoUnavailable | UserVanished)
-            if all_or_report and whole and not result.changed:
+            gateway_call(gateway, entry_sub, roles.group_for_application(app))
+        except (ServiceError, cognito.CognitoFault) as exc:
+            if all_or_report and isinstance(exc, cognito.CognitoFault | UserVanished) and not result.changed:
                 raise  # nothing applied: the whole action failed, say so plainly
             message = exc.message if isinstance(exc, ServiceError) else f"{exc.code or 'error'}: {exc}"
+            result.fault = exc if isinstance(exc, cognito.CognitoFault) else None
             result.failed = (operation, app, message)
             result.not_attempted = changes[index + 1:]
             return
@@ -289,19 +318,16 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None) -> Acc
     When anything was revoked, the user is then signed out everywhere, as after a role change.
     """
     with _on_user(actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request) as attempt:
-        result = AccessResult()
-        with transaction.atomic():
-            entry = DirectoryEntry.objects.select_for_update().get(sub=sub)
-            current = set(directory.entry_applications(entry))
-            attempt.before = {"applications": sorted(current)}
-            wanted = decide(current)
-            changes = [("grant", app) for app in sorted(wanted - current)]
-            changes += [("revoke", app) for app in sorted(current - wanted)]
-            _apply_changes(sub, changes, result)  # raises only when nothing was applied
-            held = sorted((current | set(result.granted)) - set(result.revoked))
-            if result.changed:
-                directory.grants_replace(entry, held)
-                directory.entry_touch(entry)
+        result, entry = AccessResult(), attempt.entry
+        current = set(directory.entry_applications(entry))
+        attempt.before = {"applications": sorted(current)}
+        wanted = decide(current)
+        changes = [("grant", app) for app in sorted(wanted - current)]
+        changes += [("revoke", app) for app in sorted(current - wanted)]
+        _apply_changes(sub, changes, result)  # raises only when nothing was applied
+        held = sorted((current | set(result.granted)) - set(result.revoked))
+        if result.changed:
+            attempt.record = lambda: directory.grants_change(entry, granted=result.granted, revoked=result.revoked)
         attempt.after = {"applications": held, "granted": result.granted, "revoked": result.revoked}
         if result.failed:
             attempt.outcome = AuditEvent.FAILURE
@@ -346,25 +372,33 @@ class RoleChange:
 
 
 def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) -> RoleChange:
-    """Write all role attributes in one call, then revoke the user's sessions; refuse a stale form."""
+    """Write all role attributes in one call, then revoke the user's sessions; refuse a stale form.
+
+    No lock is held while Cognito is called: the row is checked first, and the new role recorded only while
+    the row still holds the role checked (compare and set), so a change made meanwhile is reported.
+    """
     with _on_user(actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role,
                   request=request) as attempt:
-        new = valid_role(role, level)
+        new, entry = valid_role(role, level), attempt.entry
         new_key = f"{new.name}{new.level}"
-        with transaction.atomic():
-            entry = DirectoryEntry.objects.select_for_update().get(sub=sub)
-            attempt.before = {"role": entry.role_key}
-            if entry.role_key != shown:
-                raise StaleRole(MESSAGES["stale_role"].format(current=entry.role_label), current=entry.role_key)
-            if entry.role_key == new_key:
-                attempt.after = {"role": new_key, "unchanged": True}
-                return RoleChange(role=new, changed=False)
-            _call(cognito.user_update_attributes, sub, roles.attributes_for(new))
-            directory.entry_set_role(entry, new)
+        attempt.before = {"role": entry.role_key}
+        if entry.role_key != shown:
+            raise StaleRole(MESSAGES["stale_role"].format(current=entry.role_label), current=entry.role_key)
+        if entry.role_key == new_key:
+            attempt.after = {"role": new_key, "unchanged": True}
+            return RoleChange(role=new, changed=False)
+        gateway_call(cognito.user_update_attributes, sub, roles.attributes_for(new))
         attempt.after = {"role": new_key}
+        attempt.record = lambda: _role_record(entry, new, expected=(entry.role, entry.level))
         if warning := _revoke_sessions(attempt, entry, "Role written", "role_change"):
             return RoleChange(role=new, error=warning)
         return RoleChange(role=new, sessions_revoked=True)
+
+
+def _role_record(entry: DirectoryEntry, new: roles.Role, *, expected: tuple[str, int]) -> None:
+    """Record the role written, or raise StaleRole when the row changed since it was checked."""
+    if not directory.entry_set_role(entry, new, expected=expected):
+        raise StaleRole(MESSAGES["raced_role"].format(new=new))
 
 
 # --- Account state ------------------------------------------------------------------------------
@@ -376,8 +410,8 @@ def user_disable(*, actor, sub: str, request=None) -> str:
                   request=request) as attempt:
         entry = attempt.entry
         attempt.before = {"enabled": entry.enabled}
-        _call(cognito.user_disable, sub)
-        directory.entry_touch(entry, enabled=False)
+        gateway_call(cognito.user_disable, sub)
+        attempt.record = lambda: directory.entry_touch(entry, enabled=False)
         attempt.after = {"enabled": False}
         return _revoke_sessions(attempt, entry, "User disabled", "user_disable", standing_lost=True)
 
@@ -387,8 +421,8 @@ def user_enable(*, actor, sub: str, request=None) -> None:
     with _on_user(actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable,
                   request=request) as attempt:
         attempt.before = {"enabled": attempt.entry.enabled}
-        _call(cognito.user_enable, sub)
-        directory.entry_touch(attempt.entry, enabled=True)
+        gateway_call(cognito.user_enable, sub)
+        attempt.record = lambda: directory.entry_touch(attempt.entry, enabled=True)
         attempt.after = {"enabled": True}
 
 
@@ -401,12 +435,12 @@ def user_reset_password(*, actor, sub: str, request=None) -> None:
         if not entry.email_verified:
             raise InvalidInput(MESSAGES["needs_verified_email"])
         try:
-            _call(cognito.user_reset_password, sub)
+            gateway_call(cognito.user_reset_password, sub)
         except ServiceError as exc:
             if "verified" in exc.message:  # Cognito's own check, should the index be behind
                 raise InvalidInput(MESSAGES["needs_verified_email"]) from None
             raise
-        directory.entry_touch(entry, status="RESET_REQUIRED")
+        attempt.record = lambda: directory.entry_touch(entry, status="RESET_REQUIRED")
         attempt.after = {"status": "RESET_REQUIRED"}
 
 
@@ -415,7 +449,7 @@ def user_sign_out(*, actor, sub: str, request=None) -> None:
     with _on_user(actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out,
                   request=request) as attempt:
         try:
-            _call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
+            gateway_call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
         finally:
             _tokens_void(attempt.entry, "user_sign_out")
         attempt.after = {"sessions_revoked": True}
@@ -430,9 +464,9 @@ def user_delete(*, actor, sub: str, confirmation: str, request=None) -> None:
                           "applications": directory.entry_applications(entry)}
         if (confirmation or "").strip().lower() != entry.email:
             raise InvalidInput(MESSAGES["confirm_delete"])
-        _call(cognito.user_delete, sub)
+        gateway_call(cognito.user_delete, sub)
         _tokens_void(entry, "user_delete", standing_lost=True)
-        entry.delete()
+        attempt.record = entry.delete
         attempt.after = {"deleted": True}
 
 

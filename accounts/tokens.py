@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from accounts import cognito
 from cognito_access import tokens as core
 from cognito_access.tokens import ALGORITHM, Claims, KeysUnavailable, TokenError  # noqa: F401  (re-exported)
 
@@ -44,13 +45,13 @@ class KeySet(core.KeySet):
 
     @property
     def timeout(self) -> tuple[float, float]:
-        """Return the Cognito timeouts."""
-        return settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT
+        """Return the Cognito timeouts, within the request's budget when there is one."""
+        return cognito.http_timeouts()
 
     @staticmethod
     def _fetch(url: str) -> dict:
-        """Download the key set with the configured timeouts."""
-        return core.fetch_keys(url, (settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT))
+        """Download the key set with the Cognito timeouts, within the request's budget when there is one."""
+        return core.fetch_keys(url, cognito.http_timeouts())
 
 
 keys = KeySet()

@@ -2,9 +2,12 @@
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from unittest import mock
 
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from django.conf import settings
 
 from accounts import cognito
 
@@ -89,3 +92,53 @@ def cognito_down(*, after: int = 0, operations=None):
         yield failed
     finally:
         cognito.off_event("before-send.cognito-idp", handler)
+
+
+@dataclass
+class Hang:
+    """What a hung Cognito saw: the budgeted attempts (their timeouts) and the simulated seconds waited."""
+
+    attempts: list = field(default_factory=list)
+    now: float = 1000.0
+    started: float = 1000.0
+    sleeps: list = field(default_factory=list)
+
+    @property
+    def waited(self) -> float:
+        """Return the simulated seconds spent since the hang began."""
+        return self.now - self.started
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep on the simulated clock."""
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@contextmanager
+def cognito_hung(*, operations=None):
+    """Make Cognito hang: each matching request waits out its attempt's timeouts, then gets no answer.
+
+    Nothing really waits: the gateway's clock is replaced by one that the hang moves forward by the timeouts
+    of the attempt in flight (the configured ones outside a budget), and sleeping moves it by the pause. The
+    request is refused before moto's own handler runs, so it is never applied. Yields the Hang.
+    """
+    hang = Hang()
+
+    def handler(request, **_kwargs):
+        target = request.headers.get("X-Amz-Target", b"")
+        name = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        if operations is not None and name not in operations:
+            return None
+        if cognito.remaining() is None:  # background work: the configured timeouts
+            hang.now += settings.COGNITO_CONNECT_TIMEOUT + settings.COGNITO_READ_TIMEOUT
+        else:
+            hang.now += hang.attempts[-1].connect_timeout + hang.attempts[-1].read_timeout
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    with (cognito.watch_attempts() as hang.attempts, mock.patch.object(cognito, "_clock", lambda: hang.now),
+          mock.patch.object(cognito, "_sleep", hang.sleep)):
+        cognito.on_event("before-send.cognito-idp", handler, first=True)
+        try:
+            yield hang
+        finally:
+            cognito.off_event("before-send.cognito-idp", handler)

@@ -84,7 +84,8 @@ def alice(db, make_cognito_user):
 
 @pytest.fixture
 def no_backoff(monkeypatch):
-    """Make botocore's retry backoff instant, so throttling tests do not sleep."""
+    """Make retry back-offs instant (botocore's, and the gateway's within a budget), so fault tests do not sleep."""
     from botocore.retries import standard
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(cognito, "backoff", lambda attempt: 0)

@@ -172,6 +172,24 @@ def test_a_large_selection_runs_in_the_background_with_a_progress_page(admin_cli
     assert BulkRow.objects.filter(attempts=1).count() == 3
 
 
+def test_a_small_selection_leaves_the_rest_to_the_workers_when_the_requests_cognito_time_runs_low_simulated(
+        admin_client, people, monkeypatch):
+    clock = {"now": 0.0}
+    monkeypatch.setattr(cognito, "_clock", lambda: clock["now"])
+    cognito.on_event("after-call.cognito-idp", lambda **_: clock.update(now=clock["now"] + 2))  # 2 s a call
+    response = act(admin_client, "grant", people, ["amy@example.com", "ben@example.com", "cat@example.com"],
+                   application="hr")
+    job = BulkJob.objects.get()
+    assert response.status_code == HTTPStatus.FOUND and response["Location"].endswith(f"bulkjob/{job.pk}/change/")
+    assert said(response) == ["Grant hr for 3 users runs in the background."]
+    assert (bulk.progress(job)["done"], bulk.progress(job)["remaining"]) == (1, 2)  # 3 calls: 6 of the 8 s
+    run_worker()
+    job.refresh_from_db()
+    assert bulk.progress(job)["status"] == "done"
+    assert [cognito.user_groups(email).count("app-hr") for email in ["amy@example.com", "ben@example.com",
+                                                                    "cat@example.com"]] == [1, 1, 1]
+
+
 def test_select_across_every_page_applies_to_the_whole_filtered_directory(admin_client, people):
     data = {"action": "bulk_set_role", "index": "0", "select_across": "1", "role": "a", "level": "3",
             "_selected_action": [people["amy@example.com"].sub]}

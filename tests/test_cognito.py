@@ -88,6 +88,35 @@ def test_throttling_that_never_ends_raises_throttled_simulated(pool, settings):
     assert len(failed) == settings.COGNITO_MAX_ATTEMPTS
 
 
+@pytest.mark.parametrize("left", [0.2, 0.99, 1.0, 1.4, 2.0, 2.6, 5.0, 7.9, 8.0, 25.0])
+def test_each_attempt_in_a_budget_fits_its_timeouts_in_the_time_left(left, settings):
+    settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT = 3, 10
+    timeouts = cognito.attempt_timeouts(left)
+    if left < 2 * cognito.STEP:
+        assert timeouts is None  # too little left for an attempt worth making
+        return
+    connect, read = timeouts
+    assert 0 < connect <= 3 and 0 < read <= 10 and connect + read <= left
+
+
+def test_a_nested_budget_only_shortens_the_deadline():
+    assert cognito.remaining() is None  # outside a web request: no budget, botocore's retries
+    with cognito.budget(8):
+        with cognito.budget(30):
+            assert cognito.remaining() <= 8
+        with cognito.budget(2):
+            assert cognito.remaining() <= 2
+    assert cognito.remaining() is None
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "TooManyFailedAttemptsException"])
+def test_cognitos_per_user_limits_are_not_the_busy_or_down_fault_simulated(pool, code):
+    with cognito_fault(code) as failed, pytest.raises(cognito.TooManyAttempts) as raised:
+        with cognito.budget(8):
+            cognito.user_get("anyone@example.com")
+    assert not isinstance(raised.value, cognito.CognitoFault) and failed == ["AdminGetUser"]  # not retried
+
+
 def test_unreachable_endpoint_raises_cognito_unavailable(settings):
     settings.COGNITO_ENDPOINT_URL = "http://127.0.0.1:9"
     settings.COGNITO_USER_POOL_ID = "us-east-1_missing"

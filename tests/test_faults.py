@@ -20,14 +20,15 @@ from django.db.utils import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from accounts import cognito, flows, roles, selectors
+from accounts import cognito, flows, roles, selectors, services
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import STAFF_PASSWORD
-from tests.faults import cognito_down, cognito_fault
+from tests.faults import cognito_down, cognito_fault, cognito_hung
 from tests.staff import admin_client, admin_user, alice, no_backoff, user_url  # noqa: F401
 from tests.test_settings import django_process
 
 BUSY, DOWN = b"Cognito is busy", b"The portal's database cannot be reached"
+LATE = b"Cognito did not answer in time"
 
 
 def said(response) -> list[str]:
@@ -189,6 +190,149 @@ def test_cognito_stopping_after_an_invitation_shows_the_user_made_without_applic
     event = only_event()
     assert event.outcome == AuditEvent.FAILURE and event.target_sub == created.sub
     assert event.after["applications"] == [] and "granting billing failed" in event.error
+
+
+# --- A hung Cognito: one time budget per web request -------------------------------------------------------
+
+
+@pytest.fixture
+def production_timeouts(settings):
+    """The production defaults of the gateway: 3 s to connect, 10 s to read, 4 attempts, an 8 s budget."""
+    settings.COGNITO_CONNECT_TIMEOUT, settings.COGNITO_READ_TIMEOUT, settings.COGNITO_MAX_ATTEMPTS = 3, 10, 4
+    settings.COGNITO_REQUEST_BUDGET_SECONDS = 8
+    return settings
+
+
+def assert_within(hang, seconds: float) -> None:
+    """Check that every attempt fitted the configured timeouts and that all of them fitted in `seconds`."""
+    assert hang.attempts, "no budgeted attempt was made"
+    for attempt in hang.attempts:
+        assert 0 < attempt.connect_timeout <= settings_value("COGNITO_CONNECT_TIMEOUT")
+        assert 0 < attempt.read_timeout <= settings_value("COGNITO_READ_TIMEOUT")
+    assert len(hang.attempts) <= settings_value("COGNITO_MAX_ATTEMPTS")
+    planned = sum(a.connect_timeout + a.read_timeout + a.backoff for a in hang.attempts)
+    assert planned <= seconds and hang.waited <= seconds
+
+
+def settings_value(name: str):
+    """Return a setting as the test left it."""
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+@pytest.mark.parametrize("method, name, data", [
+    ("get", "change", None),
+    ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
+    ("post", "access", {"applications": ["billing", "crm"]}),
+])
+def test_a_hung_cognito_answers_the_503_page_within_the_request_budget_simulated(
+        method, name, data, admin_client, alice, production_timeouts):
+    with cognito_hung() as hang:
+        response = getattr(admin_client, method)(user_url(name, alice.sub), data or {})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and response["Retry-After"] == "30"
+    assert LATE in response.content and b"may or may not have been made" in response.content
+    assert_within(hang, 8)  # where botocore alone would have waited 4 x (3 + 10) s and slept between
+    assert cognito.user_get(alice.sub).attributes["custom:role_a"] == "1"  # the hung request changed nothing
+    assert_index_matches_cognito(alice.sub)
+
+
+@pytest.mark.django_db
+def test_healthz_answers_within_two_seconds_when_cognito_hangs_simulated(client, pool, production_timeouts):
+    with cognito_hung() as hang:
+        response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.json() == {"status": "degraded", "database": "ok", "cognito": "no answer in time"}
+    assert_within(hang, 2)
+
+
+def test_a_role_change_that_timed_out_is_audited_with_the_reason_simulated(admin_client, alice, production_timeouts):
+    with cognito_hung(operations={"AdminUpdateUserAttributes"}) as hang:
+        response = admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and LATE in response.content
+    assert_within(hang, 8)
+    event = only_event()
+    assert (event.action, event.outcome, event.before) == ("role_change", AuditEvent.FAILURE, {"role": "a1"})
+    assert "did not answer in time" in event.error
+    assert selectors.entry_get(alice.sub).role_key == "a1"
+
+
+def test_background_work_keeps_botocores_attempts_and_timeouts_when_cognito_hangs_simulated(pool, no_backoff,
+                                                                                            production_timeouts):
+    with cognito_hung() as hang, pytest.raises(cognito.CognitoTimeout):
+        cognito.pool_describe(cognito.pool_id())
+    assert hang.attempts == []  # no budget outside a web request: botocore's own retries
+    assert hang.waited == 4 * (3 + 10)
+
+
+def test_throttling_in_a_web_request_sleeps_only_briefly_between_attempts_simulated(admin_client, alice,
+                                                                                   production_timeouts, monkeypatch):
+    from botocore.retries import standard
+
+    botocore_sleeps = []
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount",
+                        lambda self, context: botocore_sleeps.append(context) or 0)
+    with cognito_hung(operations=set()) as hang, cognito_fault("TooManyRequestsException") as failed:
+        response = admin_client.get(user_url("change", alice.sub))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and BUSY in response.content
+    assert len(failed) == len(hang.attempts) == 4 and botocore_sleeps == []  # the gateway retried, not botocore
+    assert len(hang.sleeps) == 3 and all(0 <= pause <= cognito.BACKOFF_MAX for pause in hang.sleeps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_cognito_is_called_for_role_and_access_writes(admin_user, alice):
+    browser = Client()
+    browser.force_login(admin_user)
+    seen = []
+    cognito.on_event("before-call.cognito-idp", lambda model, **_: seen.append((model.name, connection.in_atomic_block)))
+    browser.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
+    browser.post(user_url("access", alice.sub), {"applications": ["crm"]})
+    writes = [(name, atomic) for name, atomic in seen if name.startswith("Admin") and name != "AdminGetUser"]
+    assert {name for name, _ in writes} >= {"AdminUpdateUserAttributes", "AdminAddUserToGroup",
+                                            "AdminRemoveUserFromGroup", "AdminUserGlobalSignOut"}
+    assert [name for name, atomic in writes if atomic] == []
+    entry = selectors.entry_get(alice.sub)
+    assert entry.role_key == "b1" and [g.application for g in entry.grants.all()] == ["crm"]
+    assert list(AuditEvent.objects.order_by("id").values_list("action", "outcome")) == [
+        ("role_change", AuditEvent.SUCCESS), ("access_set", AuditEvent.SUCCESS)]
+
+
+def test_a_role_changed_by_someone_else_during_the_cognito_write_is_reported_not_overwritten(admin_client, alice):
+    def meanwhile(**_kwargs):
+        DirectoryEntry.objects.filter(sub=alice.sub).update(role="c", level=3)  # another member's change, recorded
+
+    cognito.on_event("after-call.cognito-idp.AdminUpdateUserAttributes", meanwhile)
+    response = admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert said(response) == [services.MESSAGES["raced_role"].format(new=roles.Role("b", 1))]
+    assert selectors.entry_get(alice.sub).role_key == "c3"  # the other change is not overwritten
+    event = only_event()
+    assert (event.outcome, event.error) == (AuditEvent.FAILURE, services.MESSAGES["raced_role"].format(new="B1"))
+    assert event.after == {"role": "b1", "sessions_revoked": True}
+
+
+# --- Cognito's per-user limits: not "Cognito is busy" -------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "TooManyFailedAttemptsException"])
+def test_a_per_user_limit_on_a_reset_says_so_and_is_not_retried_or_the_busy_page_simulated(code, admin_client,
+                                                                                          alice):
+    with cognito_fault(code, operations={"AdminResetUserPassword"}) as failed:
+        response = admin_client.post(user_url("reset_password", alice.sub))
+    assert response.status_code == HTTPStatus.FOUND and failed == ["AdminResetUserPassword"]
+    assert said(response) == [cognito.TOO_MANY_ATTEMPTS]
+    event = only_event()
+    assert (event.action, event.outcome, event.error) == ("user_reset_password", AuditEvent.FAILURE,
+                                                          cognito.TOO_MANY_ATTEMPTS)
+
+
+@pytest.mark.django_db
+def test_a_per_user_limit_on_forgot_password_keeps_the_form_with_the_message_simulated(client, pool):
+    with cognito_fault("LimitExceededException", operations={"ForgotPassword"}):
+        response = client.post(reverse("accounts:password_forgot"), {"email": "someone@example.com"})
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert [str(m) for m in response.context["messages"]] == [cognito.TOO_MANY_ATTEMPTS]
+    assert response.context["form"]["email"].value() == "someone@example.com"
 
 
 # --- The database going away -----------------------------------------------------------------------------

@@ -344,6 +344,29 @@ def test_throttling_or_an_outage_midway_interrupts_and_a_resume_finishes_without
     assert [a for _, a, _, _ in changes_audited() if a.startswith("bulk")] == ["bulk_import", "bulk_resume"]
 
 
+def test_throttling_that_outlasts_the_retries_on_a_new_users_grant_interrupts_and_resume_finishes_simulated(
+        admin_user, no_backoff):
+    people = [f"person{n}@example.com" for n in range(3)]
+    job = preview(admin_user, csv_bytes(*[f"{email},Person,b,1,crm;hr" for email in people]))
+    bulk.job_start(actor=admin_user, job=job)
+    with cognito_fault(operations={"AdminAddUserToGroup"}, after=1) as failed:  # crm granted, hr throttled
+        run_worker()
+    assert failed == ["AdminAddUserToGroup"] * 3  # the gateway's three attempts at person0's hr
+    job.refresh_from_db()
+    assert job.status == BulkJob.INTERRUPTED  # not "done" with a user holding part of their applications
+    assert "kept throttling" in job.error and "at line 2" in job.error and "3 left" in job.error
+    assert job.rows.get(number=2).state == BulkRow.PENDING and groups_of(people[0]) == ["app-crm"]
+
+    bulk.job_resume(actor=admin_user, job=job)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == BulkJob.DONE and bulk.progress(job)["failed"] == 0
+    assert [groups_of(email) for email in people] == [["app-crm", "app-hr"]] * 3
+    assert invites_per_email() == {people[1]: 1, people[2]: 1}  # person0's invite is audited as partial
+    (partial,) = AuditEvent.objects.filter(action="user_invite", target=people[0])
+    assert partial.outcome == AuditEvent.FAILURE and "granting hr failed" in partial.error
+
+
 def test_throttling_the_gateway_absorbs_does_not_stop_the_import(admin_user, no_backoff):
     job = preview(admin_user, new_people(3))
     bulk.job_start(actor=admin_user, job=job)

@@ -39,7 +39,7 @@ SCREENS = {  # the screen of each challenge (flows.SCREENS names them), and of a
 
 
 def sign_in_view(template: str, form_class, context=None):
-    """Protect a sign-in view and answer Cognito faults with the form kept and a clear message."""
+    """Protect a sign-in view; answer Cognito faults and per-user limits with the form kept and a clear message."""
 
     def decorate(view):
         @sensitive_post_parameters()
@@ -50,14 +50,22 @@ def sign_in_view(template: str, form_class, context=None):
         def wrapped(request, *args, **kwargs):
             try:
                 return view(request, *args, **kwargs)
-            except (cognito.CognitoUnavailable, cognito.Throttled) as exc:
-                messages.error(request, flows.BUSY if isinstance(exc, cognito.Throttled) else flows.UNAVAILABLE)
+            except (cognito.CognitoFault, cognito.TooManyAttempts) as exc:
+                messages.error(request, _fault_said(exc))
                 extra = context(request) if context else {}
-                return render(request, template, {"form": form_class(request.POST or None), **extra},
-                              status=HTTPStatus.SERVICE_UNAVAILABLE)
+                status = (HTTPStatus.TOO_MANY_REQUESTS if isinstance(exc, cognito.TooManyAttempts)
+                          else HTTPStatus.SERVICE_UNAVAILABLE)
+                return render(request, template, {"form": form_class(request.POST or None), **extra}, status=status)
         return wrapped
 
     return decorate
+
+
+def _fault_said(exc: cognito.CognitoError) -> str:
+    """Return what a sign-in screen says when Cognito is busy, down, or refuses more attempts for the account."""
+    if isinstance(exc, cognito.TooManyAttempts):
+        return cognito.TOO_MANY_ATTEMPTS
+    return flows.BUSY if isinstance(exc, cognito.Throttled) else flows.UNAVAILABLE
 
 
 def _safe_next(request) -> str:

@@ -206,7 +206,7 @@ def selection_run(admin, request, queryset, name: str):
         return None
     label = bulk_actions.action_label(job.action)
     result = bulk_actions.selection_apply(actor=request.user, job=job)
-    if result is None:
+    if result is None or result["status"] in bulk.ACTIVE:  # large, or the request's time ran out first
         admin.message_user(request, SAID["background"].format(label=label, total=job.total), messages.INFO)
         return redirect(job_url(job))
     level = messages.SUCCESS if not result["failed"] and result["status"] == BulkJob.DONE else messages.WARNING

@@ -187,6 +187,9 @@ COGNITO_EMBEDDED = env_bool("COGNITO_EMBEDDED", False)
 COGNITO_CONNECT_TIMEOUT = env_int("COGNITO_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
 COGNITO_READ_TIMEOUT = env_int("COGNITO_READ_TIMEOUT", 10, minimum=1, maximum=120)
 COGNITO_MAX_ATTEMPTS = env_int("COGNITO_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
+# Seconds a web request may spend on Cognito, all its calls and retries together (well under gunicorn's
+# --timeout 30); /healthz has 2 of them. Background work is not limited: it keeps botocore's retries.
+COGNITO_REQUEST_BUDGET_SECONDS = env_int("COGNITO_REQUEST_BUDGET_SECONDS", 8, minimum=2, maximum=25)
 
 if COGNITO_EMBEDDED and not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", COGNITO_ENDPOINT_URL or ""):
     raise ImproperlyConfigured(
