@@ -11,7 +11,7 @@ from django.utils import timezone
 from werkzeug.test import Client  # comes with moto[server]
 
 from accounts import cognito, tokens
-from accounts.models import Revocation
+from accounts.models import Application, Revocation
 from cognito_access import Config, Verifier
 from examples.billing import app as billing
 from tests import tokens_helpers as forge
@@ -39,12 +39,15 @@ def app_sign_in(apps_pool):
     return sign_in
 
 
-def token_after_revocations(sub: str, client_id: str, *, token_use: str = "id", groups=("app-billing",)) -> str:
-    """Move the user's revocations 10 seconds back; return a token of theirs issued now, after them (moto's key).
+def token_after_revocations(sub: str, application: str = "billing", *, token_use: str = "id",
+                            groups=("app-billing",)) -> str:
+    """Move the user's revocations 10 seconds back; return a token of theirs for the application's own client
+    issued now, after them (moto's key).
 
     A token really issued just after a sign-out may carry the same `iat` second, which the portal refuses.
     """
     Revocation.objects.filter(sub=sub).update(not_before=timezone.now() - timedelta(seconds=10))
+    client_id = Application.objects.get(name=application).client_id
     claims = forge.claims_for(tokens.issuer(), client_id, token_use=token_use, sub=sub, iat=int(time.time()),
                               **{"cognito:groups": list(groups)})
     return forge.sign(claims)

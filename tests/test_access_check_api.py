@@ -68,7 +68,7 @@ def test_a_check_makes_no_cognito_call(api, bella):
 
 def after(user, settings) -> str:
     """Return a token of the user issued after the portal's sign-out of them."""
-    return token_after_revocations(user.sub, settings.COGNITO_APPLICATIONS_CLIENT_ID)
+    return token_after_revocations(user.sub)
 
 
 def test_a_role_change_is_answered_at_once(api, bella, admin_user, settings):

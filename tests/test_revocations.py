@@ -43,7 +43,7 @@ def bella(make_cognito_user, app_sign_in):
 
 def later_token(sub: str, settings, *, token_use: str = "id") -> str:
     """Return a token of this user issued after their revocations."""
-    return token_after_revocations(sub, settings.COGNITO_APPLICATIONS_CLIENT_ID, token_use=token_use)
+    return token_after_revocations(sub, token_use=token_use)
 
 
 WRITES = {
@@ -225,7 +225,7 @@ def test_the_example_application_ends_the_session_of_a_user_signed_out_in_the_po
 
     index_user(make_cognito_user("eve@example.com", role=("a", 1), apps=["billing"]))
     feed_ = RevocationFeed(FEED, billing_key, interval=0, transport=portal_transport)
-    example = billing.BillingApp(billing.Settings(access=access_config, client_id=apps_pool.applications_client_id,
+    example = billing.BillingApp(billing.Settings(access=access_config, client_id=apps_pool.application_clients["billing"],
                                                   cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/",
                                                   secure_cookies=False))
     example.verifier.revocations = feed_

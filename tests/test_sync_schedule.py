@@ -16,7 +16,7 @@ from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts import app_services, cognito, services, sync_lease, tasks
-from accounts.models import AuditEvent, DirectoryEntry, DirectorySync, SyncState
+from accounts.models import AuditEvent, DirectoryEntry, DirectorySync, Revocation, SyncState
 from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_down
 from tests.staff import admin_client, admin_user, helpdesk_client, helpdesk_user, no_backoff, user_url  # noqa: F401
@@ -78,11 +78,13 @@ def test_a_change_made_directly_in_cognito_reaches_the_api_after_the_scheduled_s
     key = app_services.api_key_issue(actor=admin_user, name="billing").plain
     token = app_sign_in("bella@example.com")["IdToken"]
 
-    def allowed() -> bool:
+    def check(token=token):
         body = json.dumps({"token": token, "application": "billing"})
-        response = Client().post(reverse("api_access_check"), body, content_type="application/json",
-                                 HTTP_AUTHORIZATION=f"Api-Key {key}")
-        return response.json()["allowed"]
+        return Client().post(reverse("api_access_check"), body, content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+    def allowed() -> bool:
+        return check().json()["allowed"]
 
     assert tasks.sync_schedule(at_once=True)  # what make run does at start; nobody runs a sync by hand after
     assert run_worker() == 1 and allowed()
@@ -90,7 +92,9 @@ def test_a_change_made_directly_in_cognito_reaches_the_api_after_the_scheduled_s
     assert run_worker() == 0 and allowed()  # the next run is not due yet
     clock.advance(settings.PORTAL_SYNC_INTERVAL_SECONDS)
     assert run_worker() == 1
-    assert not allowed()
+    assert check().status_code == HTTPStatus.UNAUTHORIZED  # the sync voided the tokens issued before it
+    assert Revocation.objects.filter(sub=user.sub, reason="access removed outside the portal").exists()
+    assert not DirectoryEntry.objects.get(sub=user.sub).grants.exists()  # a new token is answered allowed: false
     assert sync_events(AuditEvent.SUCCESS).count() == 2 and sync_events().first().actor == tasks.SCHEDULE
     assert DBTaskResult.objects.filter(status="READY").count() == 1  # and the one after is already queued
 
