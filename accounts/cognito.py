@@ -6,6 +6,7 @@ dictionaries, and turns Cognito's error codes into the exceptions below.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import threading
@@ -211,6 +212,12 @@ def _count_call(model, **_kwargs) -> None:
         pacer(model.name)
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """Return the one boto3 session clients are built from: it loads the service model once."""
+    return boto3.session.Session()
+
+
 def client():
     """Return the cognito-idp client for the configured region and endpoint, built once."""
     key = (
@@ -227,7 +234,7 @@ def client():
                 read_timeout=settings.COGNITO_READ_TIMEOUT,
                 retries={"mode": "standard", "total_max_attempts": settings.COGNITO_MAX_ATTEMPTS},
             )
-            built = boto3.session.Session().client(
+            built = _session().client(
                 "cognito-idp",
                 region_name=settings.COGNITO_REGION,
                 endpoint_url=settings.COGNITO_ENDPOINT_URL,
@@ -239,7 +246,7 @@ def client():
 
 
 def reset_client() -> None:
-    """Forget every built client, so the next call builds a fresh one."""
+    """Forget every built client, so the next call builds a fresh one (from the same boto3 session)."""
     with _lock:
         _clients.clear()
 
