@@ -1,83 +1,13 @@
-"""Fixtures for the applications' side: the applications' app client, its sign-in, a cognito_access Verifier.
+"""Old home of the applications' fixtures and helpers, kept for the imports that still name it: use tests.support.apps.
 
-Import the fixtures a module needs: `from tests.apps_helpers import apps_pool, app_sign_in  # noqa: F401`.
+The fixtures need no import at all (tests/conftest.py registers tests/support/ as plugins).
 """
 
-import pytest
-from werkzeug.test import Client  # comes with moto[server]
+from tests.support.apps import (
+    access_config, app_sign_in, apps_pool, csrf, example, example_browser, features, sign_in, verifier,
+)
 
-from accounts import cognito
-from cognito_access import Config, Verifier
-from examples.billing import app as billing
-from tests.conftest import USER_PASSWORD
-
-
-@pytest.fixture
-def apps_pool(pool, settings):
-    """The bootstrapped pool, with the applications' app client configured."""
-    settings.COGNITO_APPLICATIONS_CLIENT_ID = pool.applications_client_id
-    return pool
-
-
-@pytest.fixture
-def app_sign_in(apps_pool):
-    """Sign a user in as an application does (public client, USER_PASSWORD_AUTH); return the tokens."""
-
-    def sign_in(email: str, password: str = USER_PASSWORD) -> dict:
-        response = cognito.call(
-            "initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-        return response["AuthenticationResult"]
-
-    return sign_in
-
-
-@pytest.fixture
-def access_config(apps_pool, settings) -> Config:
-    """The Config an application of this pool would use."""
-    return Config(
-        region=settings.COGNITO_REGION, user_pool_id=apps_pool.pool_id,
-        client_ids=(apps_pool.applications_client_id,), group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
-        roles=tuple(settings.PORTAL_ROLES),
-    )
-
-
-@pytest.fixture
-def verifier(access_config) -> Verifier:
-    """A fresh Verifier (its own key cache) for the pool."""
-    return Verifier(access_config)
-
-
-# --- The example application (examples/billing) -------------------------------------------------
-
-
-@pytest.fixture
-def example(apps_pool, access_config):
-    """The example app configured for the test pool."""
-    return billing.BillingApp(billing.Settings(
-        access=access_config, client_id=apps_pool.applications_client_id,
-        cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
-    ))
-
-
-@pytest.fixture
-def example_browser(example):
-    """A cookie-keeping client of the example app."""
-    return Client(example)
-
-
-def csrf(browser) -> str:
-    """Return the CSRF token of the browser's session."""
-    page = browser.get("/signin").get_data(as_text=True)
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-
-
-def sign_in(browser, email: str, password: str = USER_PASSWORD):
-    """Post the sign-in form."""
-    return browser.post("/signin", data={"csrf": csrf(browser), "email": email, "password": password})
-
-
-def features(page: str) -> dict[str, bool]:
-    """Return feature -> unlocked from the features page."""
-    return {name: f'data-feature="{name}">{name}: unlocked' in page for name, _ in billing.FEATURES}
+__all__ = [
+    "access_config", "app_sign_in", "apps_pool", "csrf", "example", "example_browser", "features", "sign_in",
+    "verifier",
+]

@@ -11,9 +11,8 @@ from django.urls import reverse
 from accounts import api_keys, app_services, cognito, services, tokens
 from accounts.models import ApiKey
 from tests import tokens_helpers as forge
-from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.conftest import USER_PASSWORD
-from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,39 @@
+"""Fixtures for moto's in-process AWS: dummy credentials for every test, and the mock itself."""
+
+import pytest
+from moto import mock_aws
+
+from accounts import cognito
+
+DUMMY_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch):
+    """Give every test dummy credentials and a fresh client, so none can reach a real account."""
+    for name, value in DUMMY_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    cognito.reset_client()
+    yield
+    cognito.reset_client()
+
+
+@pytest.fixture
+def aws():
+    """Run the test inside moto's in-process AWS."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Make botocore's retry backoff instant, so throttling tests do not sleep."""
+    from botocore.retries import standard
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
