@@ -4,10 +4,25 @@ The fixtures need no import at all (tests/conftest.py registers tests/support/ a
 """
 
 from tests.support.apps import (
-    access_config, app_sign_in, apps_pool, csrf, example, example_browser, features, sign_in, verifier,
+    access_config,
+    app_sign_in,
+    apps_pool,
+    csrf,
+    example,
+    example_browser,
+    features,
+    sign_in,
+    verifier,
 )
 
 __all__ = [
-    "access_config", "app_sign_in", "apps_pool", "csrf", "example", "example_browser", "features", "sign_in",
+    "access_config",
+    "app_sign_in",
+    "apps_pool",
+    "csrf",
+    "example",
+    "example_browser",
+    "features",
+    "sign_in",
     "verifier",
 ]

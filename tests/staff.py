@@ -5,11 +5,28 @@ The fixtures need no import at all (tests/conftest.py registers tests/support/ a
 
 from tests.support.aws import no_backoff
 from tests.support.staff import (
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, local_staff, nonstaff_user,
-    persona_client, user_url,
+    admin_client,
+    admin_user,
+    alice,
+    helpdesk_client,
+    helpdesk_user,
+    index_user,
+    local_staff,
+    nonstaff_user,
+    persona_client,
+    user_url,
 )
 
 __all__ = [
-    "admin_client", "admin_user", "alice", "helpdesk_client", "helpdesk_user", "index_user", "local_staff",
-    "no_backoff", "nonstaff_user", "persona_client", "user_url",
+    "admin_client",
+    "admin_user",
+    "alice",
+    "helpdesk_client",
+    "helpdesk_user",
+    "index_user",
+    "local_staff",
+    "no_backoff",
+    "nonstaff_user",
+    "persona_client",
+    "user_url",
 ]

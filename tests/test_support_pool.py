@@ -17,10 +17,20 @@ def contents(report) -> dict:
     clients = {}
     for client_id, name in cognito.clients_list(report.pool_id):
         client = cognito.client_describe(report.pool_id, client_id)
-        clients[name] = {key: value for key, value in client.raw.items()
-                         if key not in {"ClientId", "ClientSecret", "UserPoolId", "CreationDate", "LastModifiedDate"}}
-    return {"name": info.name, "attributes": info.attributes, "username_attributes": info.username_attributes,
-            "mfa": info.mfa, "clients": clients, "groups": groups, "users": users}
+        clients[name] = {
+            key: value
+            for key, value in client.raw.items()
+            if key not in {"ClientId", "ClientSecret", "UserPoolId", "CreationDate", "LastModifiedDate"}
+        }
+    return {
+        "name": info.name,
+        "attributes": info.attributes,
+        "username_attributes": info.username_attributes,
+        "mfa": info.mfa,
+        "clients": clients,
+        "groups": groups,
+        "users": users,
+    }
 
 
 def strings_in(value, seen=None):
@@ -56,11 +66,12 @@ def test_a_copy_holds_what_bootstrap_made_under_new_ids_and_secret(template):
     assert contents(copied) == contents(report)
     assert copied.lines == report.lines and copied.lines is not report.lines
     assert copied.pool_id != report.pool_id and copied.pool_id.startswith("us-east-1_")
-    assert {copied.client_id, copied.applications_client_id}.isdisjoint({report.client_id, report.applications_client_id})
+    clients = {copied.client_id, copied.applications_client_id}
+    assert clients.isdisjoint({report.client_id, report.applications_client_id})
     assert copied.client_secret != report.client_secret
     assert {pid for pid, _ in cognito.pools_list()} == {report.pool_id, copied.pool_id}
-    described = [cognito.client_describe(copied.pool_id, client_id) for client_id, _ in cognito.clients_list(copied.pool_id)]
-    assert {client.raw["UserPoolId"] for client in described} == {copied.pool_id}
+    described = [cognito.client_describe(copied.pool_id, cid).raw for cid, _ in cognito.clients_list(copied.pool_id)]
+    assert {client["UserPoolId"] for client in described} == {copied.pool_id}
     _, moto_copy = support.moto_pool(copied.pool_id)
     old = {report.pool_id, report.client_id, report.applications_client_id, report.client_secret}
     assert not [text for text in strings_in(moto_copy) if any(value in text for value in old)]

@@ -22,7 +22,9 @@ def app_sign_in(apps_pool):
 
     def sign_in(email: str, password: str = USER_PASSWORD) -> dict:
         response = cognito.call(
-            "initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="USER_PASSWORD_AUTH",
+            "initiate_auth",
+            ClientId=apps_pool.applications_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )
         return response["AuthenticationResult"]
@@ -34,8 +36,10 @@ def app_sign_in(apps_pool):
 def access_config(apps_pool, settings) -> Config:
     """The Config an application of this pool would use."""
     return Config(
-        region=settings.COGNITO_REGION, user_pool_id=apps_pool.pool_id,
-        client_ids=(apps_pool.applications_client_id,), group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
+        region=settings.COGNITO_REGION,
+        user_pool_id=apps_pool.pool_id,
+        client_ids=(apps_pool.applications_client_id,),
+        group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
         roles=tuple(settings.PORTAL_ROLES),
     )
 
@@ -52,10 +56,14 @@ def verifier(access_config) -> Verifier:
 @pytest.fixture
 def example(apps_pool, access_config):
     """The example app configured for the test pool."""
-    return billing.BillingApp(billing.Settings(
-        access=access_config, client_id=apps_pool.applications_client_id,
-        cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
-    ))
+    return billing.BillingApp(
+        billing.Settings(
+            access=access_config,
+            client_id=apps_pool.applications_client_id,
+            cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/",
+            secure_cookies=False,
+        )
+    )
 
 
 @pytest.fixture

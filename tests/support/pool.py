@@ -77,7 +77,8 @@ def renamed(pool: CognitoIdpUserPool) -> tuple[CognitoIdpUserPool, dict[str, str
     for client in pool.clients.values():
         client.user_pool_id = pool.id
         client.extended_config.update({key: pool.id for key, value in client.extended_config.items() if value == old})
-        ids[client.id] = client.id = new_id(client.id, get_cognito_idp_user_pool_client_id_strategy(), client.MAX_ID_LENGTH)
+        strategy = get_cognito_idp_user_pool_client_id_strategy()
+        ids[client.id] = client.id = new_id(client.id, strategy, client.MAX_ID_LENGTH)
         client.secret = str(mock_random.uuid4())
         clients[client.id] = client
     pool.clients.clear()
@@ -132,7 +133,8 @@ def make_cognito_user(pool):
 
     def make(email, *, role=("a", 1), apps=(), staff=None, password=USER_PASSWORD, name="") -> cognito.User:
         attributes = {"name": name or email.split("@")[0].title()}
-        attributes.update(roles.attributes_for(roles.Role(*role)) if role else {a: "0" for a in roles.role_attributes()})
+        neutral = dict.fromkeys(roles.role_attributes(), "0")
+        attributes.update(roles.attributes_for(roles.Role(*role)) if role else neutral)
         user = cognito.user_create(email, attributes, temporary_password=password, send_invitation=False)
         cognito.user_set_password(email, password, permanent=True)
         for app in apps:

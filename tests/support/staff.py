@@ -11,8 +11,13 @@ from accounts.permissions import DJANGO_GROUPS
 
 def local_staff(identity: cognito.User, standing: str | None) -> User:
     """Return the local user sign-in would make for a Cognito identity ('admin', 'helpdesk' or None)."""
-    user = User.objects.create(username=identity.sub, cognito_sub=identity.sub, email=identity.email,
-                               first_name=identity.name, is_staff=standing is not None)
+    user = User.objects.create(
+        username=identity.sub,
+        cognito_sub=identity.sub,
+        email=identity.email,
+        first_name=identity.name,
+        is_staff=standing is not None,
+    )
     user.set_unusable_password()
     user.save()
     if standing:
