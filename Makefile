@@ -3,8 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# LINT=1: `make test` runs `make lint` first.
+LINT   ?= 0
 
-.PHONY: run test bench load check-deploy clean
+.PHONY: run test lint bench load check-deploy clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +23,13 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime ## Start the portal on the embedded Cognito (or the pool configured in .env)
 	@scripts/run
 
-test: $(VENV)/.dev ## Install what tests need and run the whole suite
+test: $(VENV)/.dev $(if $(filter 1,$(LINT)),lint) ## Install what tests need and run the whole suite (LINT=1: lint first)
 	@scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev ## ruff's linter and formatter in check mode (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.dev ## Cognito calls per operation and the ratios, at 10,000 and 100,000 users (a few minutes)
 	$(PY) bench/run.py $(BENCH_ARGS)

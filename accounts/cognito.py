@@ -10,6 +10,7 @@ outside one (workers, commands) botocore's standard retries apply, with their lo
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import math
@@ -224,7 +225,6 @@ class ClientInfo:
 
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
-_sessions: list = []  # one botocore session for every client, so the service model is loaded once
 _hooks: list[tuple[str, Any, bool]] = []  # handlers given to on_event, put on every client built
 _listeners: list[Counter] = []
 _retrying: ContextVar[bool] = ContextVar("cognito_retrying", default=False)
@@ -241,19 +241,23 @@ def _count_call(model, **_kwargs) -> None:
         pacer(model.name)
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """Return the one boto3 session clients are built from: it loads the service model once."""
+    return boto3.session.Session()
+
+
 def _build(connect_timeout: float, read_timeout: float, attempts: int):
     """Return the cognito-idp client with these timeouts and botocore attempts, built once."""
     key = (settings.COGNITO_REGION, settings.COGNITO_ENDPOINT_URL, connect_timeout, read_timeout, attempts)
     with _lock:
         if key not in _clients:
-            if not _sessions:
-                _sessions.append(boto3.session.Session())
             config = Config(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 retries={"mode": "standard", "total_max_attempts": attempts},
             )
-            built = _sessions[0].client(
+            built = _session().client(
                 "cognito-idp",
                 region_name=settings.COGNITO_REGION,
                 endpoint_url=settings.COGNITO_ENDPOINT_URL,
@@ -272,10 +276,9 @@ def client():
 
 
 def reset_client() -> None:
-    """Forget every built client and handler, so the next call builds a fresh client."""
+    """Forget every built client and handler, so the next call builds a fresh client (from the same session)."""
     with _lock:
         _clients.clear()
-        _sessions.clear()
         _hooks.clear()
 
 

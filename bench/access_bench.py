@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,11 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, also when run as a script
+from tests.support.ports import free_port  # noqa: E402
+
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results" / "access.json"
-
-
-def free_port() -> int:
-    """Return a free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def session() -> requests.Session:
@@ -241,7 +236,6 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, database).")
     args = parser.parse_args()
     if args.setup:
-        sys.path.insert(0, str(ROOT))
         setup_portal(Path(args.setup), args.users)
         return
     work = Path(tempfile.mkdtemp(prefix="access-bench-"))

@@ -13,7 +13,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -56,16 +55,10 @@ from accounts.bootstrap import bootstrap  # noqa: E402
 from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
 from accounts.permissions import DJANGO_GROUPS  # noqa: E402
 from portal.settings import base as base_settings  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "bulk.json"
 ADMIN = "bench-admin@example.com"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def setup() -> User:

@@ -24,7 +24,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages, also when run as a script
+from tests.support.ports import free_port  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "load.json"
 PASSWORD = "Load-Staff-Password-1!"
 THINK = (0.2, 1.0)  # seconds a person pauses between steps (compressed: people take longer)
@@ -55,13 +57,6 @@ QUOTAS = {
 def env_int(name: str, default: int) -> int:
     """Return an integer from the environment, or the default."""
     return int(os.environ.get(name) or default)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- The portal, started by scripts/run ------------------------------------------------------------
@@ -126,7 +121,6 @@ class Portal:
         os.environ.pop("AWS_PROFILE", None)
         if "DATABASE_URL" not in self.env:
             os.environ.pop("DATABASE_URL", None)  # the portal's database: SQLite in the temporary directory
-        sys.path.insert(0, str(ROOT))
         import logging
 
         import django

@@ -1,103 +1,30 @@
-"""Fixtures for the applications' side: the applications' app client, its sign-in, a cognito_access Verifier.
+"""Old home of the applications' fixtures and helpers, kept for the imports that still name it: use tests.support.apps.
 
-Import the fixtures a module needs: `from tests.apps_helpers import apps_pool, app_sign_in  # noqa: F401`.
+The fixtures need no import at all (tests/conftest.py registers tests/support/ as plugins).
 """
 
-import time
-from datetime import timedelta
+from tests.support.apps import (
+    access_config,
+    app_sign_in,
+    apps_pool,
+    csrf,
+    example,
+    example_browser,
+    features,
+    sign_in,
+    token_after_revocations,
+    verifier,
+)
 
-import pytest
-from django.utils import timezone
-from werkzeug.test import Client  # comes with moto[server]
-
-from accounts import cognito, tokens
-from accounts.models import Application, Revocation
-from cognito_access import Config, Verifier
-from examples.billing import app as billing
-from tests import tokens_helpers as forge
-from tests.conftest import USER_PASSWORD
-
-
-@pytest.fixture
-def apps_pool(pool, settings):
-    """The bootstrapped pool, with the applications' app client configured."""
-    settings.COGNITO_APPLICATIONS_CLIENT_ID = pool.applications_client_id
-    return pool
-
-
-@pytest.fixture
-def app_sign_in(apps_pool):
-    """Sign a user in as an application does (its own public client, USER_PASSWORD_AUTH); return the tokens."""
-
-    def sign_in(email: str, password: str = USER_PASSWORD, application: str = "billing") -> dict:
-        response = cognito.call(
-            "initiate_auth", ClientId=apps_pool.application_clients[application], AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-        return response["AuthenticationResult"]
-
-    return sign_in
-
-
-def token_after_revocations(sub: str, application: str = "billing", *, token_use: str = "id",
-                            groups=("app-billing",)) -> str:
-    """Move the user's revocations 10 seconds back; return a token of theirs for the application's own client
-    issued now, after them (moto's key).
-
-    A token really issued just after a sign-out may carry the same `iat` second, which the portal refuses.
-    """
-    Revocation.objects.filter(sub=sub).update(not_before=timezone.now() - timedelta(seconds=10))
-    client_id = Application.objects.get(name=application).client_id
-    claims = forge.claims_for(tokens.issuer(), client_id, token_use=token_use, sub=sub, iat=int(time.time()),
-                              **{"cognito:groups": list(groups)})
-    return forge.sign(claims)
-
-
-@pytest.fixture
-def access_config(apps_pool, settings) -> Config:
-    """The Config billing would use: billing's own app client."""
-    return Config(
-        region=settings.COGNITO_REGION, user_pool_id=apps_pool.pool_id,
-        client_ids=(apps_pool.application_clients["billing"],), group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
-        roles=tuple(settings.PORTAL_ROLES),
-    )
-
-
-@pytest.fixture
-def verifier(access_config) -> Verifier:
-    """A fresh Verifier (its own key cache) for the pool."""
-    return Verifier(access_config)
-
-
-# --- The example application (examples/billing) -------------------------------------------------
-
-
-@pytest.fixture
-def example(apps_pool, access_config):
-    """The example app configured for the test pool."""
-    return billing.BillingApp(billing.Settings(
-        access=access_config, client_id=apps_pool.application_clients["billing"],
-        cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/", secure_cookies=False,
-    ))
-
-
-@pytest.fixture
-def example_browser(example):
-    """A cookie-keeping client of the example app."""
-    return Client(example)
-
-
-def csrf(browser) -> str:
-    """Return the CSRF token of the browser's session."""
-    page = browser.get("/signin").get_data(as_text=True)
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-
-
-def sign_in(browser, email: str, password: str = USER_PASSWORD):
-    """Post the sign-in form."""
-    return browser.post("/signin", data={"csrf": csrf(browser), "email": email, "password": password})
-
-
-def features(page: str) -> dict[str, bool]:
-    """Return feature -> unlocked from the features page."""
-    return {name: f'data-feature="{name}">{name}: unlocked' in page for name, _ in billing.FEATURES}
+__all__ = [
+    "access_config",
+    "app_sign_in",
+    "apps_pool",
+    "csrf",
+    "example",
+    "example_browser",
+    "features",
+    "sign_in",
+    "token_after_revocations",
+    "verifier",
+]

@@ -13,9 +13,9 @@ from accounts.models import ApiKey, Application
 from accounts.views import api as api_views
 from accounts.views.api import UNAUTHORIZED
 from tests import tokens_helpers as forge
-from tests.apps_helpers import app_sign_in, apps_pool, token_after_revocations  # noqa: F401  (fixtures)
+from tests.support.apps import token_after_revocations
 from tests.conftest import USER_PASSWORD
-from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,7 @@ from django.utils import timezone
 
 from accounts import access, services
 from accounts.models import DirectoryEntry, DirectoryGrant
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, helpdesk_client, helpdesk_user, nonstaff_user, persona_client, user_url,
-)
+from tests.support.staff import user_url
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from accounts import cognito, roles
 from accounts.models import AuditEvent
 from bench import load, run
 from bench.emulator import fast_listing
-from tests.staff import index_user
+from tests.support.staff import index_user
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,9 +12,7 @@ from accounts import bulk, bulk_actions, cognito, selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import outcomes, run_worker
 from tests.conftest import USER_PASSWORD
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, helpdesk_client, helpdesk_user, user_url,
-)
+from tests.support.staff import user_url
 
 pytestmark = pytest.mark.django_db
 

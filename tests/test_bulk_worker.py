@@ -7,7 +7,6 @@ queues the job again, and a worker started later completes it. No user is ever i
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,16 +18,10 @@ from moto.server import ThreadedMotoServer
 
 from accounts import cognito
 from accounts.bootstrap import bootstrap
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, ADMIN_PASSWORD = "admin@example.com", "Worker-Admin-Pass-1!"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from cognito_access import tokens as core
 from cognito_access.decorators import require_application
 from cognito_access.wsgi import ENVIRON_KEY, AccessMiddleware
 from tests import tokens_helpers as forge
-from tests.apps_helpers import access_config, app_sign_in, apps_pool, verifier  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,7 @@ from accounts import cognito, selectors, services
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, no_backoff, user_url,
-)
+from tests.support.staff import index_user, user_url
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,7 @@ from django.urls import reverse
 
 from accounts import cognito, permissions, selectors
 from accounts.models import AuditEvent
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, nonstaff_user, persona_client,
-    user_url,
-)
+from tests.support.staff import index_user, user_url
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, user_url,
-)
+from tests.support.staff import user_url
 
 pytestmark = pytest.mark.django_db
 

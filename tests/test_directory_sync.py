@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import cognito, roles, sync
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant, DirectorySync
-from tests.staff import index_user, no_backoff  # noqa: F401
+from tests.support.staff import index_user
 from tests.faults import cognito_fault
 
 pytestmark = pytest.mark.django_db

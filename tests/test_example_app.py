@@ -9,9 +9,7 @@ from werkzeug.test import Client  # comes with moto[server]
 from accounts import cognito
 from examples.billing import app as billing
 from tests import tokens_helpers as forge
-from tests.apps_helpers import (  # noqa: F401  (fixtures)
-    access_config, app_sign_in, apps_pool, example_browser, csrf, example, features, sign_in,
-)
+from tests.support.apps import csrf, features, sign_in
 from tests.conftest import USER_PASSWORD
 
 

@@ -24,7 +24,7 @@ from accounts import cognito, flows, roles, selectors, services
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import STAFF_PASSWORD
 from tests.faults import cognito_down, cognito_fault, cognito_hung
-from tests.staff import admin_client, admin_user, alice, no_backoff, user_url  # noqa: F401
+from tests.support.staff import user_url
 from tests.test_settings import django_process
 
 BUSY, DOWN = b"Cognito is busy", b"The portal's database cannot be reached"

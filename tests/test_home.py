@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DirectorySync
-from tests.staff import admin_client, admin_user, helpdesk_client, helpdesk_user  # noqa: F401  (fixtures)
 
 
 @pytest.mark.django_db

@@ -14,9 +14,7 @@ from accounts import bulk, cognito, imports, selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import csv_bytes, outcomes, preview, run_worker
 from tests.faults import cognito_fault
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, no_backoff, nonstaff_user,
-)
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,6 @@ from django.core.management.base import CommandError
 from accounts import cognito, pool_checks, roles
 from accounts.bootstrap import pool_settings
 from accounts.models import Application
-from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_fault
 
 
@@ -178,7 +177,7 @@ def role_values(email: str) -> dict[str, str]:
 def test_fix_restores_the_role_the_portal_last_set(pool, make_cognito_user, admin_identity):
     from accounts import services
     from accounts.models import AuditEvent
-    from tests.staff import index_user, local_staff
+    from tests.support.staff import index_user, local_staff
 
     user = make_cognito_user("eve@example.com", role=("a", 2))
     index_user(user)

@@ -9,10 +9,8 @@ from django.test import Client as PortalClient
 from django.urls import reverse
 
 from accounts import app_services, cognito
-from tests.apps_helpers import (  # noqa: F401  (fixtures)
-    access_config, app_sign_in, apps_pool, example_browser, csrf, example, features, sign_in,
-)
-from tests.staff import admin_client, admin_user, index_user  # noqa: F401  (fixtures)
+from tests.support.apps import csrf, features, sign_in
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,7 @@ from django.urls import reverse
 
 from accounts import app_services, cognito, roles
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryGrant
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, nonstaff_user, persona_client,
-)
+from tests.support.staff import index_user
 from tests.faults import cognito_fault
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import sqlite3
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,17 +15,11 @@ from pathlib import Path
 import pytest
 
 from accounts import cognito
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "Smoke-Admin-Pass-1!"
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def status(url: str) -> int:

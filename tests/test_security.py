@@ -37,7 +37,7 @@ from accounts.audit import audit_record
 from accounts.bootstrap import bootstrap
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry, User
 from tests.conftest import STAFF_PASSWORD
-from tests.staff import index_user, local_staff
+from tests.support.staff import index_user, local_staff
 
 pytestmark = pytest.mark.django_db
 

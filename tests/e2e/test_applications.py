@@ -10,9 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts import app_services, cognito, services
-from tests.apps_helpers import access_config, apps_pool, example  # noqa: F401  (fixtures)
 from tests.conftest import USER_PASSWORD
-from tests.staff import admin_user  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts import cognito, services
-from tests.staff import admin_user, helpdesk_user  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from accounts import bulk, cognito, services
 from accounts.models import BulkJob
 from tests.bulk import csv_bytes, run_worker
-from tests.staff import admin_user  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
