@@ -107,8 +107,8 @@ def template_of(report: Report) -> Template:
 
 
 def bootstrap_or_copy() -> Report:
-    """Bootstrap the configured pool into moto, from the template when one fits."""
-    key, empty = configuration(), moto_is_empty()
+    """Bootstrap the configured pool into moto, from the template when one fits (never for a moto server)."""
+    key, empty = configuration(), moto_is_empty() and not settings.COGNITO_ENDPOINT_URL
     if empty and key in _templates:
         return install(_templates[key])
     report = bootstrap()
