@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from accounts import permissions
+from accounts.rules import permissions
 
 
 def _sections(user) -> dict[str, bool]:

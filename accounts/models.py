@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
-from accounts import roles
+from accounts.rules import roles
 
 
 class User(AbstractUser):

@@ -8,6 +8,6 @@ from django.dispatch import receiver
 def staff_groups_after_migrate(sender, app_config=None, **kwargs):
     """Create or update the staff groups once the accounts app is migrated."""
     if app_config is not None and app_config.label == "accounts":
-        from accounts.permissions import ensure_staff_groups
+        from accounts.rules.permissions import ensure_staff_groups
 
         ensure_staff_groups()

@@ -15,7 +15,10 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
-from accounts import bulk, cognito, permissions, services, sync_lease
+from accounts import cognito
+from accounts.bulk import engine as bulk
+from accounts.directory import services, sync_lease
+from accounts.rules import permissions
 from accounts.models import SyncState
 
 SCHEDULE = "scheduled sync"

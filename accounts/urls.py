@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts.views import auth
+from accounts.signin import views as auth
 
 app_name = "accounts"
 urlpatterns = [

@@ -76,8 +76,11 @@ def setup_portal(out: Path, users: int) -> None:
     django.setup()
     from django.conf import settings
 
-    from accounts import app_services, cognito, roles, sync
-    from accounts.permissions import CommandActor
+    from accounts import cognito
+    from accounts.applications import services as app_services
+    from accounts.directory import sync
+    from accounts.rules import roles
+    from accounts.rules.permissions import CommandActor
 
     password = "Bench-Password-1!"
     emails = [f"bench{number}@example.com" for number in range(users)]

@@ -50,10 +50,11 @@ from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from accounts import bulk, cognito, imports  # noqa: E402
-from accounts.bootstrap import bootstrap  # noqa: E402
+from accounts import cognito
+from accounts.bulk import engine as bulk, imports  # noqa: E402
+from accounts.pool.bootstrap import bootstrap  # noqa: E402
 from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
-from accounts.permissions import DJANGO_GROUPS  # noqa: E402
+from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
 from portal.settings import base as base_settings  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 

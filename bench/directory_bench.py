@@ -46,10 +46,12 @@ from moto import mock_aws  # noqa: E402
 from moto.cognitoidp.models import CognitoIdpUser, UserStatus, cognitoidp_backends  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 
-from accounts import cognito, directory, roles, services  # noqa: E402
-from accounts.bootstrap import bootstrap  # noqa: E402
+from accounts import cognito
+from accounts.directory import index as directory, services
+from accounts.rules import roles  # noqa: E402
+from accounts.pool.bootstrap import bootstrap  # noqa: E402
 from accounts.models import DirectoryEntry, DirectoryGrant, User  # noqa: E402
-from accounts.permissions import DJANGO_GROUPS  # noqa: E402
+from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "directory.json"
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John", "Radia",
@@ -245,7 +247,7 @@ def list_pages(client: Client, size: int, repeat: int, live_repeat: int) -> dict
 
 def query_plan() -> list[str]:
     """Return SQLite's plan for the prefix search, to show the indexes serve it."""
-    from accounts.selectors import directory_search
+    from accounts.directory.selectors import directory_search
 
     queryset = directory_search(DirectoryEntry.objects.all(), "grace.h").order_by("email")[:50]
     sql, params = queryset.query.sql_with_params()

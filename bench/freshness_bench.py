@@ -27,7 +27,9 @@ from django.utils import timezone  # noqa: E402
 from django_tasks_db.management.commands import db_worker  # noqa: E402
 from django_tasks_db.models import DBTaskResult  # noqa: E402
 
-from accounts import app_services, cognito, sync_lease, tasks  # noqa: E402
+from accounts import cognito, tasks
+from accounts.applications import services as app_services
+from accounts.directory import sync_lease  # noqa: E402
 from accounts.models import Application, User  # noqa: E402
 
 RESULTS = base.ROOT / "bench" / "results" / "freshness.json"

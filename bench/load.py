@@ -141,7 +141,10 @@ def http() -> requests.Session:
 
 def seed(staff: int, users: int, rng: random.Random) -> tuple[list[dict], list[dict]]:
     """Create staff accounts and target users in Cognito, then sync the directory; return both lists."""
-    from accounts import app_selectors, cognito, roles, services
+    from accounts import cognito
+    from accounts.applications import selectors as app_selectors
+    from accounts.directory import services
+    from accounts.rules import roles
 
     admins = max(1, staff // 3)
     applications = app_selectors.application_names()
@@ -303,7 +306,8 @@ class CallMonitor(threading.Thread):
 
 def check_roles(touched: set[str]) -> list[str]:
     """Return the touched users that do not hold exactly one role in Cognito."""
-    from accounts import cognito, roles
+    from accounts import cognito
+    from accounts.rules import roles
 
     broken = []
     for sub in sorted(touched):
@@ -330,7 +334,7 @@ def check_audit(staff: list[StaffMember], since) -> list[str]:
 
 def check_index() -> tuple[list[str], int]:
     """Return how the directory index differs from a fresh reading of the whole pool, and the users read."""
-    from accounts import directory, sync
+    from accounts.directory import index as directory, sync
     from accounts.models import DirectoryEntry
 
     reading = sync.read_pool()

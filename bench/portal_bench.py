@@ -22,7 +22,10 @@ from django.urls import reverse
 from emulator import fast_listing
 from moto import mock_aws
 
-from accounts import cognito, flows, roles, services, tokens
+from accounts import cognito
+from accounts.directory import services
+from accounts.rules import roles
+from accounts.signin import flows, tokens
 from accounts.models import DirectoryEntry
 
 RESULTS = bench.ROOT / "bench" / "results" / "portal.json"
@@ -121,7 +124,7 @@ def verification(id_token: str, number: int) -> dict:
     tokens.verify_id_token(id_token)  # the keys are cached from here on
     key = tokens.keys.key(jwt.get_unverified_header(id_token)["kid"]).key
     audience = settings.COGNITO_APP_CLIENT_ID
-    portal, plain = "accounts.tokens.verify_id_token (cached keys)", "jwt.decode (signature, exp, aud only)"
+    portal, plain = "accounts.signin.tokens.verify_id_token (cached keys)", "jwt.decode (signature, exp, aud only)"
     functions = {portal: lambda: tokens.verify_id_token(id_token),
                  plain: lambda: jwt.decode(id_token, key, algorithms=["RS256"], audience=audience)}
     with JwksFetches() as fetches, cognito.count_calls() as calls:

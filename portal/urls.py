@@ -3,7 +3,8 @@
 from django.urls import include, path
 
 from accounts.admin import portal_site
-from accounts.views import api, pages
+from accounts import pages
+from accounts.applications import api
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -14,6 +15,6 @@ urlpatterns = [
     path("api/v1/revocations", api.revocation_feed, name="api_revocations"),
 ]
 
-handler403 = "accounts.views.pages.error_403"
-handler404 = "accounts.views.pages.error_404"
-handler500 = "accounts.views.pages.error_500"
+handler403 = "accounts.pages.error_403"
+handler404 = "accounts.pages.error_404"
+handler500 = "accounts.pages.error_500"

@@ -5,7 +5,7 @@ from unittest import mock
 
 from django_tasks_db.management.commands.db_worker import Worker
 
-from accounts import imports
+from accounts.bulk import imports
 
 HEADER = "email,name,role,level,applications\n"
 

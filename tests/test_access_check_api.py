@@ -8,10 +8,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import api_keys, app_services, cognito, services, tokens
+from accounts import cognito
+from accounts.applications import api_keys, services as app_services
+from accounts.directory import services
+from accounts.signin import tokens
 from accounts.models import ApiKey, Application
-from accounts.views import api as api_views
-from accounts.views.api import UNAUTHORIZED
+from accounts.applications import api as api_views
+from accounts.applications.api import UNAUTHORIZED
 from tests import tokens_helpers as forge
 from tests.support.apps import token_after_revocations
 from tests.conftest import USER_PASSWORD

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import access, services
+from accounts.directory import reviews as access, services
 from accounts.models import DirectoryEntry, DirectoryGrant
 from tests.support.staff import user_url
 
@@ -72,7 +72,7 @@ def test_the_review_of_one_application_lists_its_holders_only(admin_client, peop
 @pytest.mark.parametrize("value, shown", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
                                           ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain")])
 def test_cells_that_a_spreadsheet_would_run_are_neutralised(value, shown):
-    from accounts.csvexport import neutralise
+    from accounts.audit.csvexport import neutralise
 
     assert neutralise(value) == shown
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from accounts import cognito, roles
+from accounts import cognito
+from accounts.rules import roles
 from accounts.models import AuditEvent
 from bench import load, run
 from bench.emulator import fast_listing

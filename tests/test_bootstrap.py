@@ -6,9 +6,10 @@ import stat
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts import cognito, roles
+from accounts import cognito
+from accounts.rules import roles
 from accounts.models import Application
-from accounts.bootstrap import bootstrap
+from accounts.pool.bootstrap import bootstrap
 
 ADMIN_EMAIL = "first.admin@example.com"
 ADMIN_PASSWORD = "First-Admin-Pass-1!"

@@ -8,7 +8,9 @@ from django_tasks_db.models import DBTaskResult
 
 from django.core.exceptions import PermissionDenied
 
-from accounts import bulk, bulk_actions, cognito, selectors, services
+from accounts import cognito
+from accounts.bulk import engine as bulk, actions as bulk_actions
+from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import outcomes, run_worker
 from tests.conftest import USER_PASSWORD

@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from accounts import bulk, bulk_actions, permissions, selectors, services
+from accounts.bulk import engine as bulk, actions as bulk_actions
+from accounts.directory import selectors, services
+from accounts.rules import permissions
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, helpdesk_client, helpdesk_user,

@@ -17,7 +17,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from accounts import cognito
-from accounts.bootstrap import bootstrap
+from accounts.pool.bootstrap import bootstrap
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from accounts import cognito, roles
+from accounts import cognito
+from accounts.rules import roles
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
 

@@ -15,7 +15,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.test import RequestFactory
 
-from accounts import cognito, roles, tokens
+from accounts import cognito
+from accounts.rules import roles
+from accounts.signin import tokens
 from cognito_access import Forbidden, KeysUnavailable, TokenError, Verifier
 from cognito_access import tokens as core
 from cognito_access.decorators import require_application

@@ -6,8 +6,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from accounts.audit import audit_record
-from accounts.csvexport import lines, neutralise
+from accounts.audit.record import audit_record
+from accounts.audit.csvexport import lines, neutralise
 from accounts.models import Application
 from tests.staff import admin_client, admin_user, index_user  # noqa: F401  (fixtures)
 

@@ -6,7 +6,8 @@ import jwt
 import pytest
 from django.contrib.messages import get_messages
 
-from accounts import cognito, selectors, services
+from accounts import cognito
+from accounts.directory import selectors, services
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault

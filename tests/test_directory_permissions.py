@@ -5,7 +5,9 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from accounts import cognito, permissions, selectors
+from accounts import cognito
+from accounts.directory import selectors
+from accounts.rules import permissions
 from accounts.models import AuditEvent
 from tests.support.staff import index_user, user_url
 

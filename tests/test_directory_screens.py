@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import cognito, services
-from accounts.audit import audit_record
+from accounts import cognito
+from accounts.directory import services
+from accounts.audit.record import audit_record
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault

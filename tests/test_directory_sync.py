@@ -7,7 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from accounts import cognito, roles, sync
+from accounts import cognito
+from accounts.directory import sync
+from accounts.rules import roles
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant, DirectorySync
 from tests.support.staff import index_user
 from tests.faults import cognito_fault

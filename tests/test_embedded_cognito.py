@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from accounts import bulk, cognito
+from accounts import cognito
+from accounts.bulk import engine as bulk
 from accounts.models import BulkRow
 from tests.bulk import csv_bytes, preview
 from tests.conftest import STAFF_PASSWORD, USER_PASSWORD

@@ -20,7 +20,10 @@ from django.db.utils import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from accounts import cognito, flows, roles, selectors, services
+from accounts import cognito
+from accounts.directory import selectors, services
+from accounts.rules import roles
+from accounts.signin import flows
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import STAFF_PASSWORD
 from tests.faults import cognito_down, cognito_fault, cognito_hung
@@ -445,7 +448,7 @@ def test_sqlite_writers_in_several_workers_wait_for_each_other_instead_of_failin
 
 
 def test_a_worker_killed_between_cognito_and_the_audit_leaves_a_complete_audit_simulated(admin_user):
-    from accounts import bulk
+    from accounts.bulk import engine as bulk
     from tests.bulk import csv_bytes, preview
 
     job = preview(admin_user, csv_bytes(*[f"person{n}@example.com,Person {n},b,1,crm" for n in range(3)]))

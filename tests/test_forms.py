@@ -6,10 +6,19 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from accounts import app_services, bulk, bulk_actions, cognito, roles, selectors, services
-from accounts.forms.applications import ApplicationDeleteForm, ApplicationForm, MemberListForm, NewApplicationForm
-from accounts.forms.bulk import BulkParametersForm, ResumeForm
-from accounts.forms.directory import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
+from accounts import cognito
+from accounts.applications import services as app_services
+from accounts.bulk import engine as bulk, actions as bulk_actions
+from accounts.directory import selectors, services
+from accounts.rules import roles
+from accounts.applications.forms import (
+    ApplicationDeleteForm,
+    ApplicationForm,
+    MemberListForm,
+    NewApplicationForm,
+)
+from accounts.bulk.forms import BulkParametersForm, ResumeForm
+from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
 from accounts.models import Application, AuditEvent, BulkJob, BulkRow
 from tests.staff import admin_client, admin_user, alice  # noqa: F401  (fixtures)
 

@@ -34,7 +34,7 @@ def test_home_needs_a_signed_in_user(client):
 
 @pytest.mark.django_db
 def test_the_access_tile_follows_the_access_review_rule(admin_client, monkeypatch):
-    from accounts import permissions
+    from accounts.rules import permissions
 
     assert 'id="home-access"' in admin_client.get(reverse("home")).content.decode()
     monkeypatch.setattr(permissions, "can_review_access", lambda actor: False)

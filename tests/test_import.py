@@ -10,7 +10,9 @@ from django.db import connections
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from accounts import bulk, cognito, imports, selectors, services
+from accounts import cognito
+from accounts.bulk import engine as bulk, imports
+from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import csv_bytes, outcomes, preview, run_worker
 from tests.faults import cognito_fault
@@ -482,7 +484,7 @@ def test_a_row_that_failed_half_way_is_reported_and_retrying_finishes_it(admin_c
 def test_an_upload_without_a_length_stops_being_read_at_the_limit(rf, settings):
     from django.core.files.uploadhandler import StopUpload
 
-    from accounts.views.bulk import SizeLimitHandler
+    from accounts.bulk.views import SizeLimitHandler
 
     settings.PORTAL_BULK_IMPORT_MAX_MB = 1
     request = rf.post("/")

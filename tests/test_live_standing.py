@@ -12,7 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import cognito, flows, permissions, roles, services, standing
+from accounts import cognito
+from accounts.directory import services
+from accounts.rules import permissions, roles
+from accounts.signin import flows, standing
 from accounts.models import AuditEvent, DirectoryEntry, User
 from tests.staff import (  # noqa: F401  (fixtures)
     admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, user_url,
@@ -59,7 +62,7 @@ def test_helpdesk_on_a_staff_member_made_outside_the_portal_is_refused_and_audit
 
 
 def test_a_bulk_role_change_skips_a_staff_member_made_outside_the_portal(helpdesk_user, outside_admin):
-    from accounts import bulk_actions
+    from accounts.bulk import actions as bulk_actions
 
     outcome, message = bulk_actions.row_apply(actor=helpdesk_user, action={"name": "set_role", "role": "b",
                                                                            "level": 1}, sub=outside_admin.sub)

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 
 from accounts import cognito
 from accounts.logformat import escape_controls
-from accounts.middleware import cognito_fault_response
+from accounts.signin.middleware import cognito_fault_response
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from accounts import cognito, pool_checks, roles
-from accounts.bootstrap import pool_settings
+from accounts import cognito
+from accounts.pool import checks as pool_checks
+from accounts.rules import roles
+from accounts.pool.bootstrap import pool_settings
 from accounts.models import Application
 from tests.faults import cognito_fault
 
@@ -175,7 +177,7 @@ def role_values(email: str) -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_fix_restores_the_role_the_portal_last_set(pool, make_cognito_user, admin_identity):
-    from accounts import services
+    from accounts.directory import services
     from accounts.models import AuditEvent
     from tests.support.staff import index_user, local_staff
 

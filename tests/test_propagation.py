@@ -8,7 +8,8 @@ import pytest
 from django.test import Client as PortalClient
 from django.urls import reverse
 
-from accounts import app_services, cognito
+from accounts import cognito
+from accounts.applications import services as app_services
 from tests.support.apps import csrf, features, sign_in
 from tests.support.staff import index_user
 

@@ -9,7 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts import app_services, cognito, roles
+from accounts import cognito
+from accounts.applications import services as app_services
+from accounts.rules import roles
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryGrant
 from tests.support.staff import index_user
 from tests.faults import cognito_fault

@@ -10,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import app_services, revocations, services
+from accounts.applications import services as app_services
+from accounts.directory import revocations, services
 from accounts.models import DirectoryEntry, Revocation
 from cognito_access import RevocationFeed, TokenError, Verifier
 from tests.apps_helpers import access_config, app_sign_in, apps_pool, token_after_revocations  # noqa: F401
@@ -121,7 +122,7 @@ def test_a_bad_cursor_is_400(billing_key, cursor):
 
 def revocations_bad() -> str:
     """Return the feed's bad-cursor message."""
-    from accounts.views import api
+    from accounts.applications import api
 
     return api.BAD_CURSOR
 

@@ -32,9 +32,12 @@ from django.utils.html import escape
 from moto import mock_aws
 
 import accounts
-from accounts import api_keys, cognito, imports, roles
-from accounts.audit import audit_record
-from accounts.bootstrap import bootstrap
+from accounts import cognito
+from accounts.applications import api_keys
+from accounts.bulk import imports
+from accounts.rules import roles
+from accounts.audit.record import audit_record
+from accounts.pool.bootstrap import bootstrap
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry, User
 from tests.conftest import STAFF_PASSWORD
 from tests.support.staff import index_user, local_staff

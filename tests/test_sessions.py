@@ -6,7 +6,9 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
-from accounts import cognito, flows, permissions
+from accounts import cognito
+from accounts.rules import permissions
+from accounts.signin import flows
 from accounts.models import User
 from tests.conftest import STAFF_PASSWORD
 

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
-from accounts import backends, cognito, flows
+from accounts import cognito
+from accounts.signin import backend as backends, flows
 from tests.conftest import STAFF_PASSWORD
 from tests.faults import cognito_fault
 

@@ -7,8 +7,10 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
-from accounts import cognito, flows, permissions
-from accounts.forms.auth import CODE_ERROR
+from accounts import cognito
+from accounts.rules import permissions
+from accounts.signin import flows
+from accounts.signin.forms import CODE_ERROR
 from accounts.models import AuditEvent, User
 from tests.conftest import STAFF_PASSWORD, USER_PASSWORD
 from tests.faults import cognito_fault

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts import cognito
-from accounts.bootstrap import bootstrap
+from accounts.pool.bootstrap import bootstrap
 from tests.conftest import USER_PASSWORD
 from tests.support import pool as support
 

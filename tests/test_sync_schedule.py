@@ -15,7 +15,9 @@ from django.utils import timezone
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
-from accounts import app_services, cognito, services, sync_lease, tasks
+from accounts import cognito, tasks
+from accounts.applications import services as app_services
+from accounts.directory import services, sync_lease
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync, Revocation, SyncState
 from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_down
@@ -173,7 +175,7 @@ def test_a_sync_cut_off_by_the_process_stopping_is_never_audited_as_success(pool
     def killed(**_kwargs):
         raise SystemExit(1)  # gunicorn's worker timeout and a second Ctrl-C both end the worker like this
 
-    monkeypatch.setattr("accounts.sync.apply_batch", lambda *a, **k: killed())
+    monkeypatch.setattr("accounts.directory.sync.apply_batch", lambda *a, **k: killed())
     with pytest.raises(SystemExit):
         services.directory_sync(actor="test")
     event = sync_events().get()

@@ -9,8 +9,9 @@ from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
-from accounts import cognito, flows
-from accounts.audit import client_ip
+from accounts import cognito
+from accounts.signin import flows
+from accounts.audit.record import client_ip
 from accounts.models import AuditEvent
 from tests.conftest import STAFF_PASSWORD
 from tests.test_settings import django_process
@@ -173,7 +174,7 @@ CONCURRENT_FAILURES = textwrap.dedent("""
     from django.db import connection
     from django.db.models import Sum
     from django.test import RequestFactory
-    from accounts import throttle
+    from accounts.signin import throttle
     settings.PORTAL_SIGNIN_MAX_FAILURES = 1000
     errors = []
     def fail(agent):

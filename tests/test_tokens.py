@@ -2,7 +2,8 @@
 
 import pytest
 
-from accounts import cognito, tokens
+from accounts import cognito
+from accounts.signin import tokens
 from tests import tokens_helpers as forge
 from tests.conftest import USER_PASSWORD
 

@@ -110,8 +110,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "accounts.middleware.CognitoFaultMiddleware",
-    "accounts.middleware.SessionRevalidationMiddleware",
+    "accounts.signin.middleware.CognitoFaultMiddleware",
+    "accounts.signin.middleware.SessionRevalidationMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -269,7 +269,7 @@ PORTAL_SESSION_REVALIDATE_SECONDS = env_int("PORTAL_SESSION_REVALIDATE_SECONDS",
 PORTAL_STAFF_RECHECK_SECONDS = env_int("PORTAL_STAFF_RECHECK_SECONDS", 60, minimum=0, maximum=86400)
 PORTAL_REQUIRE_MFA_FOR_ADMINS = env_bool("PORTAL_REQUIRE_MFA_FOR_ADMINS", False)
 PORTAL_MFA_ISSUER = env.str("PORTAL_MFA_ISSUER", default="Access portal")
-AUTHENTICATION_BACKENDS = ["accounts.backends.CognitoBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.signin.backend.CognitoBackend"]
 # Failed sign-ins (passwords, MFA codes, reset codes) are counted per account AND client address together
 # by django-axes (accounts/throttle.py), so a stranger's failures never refuse the right password elsewhere.
 PORTAL_SIGNIN_MAX_FAILURES = env_int("PORTAL_SIGNIN_MAX_FAILURES", 5, minimum=1, maximum=1000)
@@ -281,11 +281,11 @@ PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0,
 PORTAL_PASSWORD_FORGOT_PER_EMAIL = env_int("PORTAL_PASSWORD_FORGOT_PER_EMAIL", 5, minimum=1, maximum=1000)
 PORTAL_PASSWORD_FORGOT_PER_ADDRESS = env_int("PORTAL_PASSWORD_FORGOT_PER_ADDRESS", 20, minimum=1, maximum=100000)
 
-AXES_HANDLER = "accounts.throttle.SignInAttemptHandler"
+AXES_HANDLER = "accounts.signin.throttle.SignInAttemptHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_FAILURE_LIMIT = "accounts.throttle.failure_limit"
-AXES_COOLOFF_TIME = "accounts.throttle.cool_off"
-AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_FAILURE_LIMIT = "accounts.signin.throttle.failure_limit"
+AXES_COOLOFF_TIME = "accounts.signin.throttle.cool_off"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.record.client_ip"
 AXES_RESET_ON_SUCCESS = False  # the flow clears the pair once the whole sign-in (MFA included) succeeds
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every attempt
 AXES_ENABLE_ACCESS_FAILURE_LOG = False

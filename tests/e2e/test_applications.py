@@ -9,7 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accounts import app_services, cognito, services
+from accounts import cognito
+from accounts.applications import services as app_services
+from accounts.directory import services
 from tests.conftest import USER_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts import cognito, services
+from accounts import cognito
+from accounts.directory import services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,9 @@ a subprocess could not see it. Running it here also lets the test stop half-way 
 import pytest
 from playwright.sync_api import expect
 
-from accounts import bulk, cognito, services
+from accounts import cognito
+from accounts.bulk import engine as bulk
+from accounts.directory import services
 from accounts.models import BulkJob
 from tests.bulk import csv_bytes, run_worker
 

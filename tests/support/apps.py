@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from werkzeug.test import Client  # comes with moto[server]
 
-from accounts import cognito, tokens
+from accounts import cognito
+from accounts.signin import tokens
 from accounts.models import Application, Revocation
 from cognito_access import Config, Verifier
 from examples.billing import app as billing

@@ -4,9 +4,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from accounts import cognito, directory
+from accounts import cognito
+from accounts.directory import index as directory
 from accounts.models import User
-from accounts.permissions import DJANGO_GROUPS
+from accounts.rules.permissions import DJANGO_GROUPS
 
 
 def local_staff(identity: cognito.User, standing: str | None) -> User:

@@ -6,9 +6,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from accounts import app_services, cognito
-from accounts.bootstrap import BootstrapConflict, bootstrap
-from accounts.permissions import CommandActor
+from accounts import cognito
+from accounts.applications import services as app_services
+from accounts.pool.bootstrap import BootstrapConflict, bootstrap
+from accounts.rules.permissions import CommandActor
 
 
 class Command(BaseCommand):

@@ -2,8 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import cognito, pool_checks, roles
-from accounts.permissions import CommandActor
+from accounts import cognito
+from accounts.pool import checks as pool_checks
+from accounts.rules import roles
+from accounts.rules.permissions import CommandActor
 
 
 def role_argument(value: str) -> roles.Role:

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import cognito, services, sync_lease, tasks
+from accounts import cognito, tasks
+from accounts.directory import services, sync_lease
 
 
 class Command(BaseCommand):

@@ -6,10 +6,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import bulk, cognito, imports, permissions, selectors, services
-from accounts.backends import shadow_user
+from accounts import cognito
+from accounts.bulk import engine as bulk, imports
+from accounts.directory import selectors, services
+from accounts.rules import permissions
+from accounts.signin.backend import shadow_user
 from accounts.models import BulkJob, BulkRow
-from accounts.tokens import Claims
+from accounts.signin.tokens import Claims
 
 
 class DryRun(Exception):

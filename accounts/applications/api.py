@@ -1,0 +1,132 @@
+"""The applications' API, authenticated by the application's API key: the access check and the revocation feed.
+
+`POST /api/v1/access-check`: `Authorization: Api-Key <key>`, JSON `{"token": "<the user's ID or access
+token>", "application": "<name>"}`. Answer: `{"allowed", "role", "level", "applications"}` from the
+directory index. A missing, wrong or revoked key, a token that fails verification and a token the portal
+revoked (issued before the user was signed out everywhere) all get the same 401; a valid key asking about
+another application than its own gets 403.
+
+`GET /api/v1/revocations?after=<cursor>`: `{"revocations": [{"id", "sub", "not_before"}], "next", "more"}`,
+oldest first; tokens of `sub` issued (`iat`) before `not_before` (Unix seconds) are void. Ask again with
+`after=<next>`; while `more` is true, at once. CSRF does not apply: no cookie authenticates these views,
+the key header does.
+"""
+
+import json
+import logging
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.applications import access_check as checks
+from accounts.applications import ratelimit
+from accounts.directory import revocations
+from accounts.signin import tokens
+
+logger = logging.getLogger("accounts.api")
+
+UNAUTHORIZED = "Unauthorized: check the API key and the user's token."
+TOO_LARGE = "The request body is too large."
+BAD_REQUEST = 'Send JSON: {"token": "<ID or access token>", "application": "<name>"}.'
+TOO_MANY = "Too many requests for this API key; retry after the Retry-After header's seconds."
+UNAVAILABLE = "The access check cannot verify tokens right now; retry shortly."
+OTHER_APPLICATION = "This API key is {application}'s: it may only ask about {application}."
+BAD_CURSOR = "Send ?after=<the 'next' of the previous page> (0 or nothing for the beginning)."
+
+
+def _error(status: int, message: str, **headers) -> JsonResponse:
+    """Return a JSON error."""
+    response = JsonResponse({"error": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _payload(request) -> tuple[str, str] | None:
+    """Return (token, application) from the JSON body, or None when it is not that."""
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
+        return None
+    if not isinstance(data, dict):
+        return None
+    token, application = data.get("token"), data.get("application")
+    if not isinstance(token, str) or not isinstance(application, str) or not token or not application:
+        return None
+    return token, application
+
+
+def _too_large(request) -> bool:
+    """Return True when the declared body exceeds the limit (nothing is read)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return True
+    return length > settings.PORTAL_ACCESS_CHECK_MAX_BODY_BYTES
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def access_check(request):
+    """Answer whether the token's user may use the application, with their role, from the index."""
+    if _too_large(request):
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
+    key = checks.key_from_header(request.headers.get("Authorization", ""))
+    if key is None:
+        logger.info("access-check refused: no valid API key")
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    wait = ratelimit.hit(f"access-check:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
+    if wait:
+        logger.warning("access-check throttled: key %s (%s)", key.key_id, key.application.name)
+        return _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    payload = _payload(request)
+    if payload is None:
+        return _error(HTTPStatus.BAD_REQUEST, BAD_REQUEST)
+    token, application = payload
+    if application != key.application.name:
+        logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
+        return _error(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
+    try:
+        claims = tokens.verify_any(token, checks.client_ids_for(key.application))
+    except tokens.KeysUnavailable:
+        logger.error("access-check: the pool's signing keys could not be read")
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")
+    except tokens.TokenError as exc:
+        logger.info("access-check refused for key %s: %s", key.key_id, exc)
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    if revocations.token_revoked(sub=claims.sub, issued_at=claims.raw["iat"]):
+        logger.info("access-check refused for key %s: sub=%s token revoked", key.key_id, claims.sub)
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    answer = checks.answer_for(claims.sub, application)
+    logger.info("access-check key=%s application=%s sub=%s allowed=%s role=%s%s", key.key_id, application,
+                claims.sub, answer.allowed, answer.role or "-", answer.level or "")
+    return JsonResponse(answer.as_dict())
+
+
+def _cursor(value: str) -> int | None:
+    """Return the feed cursor (a non-negative integer), or None when it is not one."""
+    value = (value or "0").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+@never_cache
+@require_GET
+def revocation_feed(request):
+    """Serve the revocations after the cursor to an application's key."""
+    key = checks.key_from_header(request.headers.get("Authorization", ""))
+    if key is None:
+        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    wait = ratelimit.hit(f"revocations:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
+    if wait:
+        return _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    after = _cursor(request.GET.get("after", ""))
+    if after is None:
+        return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
+    page = revocations.feed_page(after=after)
+    rows = [{"id": row.id, "sub": row.sub, "not_before": row.not_before.timestamp()} for row in page.rows]
+    return JsonResponse({"revocations": rows, "next": str(page.next), "more": page.more})

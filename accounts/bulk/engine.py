@@ -1,0 +1,357 @@
+"""Bulk jobs: rows claimed one at a time by any number of workers, paced to one shared Cognito rate.
+
+- A row is claimed with a compare-and-set UPDATE (state and owner unchanged since read), so two workers on
+  any machines never hold the same row. A claim is a lease: a row whose worker died is claimed again once
+  the lease has passed, and applying it again is safe because a row is judged on a fresh reading of the user.
+- Every Cognito call a job makes waits for the next slot of PORTAL_BULK_RATE_PER_SECOND, kept in one row of
+  the database, so the rate holds for all workers together.
+- Throttling that outlasts the gateway's retries, or Cognito out of reach, puts the row back and stops the
+  job as interrupted, with the reason; a resume carries on with the rows not done.
+"""
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts import cognito
+from accounts.directory import services
+from accounts.rules import permissions
+from accounts.models import BulkJob, BulkPace, BulkRow, User
+from accounts.directory.services import _audited
+
+logger = logging.getLogger("accounts.bulk")
+
+SAID = {
+    "throttled": "Cognito kept throttling after every retry ({error}) at line {number}. {done} rows are done; "
+                 "resume to carry on with the {remaining} left.",
+    "unavailable": "Cognito could not be reached ({error}) at line {number}. {done} rows are done; "
+                   "resume to carry on with the {remaining} left.",
+    "unexpected": "Unexpected error ({error}); the row was not finished.",
+    "not_startable": "This job was already started.",
+    "not_resumable": "Only an interrupted, finished or stalled job can be resumed; nothing was changed.",
+    "not_cancellable": "This job is already finished or cancelled; nothing was changed.",
+}
+ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
+RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
+CANCELLABLE = (BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
+HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers when less Cognito time is left
+
+
+def worker_name() -> str:
+    """Return this worker's name: host, process and thread."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+# --- Pacing -----------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _pace_sqlite(interval: float) -> float:
+    """Take the next slot on SQLite (one writer at a time, so read-then-write is safe); return the wait."""
+    with transaction.atomic():
+        now = timezone.now()
+        pace = BulkPace.objects.filter(pk=1).first() or BulkPace(pk=1, next_at=now)
+        slot = max(pace.next_at, now)
+        pace.next_at = slot + timedelta(seconds=interval)
+        pace.save()
+    return (slot - now).total_seconds()
+
+
+def _pace_postgresql(interval: float) -> float:
+    """Take the next slot in one statement on a connection of its own, never inside the caller's transaction."""
+    own = getattr(_local, "connection", None)
+    if own is None:
+        own = _local.connection = connections.create_connection(DEFAULT_DB_ALIAS)
+    table = BulkPace._meta.db_table
+    with own.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (id, next_at) VALUES (1, clock_timestamp()) ON CONFLICT DO NOTHING")
+        cursor.execute(
+            f"UPDATE {table} SET next_at = GREATEST(next_at, clock_timestamp()) + %s * interval '1 second' "
+            "WHERE id = 1 RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))", [interval])
+        return float(cursor.fetchone()[0]) - interval
+
+
+def pace_wait(_operation: str = "") -> None:
+    """Wait for the next slot of bulk work's Cognito rate (shared by every worker through the database)."""
+    interval = 1 / settings.PORTAL_BULK_RATE_PER_SECOND
+    wait = _pace_postgresql(interval) if connection.vendor == "postgresql" else _pace_sqlite(interval)
+    if wait > 0:
+        time.sleep(wait)
+
+
+def pace_close() -> None:
+    """Close this thread's pacing connection, if it opened one."""
+    own = getattr(_local, "connection", None)
+    if own is not None:
+        own.close()
+        _local.connection = None
+
+
+# --- Rows ---------------------------------------------------------------------------------------------
+
+
+def row_claim(job: BulkJob, worker: str) -> BulkRow | None:
+    """Claim the next pending row (or one whose worker's lease ran out); None when there is none to claim."""
+    while True:
+        now = timezone.now()
+        free = Q(state=BulkRow.PENDING) | Q(state=BulkRow.CLAIMED, lease_until__lt=now)
+        candidates = list(job.rows.filter(free).order_by("state", "number").values_list("pk", "state", "claimed_by")[:8])
+        if not candidates:
+            return None
+        for pk, state, owner in candidates:
+            won = BulkRow.objects.filter(pk=pk, state=state, claimed_by=owner).update(
+                state=BulkRow.CLAIMED, claimed_by=worker,
+                lease_until=now + timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS), attempts=F("attempts") + 1)
+            if won:
+                return BulkRow.objects.get(pk=pk)
+
+
+def row_finish(row: BulkRow, worker: str, outcome: str, message: str) -> bool:
+    """Record a row's outcome, if this worker still holds it; return True when recorded."""
+    now = timezone.now()
+    kept = BulkRow.objects.filter(pk=row.pk, state=BulkRow.CLAIMED, claimed_by=worker).update(
+        state=BulkRow.DONE, outcome=outcome, message=message[:4000], finished_at=now, lease_until=None)
+    BulkJob.objects.filter(pk=row.job_id).update(heartbeat_at=now)
+    return bool(kept)
+
+
+def row_release(row: BulkRow, worker: str) -> None:
+    """Give a claimed row back, untouched, for a later run."""
+    BulkRow.objects.filter(pk=row.pk, claimed_by=worker).update(state=BulkRow.PENDING, claimed_by="",
+                                                                 lease_until=None)
+
+
+# --- Progress -----------------------------------------------------------------------------------------
+
+
+def progress(job: BulkJob) -> dict:
+    """Return the job's counts: done (by outcome), failed, skipped, remaining; two grouped queries."""
+    states = dict(job.rows.values_list("state").annotate(n=Count("id")).order_by())
+    outcomes = dict(job.rows.filter(state=BulkRow.DONE).values_list("outcome").annotate(n=Count("id")).order_by())
+    failed = outcomes.get(BulkRow.FAILED, 0)
+    return {
+        "status": job.status, "status_label": job.get_status_display(), "total": job.total,
+        "done": states.get(BulkRow.DONE, 0) - failed, "failed": failed,
+        "skipped": states.get(BulkRow.SKIPPED, 0),
+        "remaining": states.get(BulkRow.PENDING, 0) + states.get(BulkRow.CLAIMED, 0),
+        "in_progress": states.get(BulkRow.CLAIMED, 0),
+        "created": outcomes.get(BulkRow.CREATED, 0), "updated": outcomes.get(BulkRow.UPDATED, 0),
+        "unchanged": outcomes.get(BulkRow.UNCHANGED, 0),
+        "finished": job.status not in ACTIVE, "error": job.error, "stalled": stalled(job),
+    }
+
+
+def _stall_limit() -> timedelta:
+    """Return how long an active job may show no progress before it counts as stalled."""
+    return timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS + 30)
+
+
+def stalled(job: BulkJob) -> bool:
+    """Return True when an active job has shown no progress for longer than a lease (a worker may be gone)."""
+    last = job.heartbeat_at or job.started_at or job.created_at
+    return job.status in ACTIVE and last is not None and timezone.now() - last > _stall_limit()
+
+
+def _stalled_q() -> Q:
+    """Return stalled() as a condition on the jobs' table, for a conditional update."""
+    before = timezone.now() - _stall_limit()
+    quiet = (Q(heartbeat_at__lt=before) | Q(heartbeat_at=None, started_at__lt=before)
+             | Q(heartbeat_at=None, started_at=None, created_at__lt=before))
+    return Q(status__in=ACTIVE) & quiet
+
+
+# --- Starting, resuming, stopping: audited services, each one conditional update ----------------------
+
+
+def _enqueue(job: BulkJob, tasks: int = 0) -> None:
+    """Queue the job's tasks for the workers (several, so that several workers can share a large job)."""
+    from accounts.tasks import bulk_run
+
+    for _ in range(tasks or settings.PORTAL_BULK_TASKS_PER_JOB):
+        bulk_run.enqueue(job_id=job.pk, actor_id=job.created_by_id)
+
+
+@contextmanager
+def _on_job(*, actor, action: str, job: BulkJob, rule, request=None) -> Iterator[services.Attempt]:
+    """Audit an attempt on a job however it ends, refusing an actor the rule forbids."""
+    attempt = services.Attempt(target=f"job {job.pk}", before={"status": job.status})
+    with _audited(actor=actor, action=action, request=request, attempt=attempt):
+        if not rule(actor, job):
+            raise PermissionDenied(services.MESSAGES["not_allowed"])
+        yield attempt
+
+
+def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> None:
+    """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
+    with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
+                 request=request) as attempt:
+        if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
+            raise services.ServiceError(SAID["not_startable"])
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}
+    if background:
+        _enqueue(job)
+
+
+def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: bool = True, request=None) -> int:
+    """Carry on with an interrupted, finished or stalled job (and its failed rows when asked); return rows put back."""
+    with _on_job(actor=actor, action="bulk_resume", job=job, rule=permissions.can_steer_job,
+                 request=request) as attempt:
+        with transaction.atomic():
+            resumable = Q(status__in=RESUMABLE) | _stalled_q()
+            if not BulkJob.objects.filter(resumable, pk=job.pk).update(status=BulkJob.QUEUED, error="",
+                                                                         finished_at=None):
+                raise services.ServiceError(SAID["not_resumable"])
+            put_back = job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
+                state=BulkRow.PENDING, outcome="", claimed_by="") if failed_too else 0
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "status": job.status, "retried": put_back}
+    if background:
+        _enqueue(job)
+    return put_back
+
+
+def job_cancel(*, actor, job: BulkJob, request=None) -> None:
+    """Stop a job: workers finish the row in hand and take no more."""
+    with _on_job(actor=actor, action="bulk_cancel", job=job, rule=permissions.can_steer_job,
+                 request=request) as attempt:
+        if not BulkJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(status=BulkJob.CANCELLED,
+                                                                              finished_at=timezone.now()):
+            raise services.ServiceError(SAID["not_cancellable"])
+        job.refresh_from_db()
+        attempt.after = {"job": job.pk, "status": job.status}
+
+
+def _finish_if_complete(job: BulkJob) -> bool:
+    """Mark the job done when no row is left to apply; return True when it is done."""
+    left = job.rows.filter(state__in=[BulkRow.PENDING, BulkRow.CLAIMED]).exists()
+    if not left:
+        BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(status=BulkJob.DONE, finished_at=timezone.now())
+    return not left
+
+
+def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoFault) -> None:
+    """Stop the job as interrupted, saying why and how far it got."""
+    counts = progress(job)
+    said = "throttled" if isinstance(exc, cognito.Throttled) else "unavailable"
+    reason = SAID[said].format(error=exc.code or exc, number=row.number, done=counts["done"] + counts["failed"],
+                               remaining=counts["remaining"])
+    BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(status=BulkJob.INTERRUPTED, error=reason)
+
+
+# --- Running --------------------------------------------------------------------------------------------
+
+
+def _apply(job: BulkJob, actor, row: BulkRow, worker: str) -> tuple[str, str]:
+    """Apply one row with the job's handler; a refusal is the row's failure, outages are raised."""
+    from accounts.bulk import actions as bulk_actions, imports
+
+    try:
+        if job.kind == BulkJob.IMPORT:
+            taken_over = row.attempts > 1 and row.plan == BulkRow.CREATE  # a worker may have died mid-row
+            return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "")
+        return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub)
+    except services.ServiceError as exc:
+        return BulkRow.FAILED, exc.message
+    except PermissionDenied:
+        return BulkRow.FAILED, services.MESSAGES["not_allowed"]
+
+
+def _out_of_time() -> bool:
+    """Return True inside a web request whose Cognito budget is nearly spent (a background run has none)."""
+    left = cognito.remaining()
+    return left is not None and left < HANDOFF_SECONDS
+
+
+def _next_row(job: BulkJob, worker: str, stop: threading.Event) -> BulkRow | None:
+    """Claim a row; when only other workers' rows are left, wait for them (or for their leases to run out)."""
+    if _out_of_time():
+        stop.set()  # the request's time is nearly up: the workers carry on
+    while not stop.is_set():
+        row = row_claim(job, worker)
+        if row is not None or _finish_if_complete(job):
+            return row
+        job.refresh_from_db(fields=["status"])
+        if job.status not in ACTIVE:
+            return None
+        stop.wait(0.5)
+    return None
+
+
+@contextmanager
+def stop_on_signal() -> Iterator[threading.Event]:
+    """Turn SIGINT/SIGTERM into a request to stop between rows (in a worker's main thread only).
+
+    The first signal also reaches the worker's own handler (it stops after this task); later ones are kept
+    from it, so that the row in hand is finished rather than cut off.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(number, frame):
+        first = not stop.is_set()
+        stop.set()
+        if first and callable(previous[number]):
+            previous[number](number, frame)
+
+    for number in previous:
+        signal.signal(number, handler)
+    try:
+        yield stop
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None = None,
+            stop: threading.Event | None = None) -> dict:
+    """Apply a queued job's rows until none is left (or `limit` rows, or `stop` is set); return its progress.
+
+    Stopped by `stop` with rows left, it queues the job again, so that the next worker carries on.
+    """
+    worker, stop = worker or worker_name(), stop or threading.Event()
+    job = BulkJob.objects.get(pk=job_id)
+    actor = User.objects.get(pk=actor_id)
+    BulkJob.objects.filter(pk=job.pk, status=BulkJob.QUEUED).update(status=BulkJob.RUNNING, started_at=timezone.now())
+    job.refresh_from_db()
+    applied = 0
+    try:
+        with cognito.pace(pace_wait):
+            while job.status in ACTIVE and (limit is None or applied < limit):
+                row = _next_row(job, worker, stop)
+                if row is None:
+                    break
+                try:
+                    outcome, message = _apply(job, actor, row, worker)
+                except cognito.CognitoFault as exc:
+                    row_release(row, worker)
+                    _interrupt(job, row, exc)
+                    break
+                except Exception as exc:  # a bug must not leave the row claimed for ever
+                    logger.exception("bulk job %s line %s failed", job.pk, row.number)
+                    outcome, message = BulkRow.FAILED, SAID["unexpected"].format(error=exc.__class__.__name__)
+                row_finish(row, worker, outcome, message)
+                applied += 1
+                job.refresh_from_db(fields=["status"])
+    finally:
+        pace_close()
+    job.refresh_from_db()
+    if stop.is_set() and job.status in ACTIVE:
+        _enqueue(job, tasks=1)  # asked to stop with rows left: the next worker to start carries on
+    return progress(job)

@@ -1,0 +1,61 @@
+"""Forms of bulk work: the CSV upload, the parameters of a bulk action on the directory, resuming a job."""
+
+from django import forms
+from django.contrib.admin.helpers import ActionForm
+
+from accounts.applications import selectors as app_selectors
+from accounts.rules import roles
+from accounts.directory.forms import LevelField, RoleField, role_choices, unknown_applications
+from accounts.directory.services import MESSAGES
+
+
+class ImportForm(forms.Form):
+    """The CSV file to preview."""
+
+    file = forms.FileField(label="CSV file", help_text="UTF-8, with or without BOM; a header row first.")
+
+
+class ApplicationField(forms.CharField):
+    """One application of the registry, refused with the services' message."""
+
+    def validate(self, value):
+        """Refuse an empty or unknown application."""
+        if not value:
+            raise forms.ValidationError(MESSAGES["unknown_application"].format(names="(none)"), code="required")
+        if message := unknown_applications([value]):
+            raise forms.ValidationError(message, code="invalid_choice")
+
+
+PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField}
+
+
+class BulkParametersForm(forms.Form):
+    """What one bulk action needs from the action bar: its application, or its role and level."""
+
+    def __init__(self, *args, needs: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in needs:
+            self.fields[name] = PARAMETERS[name]()
+
+
+def _select(choices) -> forms.CharField:
+    """Return an optional field shown as a select; BulkParametersForm checks it for the action chosen."""
+    return forms.CharField(required=False, widget=forms.Select(choices=[("", "—"), *choices]))
+
+
+class BulkActionForm(ActionForm):
+    """The directory's action bar, with what grant/revoke and set role need."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"] = _select([(name, name) for name in app_selectors.application_names()])
+        self.fields["role"] = _select(role_choices())
+        self.fields["level"] = _select([(str(n), str(n)) for n in range(1, roles.max_level() + 1)])
+        for name in ("application", "role", "level"):
+            self.fields[name].label = name.title()
+
+
+class ResumeForm(forms.Form):
+    """Resume a job; retry=failed puts its failed rows back too."""
+
+    retry = forms.ChoiceField(choices=[("", "the rows not done"), ("failed", "the failed rows too")], required=False)

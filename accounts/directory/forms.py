@@ -1,0 +1,98 @@
+"""Forms of user administration: they check the shape of what is sent (choices, ranges); the services check
+the rules, validate again for their other callers, and audit."""
+
+from django import forms
+
+from accounts.applications import selectors as app_selectors
+from accounts.rules import roles
+from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """Return the configured roles as choices."""
+    return [(name, name.upper()) for name in roles.role_names()]
+
+
+def application_choices() -> list[tuple[str, str]]:
+    """Return the registry's applications as choices, with their descriptions."""
+    return [(name, f"{name} — {text or name}") for name, text in app_selectors.application_descriptions().items()]
+
+
+def unknown_applications(names) -> str:
+    """Return the refusal naming the applications the registry lacks, or '' when it has them all."""
+    unknown = sorted(set(names) - set(app_selectors.application_names()))
+    return MESSAGES["unknown_application"].format(names=", ".join(unknown)) if unknown else ""
+
+
+class RoleField(forms.ChoiceField):
+    """A configured role, refused with the roles' own message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=role_choices, **kwargs)
+
+    def validate(self, value):
+        """Refuse a role the configuration does not have (an empty one too)."""
+        if value not in roles.role_names():
+            raise forms.ValidationError(roles.unknown_role_message(value), code="invalid_choice")
+
+
+class LevelField(forms.IntegerField):
+    """A level from 1 to the configured maximum, refused with the roles' own message."""
+
+    def __init__(self, **kwargs):
+        message = roles.bad_level_message()
+        super().__init__(min_value=1, max_value=roles.max_level(), initial=1, help_text=f"1 to {roles.max_level()}",
+                         error_messages={key: message for key in ("required", "invalid", "min_value", "max_value")},
+                         **kwargs)
+
+
+class ApplicationsField(forms.MultipleChoiceField):
+    """Applications of the registry, refused with the services' message naming the unknown ones."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=application_choices, required=False, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+    def validate(self, value):
+        """Refuse applications the registry lacks, naming them all."""
+        if message := unknown_applications(value):
+            raise forms.ValidationError(message, code="invalid_choice")
+
+
+class InviteForm(forms.Form):
+    """Email, name, role and level, applications."""
+
+    email = forms.EmailField(max_length=EMAIL_MAX, error_messages={
+        key: MESSAGES["invalid_email"] for key in ("required", "invalid", "max_length")})
+    name = forms.CharField(max_length=NAME_MAX, error_messages={
+        key: MESSAGES["invalid_name"].format(max=NAME_MAX)
+        for key in ("required", "max_length", "null_characters_not_allowed")})
+    role = RoleField()
+    level = LevelField()
+    applications = ApplicationsField()
+
+
+class RoleForm(forms.Form):
+    """A new role and level; `shown` carries the role the page showed, to refuse a stale form."""
+
+    role = RoleField()
+    level = LevelField()
+    shown = forms.CharField(widget=forms.HiddenInput, required=False)
+
+
+class AccessForm(forms.Form):
+    """The applications the user should hold, all at once."""
+
+    applications = ApplicationsField()
+
+
+class DeleteForm(forms.Form):
+    """The user's email, typed to confirm."""
+
+    confirm = forms.CharField(label="Type the user's email address to confirm", max_length=254, required=False)
+
+
+def first_error(form: forms.Form) -> str:
+    """Return the form's first error, in field order, for a message (nothing was changed)."""
+    for errors in form.errors.values():
+        return errors[0]
+    return ""

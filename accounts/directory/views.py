@@ -1,0 +1,251 @@
+"""User administration screens, served inside the admin site (accounts/admin.py mounts them).
+
+Each view is thin: the service does the work, checks the rule and audits; the view turns the result into
+messages and redirects. Permission is checked by the same predicates the templates use.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import cognito, tasks
+from accounts.directory import selectors, services, sync_lease
+from accounts.rules import permissions, roles
+from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
+
+TEMPLATES = "admin/accounts/directoryentry/"
+
+SAID = {
+    "vanished_on_open": "No user {sub} exists in Cognito any more; it was removed from the directory.",
+    "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
+                    "the new role at its next sign-in or token refresh.",
+    "role_unchanged": "The user already holds {role}: nothing was changed.",
+    "role_partial": "Role changed to {role}, but the user could not be signed out: {error} "
+                    "Use “Sign out everywhere” to finish.",
+    "granted": "Granted {app}.",
+    "revoked": "Revoked {app}.",
+    "access_unchanged": "Nothing to change: the user already holds exactly these applications.",
+    "access_failed": "Could not {operation} {app}: {error} Not applied: {rest}.",
+    "access_signed_out": "The user was signed out everywhere, so no application keeps a revoked access past "
+                         "its next token refresh.",
+    "access_partial": "{error} Use “Sign out everywhere” to finish.",
+    "reset": "Cognito sent a password reset code to {email}; the user sets a new password at next sign-in.",
+    "signed_out": "{email} is signed out everywhere: their refresh tokens are revoked.",
+    "disabled": "{email} is disabled and signed out everywhere.",
+    "enabled": "{email} is enabled.",
+    "deleted": "{email} was deleted from Cognito and the directory.",
+    "invited": "{email} was invited; Cognito sends them a temporary password.",
+    "sync_queued": "A sync of the whole directory is queued; this page follows it.",
+    "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
+}
+
+
+def _user_url(sub: str) -> str:
+    """Return the URL of a user's page."""
+    return reverse("admin:accounts_directoryentry_change", args=[sub])
+
+
+def _indexed(sub: str):
+    """Return the index row for a sub, or raise Http404."""
+    entry = selectors.entry_get(sub)
+    if entry is None:
+        raise Http404("No such user in the directory.")
+    return entry
+
+
+@require_GET
+def user_page(request, sub: str, admin):
+    """Show one user live from Cognito (two calls), with the controls the viewer may use."""
+    if not permissions.can_view_directory(request.user):
+        raise PermissionDenied
+    try:
+        view = selectors.user_live(sub)
+    except cognito.UserNotFound:
+        messages.error(request, SAID["vanished_on_open"].format(sub=sub))
+        return redirect("admin:accounts_directoryentry_changelist")
+    entry = view.entry
+    held = view.roles_held
+    return TemplateResponse(request, TEMPLATES + "user_page.html", admin.screen_context(
+        request, title=view.user.name or view.user.email, view=view, entry=entry,
+        can=permissions.allowed_actions(request.user, entry),
+        role_form=RoleForm(initial={"role": held[0].name if held else None,
+                                    "level": held[0].level if held else 1, "shown": entry.role_key}),
+        access_form=AccessForm(initial={"applications": view.applications}),
+        attributes=sorted(view.user.attributes.items()),
+        history=selectors.user_history(sub),
+    ))
+
+
+def _checked(request, form, action: str, rule, sub: str = "") -> dict:
+    """Return the form's cleaned data, or audit the refused attempt (denied if the rule refuses) and raise it."""
+    if not form.is_valid():
+        services.input_refused(actor=request.user, action=action, message=first_error(form), rule=rule, sub=sub,
+                               target=form.data.get("email", "").strip().lower(), request=request)
+    return form.cleaned_data
+
+
+def _may_invite(actor, _entry) -> bool:
+    """Return the invitation rule in the shape of the rules on a user."""
+    return permissions.can_invite(actor)
+
+
+@require_POST
+def role_change(request, sub: str, admin):
+    """Change the user's role and level, then go back to their page."""
+    try:
+        data = _checked(request, RoleForm(request.POST), "role_change", permissions.can_change_role, sub)
+        result = services.role_change(actor=request.user, sub=sub, role=data["role"], level=data["level"],
+                                      shown=data["shown"], request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    role = str(result.role)
+    if not result.changed:
+        messages.info(request, SAID["role_unchanged"].format(role=role))
+    elif result.error:
+        messages.warning(request, SAID["role_partial"].format(role=role, error=result.error))
+    else:
+        messages.success(request, SAID["role_changed"].format(role=role))
+    return redirect(_user_url(sub))
+
+
+@require_POST
+def access_set(request, sub: str, admin):
+    """Grant and revoke applications in one submit, reporting each change."""
+    try:
+        data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
+        result = services.access_set(actor=request.user, sub=sub, applications=data["applications"],
+                                     request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    for app in result.granted:
+        messages.success(request, SAID["granted"].format(app=app))
+    for app in result.revoked:
+        messages.success(request, SAID["revoked"].format(app=app))
+    if result.failed:
+        operation, app, error = result.failed
+        rest = ", ".join(f"{op} {name}" for op, name in [(operation, app), *result.not_attempted])
+        messages.error(request, SAID["access_failed"].format(operation=operation, app=app, error=error, rest=rest))
+    elif not result.changed:
+        messages.info(request, SAID["access_unchanged"])
+    _report_sign_out(request, result)
+    return redirect(_user_url(sub))
+
+
+def _report_sign_out(request, result: services.AccessResult) -> None:
+    """Say whether the sign-out that follows a revoke happened."""
+    if result.sessions_revoked:
+        messages.info(request, SAID["access_signed_out"])
+    elif result.sessions_error:
+        messages.warning(request, SAID["access_partial"].format(error=result.sessions_error))
+
+
+def _simple_action(request, sub: str, service, said: str):
+    """Run a one-step action on a user and report it."""
+    entry = selectors.entry_get(sub)
+    try:
+        warning = service(actor=request.user, sub=sub, request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if warning:
+            messages.warning(request, warning)
+        else:
+            messages.success(request, SAID[said].format(email=entry.email))
+    return redirect(_user_url(sub))
+
+
+@require_POST
+def reset_password(request, sub: str, admin):
+    """Reset the user's password (POST)."""
+    return _simple_action(request, sub, services.user_reset_password, "reset")
+
+
+@require_POST
+def sign_out(request, sub: str, admin):
+    """Sign the user out everywhere (POST)."""
+    return _simple_action(request, sub, services.user_sign_out, "signed_out")
+
+
+@require_POST
+def disable(request, sub: str, admin):
+    """Disable the user and sign them out (POST)."""
+    return _simple_action(request, sub, services.user_disable, "disabled")
+
+
+@require_POST
+def enable(request, sub: str, admin):
+    """Enable the user (POST)."""
+    return _simple_action(request, sub, services.user_enable, "enabled")
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, sub: str, admin):
+    """Ask for the user's email (GET), then delete them (POST)."""
+    entry = _indexed(sub)
+    form = DeleteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        try:
+            data = _checked(request, form, "user_delete", permissions.can_delete, sub)
+            services.user_delete(actor=request.user, sub=sub, confirmation=data["confirm"], request=request)
+        except services.ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, SAID["deleted"].format(email=entry.email))
+            return redirect("admin:accounts_directoryentry_changelist")
+    elif not permissions.can_delete(request.user, entry):
+        raise PermissionDenied
+    return TemplateResponse(request, TEMPLATES + "delete.html", admin.screen_context(
+        request, title=f"Delete {entry.email}", entry=entry, form=form))
+
+
+@require_http_methods(["GET", "POST"])
+def invite(request, admin):
+    """Show the invitation form (GET) and invite the user (POST)."""
+    if request.method != "POST":
+        if not permissions.can_invite(request.user):
+            raise PermissionDenied
+        return _invite_form(request, admin, InviteForm(initial={"role": roles.role_names()[0], "level": 1}))
+    form = InviteForm(request.POST)
+    try:
+        invitation = services.user_invite(actor=request.user, request=request,
+                                          **_checked(request, form, "user_invite", _may_invite))
+    except services.EmailTaken as exc:
+        return _invite_form(request, admin, form, error=exc.message, taken_sub=exc.details.get("sub", ""))
+    except services.ServiceError as exc:
+        return _invite_form(request, admin, form, error=exc.message)
+    if invitation.temporary_password or invitation.access.failed:
+        return TemplateResponse(request, TEMPLATES + "invite_done.html", admin.screen_context(
+            request, title="User invited", invitation=invitation, entry=invitation.entry))
+    messages.success(request, SAID["invited"].format(email=invitation.entry.email))
+    return redirect(_user_url(invitation.entry.sub))
+
+
+def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
+    """Render the invitation form, with the service's refusal when there is one."""
+    return TemplateResponse(request, TEMPLATES + "invite.html", admin.screen_context(
+        request, title="Invite a user", form=form, error=error,
+        taken_url=_user_url(taken_sub) if taken_sub else ""), status=400 if error else 200)
+
+
+@require_POST
+def refresh(request, admin):
+    """Queue a sync of the whole directory, then show its progress."""
+    tasks.directory_sync_request(actor=request.user, request=request)
+    messages.success(request, SAID["sync_queued"])
+    return redirect("admin:accounts_directoryentry_sync")
+
+
+@require_GET
+def sync_progress(request, admin):
+    """Show the directory sync's state: queued, running (how far), or how the last run ended."""
+    if not permissions.can_view_directory(request.user):
+        raise PermissionDenied
+    fresh = sync_lease.freshness()
+    return TemplateResponse(request, TEMPLATES + "sync.html", admin.screen_context(
+        request, title="Directory sync", fresh=fresh, reload_seconds=2 if fresh.running or fresh.queued else 0))

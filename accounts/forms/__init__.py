@@ -1,1 +1,0 @@
-"""The portal's forms, one module per area."""

@@ -1,0 +1,79 @@
+"""Staff standing read live from Cognito, and staff who lose it losing their power at once.
+
+Every write on another user reads the target's groups (AdminListGroupsForUser) in the same request, so the
+shield around staff accounts never depends on the index. The actor's own standing is read again
+(AdminGetUser + AdminListGroupsForUser) when older than PORTAL_STAFF_RECHECK_SECONDS.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts import cognito
+from accounts.rules import permissions
+from accounts.models import User
+
+DISABLED = "your account was disabled"
+GONE = "your account no longer exists"
+NOT_STAFF = "your account is no longer portal staff"
+
+
+def standing_live(sub: str) -> str:
+    """Return the user's staff standing from their Cognito groups, read now ('' for none)."""
+    return permissions.standing_for_groups(cognito.user_groups(sub))
+
+
+def staff_sessions_end(*, sub: str, standing: str | None = None) -> bool:
+    """End every portal session of the staff member with this sub; return True when they have a local user.
+
+    A new unusable password gives a new session hash, which Django compares on every request, so each of
+    their sessions (on every worker and machine) is flushed at its next request. With `standing`, their
+    Django group becomes exactly that one ('' for none).
+    """
+    user = User.objects.filter(cognito_sub=sub).first()
+    if user is None:
+        return False
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    if standing is not None:
+        permissions.apply_standing(user, standing)
+    return True
+
+
+def _lost(user: User) -> tuple[str, str]:
+    """Read the user's account and groups now; return (why they lost their standing or '', the standing)."""
+    try:
+        account = cognito.user_get(user.cognito_sub)
+        standing = standing_live(user.cognito_sub)
+    except (cognito.UserNotFound, cognito.InvalidParameter):
+        return GONE, ""
+    if not account.enabled:
+        return DISABLED, ""
+    return ("" if standing else NOT_STAFF), standing
+
+
+def _forget_permissions(user: User) -> None:
+    """Drop what this user object cached about its standing and permissions."""
+    for name in ("_portal_standing", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(name, None)
+
+
+def actor_recheck(actor) -> str:
+    """Read a staff actor's standing live when older than PORTAL_STAFF_RECHECK_SECONDS; return why it ended, or ''.
+
+    A lost standing ends all their sessions and empties their Django groups; a changed one is applied.
+    """
+    if not isinstance(actor, User) or not actor.is_staff or not actor.cognito_sub:
+        return ""
+    if timezone.now() - actor.staff_checked_at < timedelta(seconds=settings.PORTAL_STAFF_RECHECK_SECONDS):
+        return ""
+    why, standing = _lost(actor)
+    if why:
+        staff_sessions_end(sub=actor.cognito_sub, standing="")
+    elif standing != permissions.standing_of(actor):
+        permissions.apply_standing(actor, standing)
+    _forget_permissions(actor)
+    actor.staff_checked_at = timezone.now()
+    actor.save(update_fields=["staff_checked_at"])
+    return why

@@ -1,1 +1,0 @@
-"""The portal's views, one module per area."""
