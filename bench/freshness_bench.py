@@ -100,7 +100,7 @@ def main() -> None:
         pool_id, _ = base.setup()
         base.call_command("createcachetable", verbosity=0)  # the API's rate limit counts in the cache
         base.call_command("cognito_bootstrap", stdout=open("/dev/null", "w"))  # records billing's own app client
-        admin = User.objects.get(username="bench-admin")
+        admin = User.objects.get(email="bench@example.com")  # the bench administrator base.setup() made
         key = app_services.api_key_issue(actor=admin, name="billing").plain
         tasks.sync_schedule(at_once=True)
         run_worker()
