@@ -16,13 +16,50 @@ from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito
+from accounts.audit.attempt import audited
+from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
+from accounts.bulk import imports
 from accounts.directory import services, sync_lease
+from accounts.models import BulkJob, BulkRow, SyncState, User
 from accounts.rules import permissions
-from accounts.models import SyncState
+from accounts.rules.errors import NOT_ALLOWED
 
 SCHEDULE = "scheduled sync"
 REQUESTED = "Refresh now by {who}"
+
+
+def _import_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str, str]:
+    """Apply one line of an import file (a row taken over from a worker that died may find its user made)."""
+    taken_over = row.attempts > 1 and row.plan == BulkRow.CREATE
+    return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "")
+
+
+def _action_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str, str]:
+    """Apply a bulk action to one user of the selection."""
+    return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub)
+
+
+ROW_FUNCTIONS = {BulkJob.IMPORT: _import_row, BulkJob.ACTION: _action_row}
+
+
+def bulk_enqueue(job: BulkJob, tasks: int = 0) -> None:
+    """Queue the job's tasks for the workers (several, so that several workers can share a large job)."""
+    for _ in range(tasks or settings.PORTAL_BULK_TASKS_PER_JOB):
+        bulk_run.enqueue(job_id=job.pk, actor_id=job.created_by_id)
+
+
+def bulk_work(*, job_id: int, actor_id: int, worker: str = "", limit: int | None = None, stop=None) -> dict:
+    """Apply a job's rows with its kind's row function as `actor_id`; return its progress.
+
+    Stopped with rows left, it queues the job again, so that the next worker carries on.
+    """
+    job, actor = BulkJob.objects.get(pk=job_id), User.objects.get(pk=actor_id)
+    result = bulk.job_run(job=job, actor=actor, row_function=ROW_FUNCTIONS[job.kind], worker=worker, limit=limit,
+                          stop=stop)
+    if result["stopped"]:
+        bulk_enqueue(job, tasks=1)
+    return result
 
 
 @task()
@@ -32,7 +69,7 @@ def bulk_run(job_id: int, actor_id: int) -> dict:
     Asked to stop (make run's Ctrl-C), the worker finishes the row in hand and queues the job again.
     """
     with bulk.stop_on_signal() as stop:
-        return bulk.job_run(job_id=job_id, actor_id=actor_id, stop=stop)
+        return bulk_work(job_id=job_id, actor_id=actor_id, stop=stop)
 
 
 @task()
@@ -67,9 +104,9 @@ def sync_schedule(*, at_once: bool = False) -> bool:
 
 def directory_sync_request(*, actor, request=None) -> None:
     """Queue a sync to run at once ("Refresh now"); a web request never runs one itself."""
-    with services._audited(actor=actor, action="directory_sync_request", request=request) as attempt:
+    with audited(actor=actor, action="directory_sync_request", request=request) as attempt:
         if not permissions.can_view_directory(actor):
-            raise PermissionDenied(services.MESSAGES["not_allowed"])
+            raise PermissionDenied(NOT_ALLOWED)
         label = actor.email or actor.get_username()
         now = timezone.now()
         SyncState.objects.filter(pk=sync_lease.state().pk).update(requested_by=label[:254], requested_at=now)

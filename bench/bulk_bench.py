@@ -51,7 +51,8 @@ from django.utils import timezone  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from accounts import cognito
-from accounts.bulk import engine as bulk, imports  # noqa: E402
+from accounts import tasks  # noqa: E402
+from accounts.bulk import engine as bulk, imports, jobs  # noqa: E402
 from accounts.pool.bootstrap import bootstrap  # noqa: E402
 from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
 from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
@@ -91,7 +92,7 @@ def run_import(admin: User, data: bytes, *, rate: int, workers: int) -> dict:
     settings.PORTAL_BULK_RATE_PER_SECOND = rate
     BulkPace.objects.all().delete()
     job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="bench.csv", size=len(data))
-    bulk.job_start(actor=admin, job=job, background=False)
+    jobs.job_start(actor=admin, job=job, background=False)
     threads = [threading.Thread(target=_worker, args=(job.pk, admin.pk, n)) for n in range(workers)]
     with cognito.count_calls() as calls:
         started = time.monotonic()
@@ -113,7 +114,7 @@ def run_import(admin: User, data: bytes, *, rate: int, workers: int) -> dict:
 def _worker(job_id: int, actor_id: int, number: int) -> None:
     """Apply a job's rows in this thread, as a db_worker would."""
     try:
-        bulk.job_run(job_id=job_id, actor_id=actor_id, worker=f"bench-{number}")
+        tasks.bulk_work(job_id=job_id, actor_id=actor_id, worker=f"bench-{number}")
     finally:
         connection.close()
 

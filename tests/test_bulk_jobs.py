@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from accounts.bulk import engine as bulk, actions as bulk_actions
+from accounts.bulk import actions as bulk_actions, jobs
 from accounts.directory import selectors, services
 from accounts.rules import permissions
 from accounts.models import AuditEvent, BulkJob, BulkRow
@@ -53,7 +53,7 @@ def audited(action: str) -> list[tuple[str, str]]:
 def test_cancelling_a_finished_job_is_refused_audited_as_a_failure_and_changes_nothing(admin_client, admin_user,
                                                                                          people):
     job = disable_job(admin_user, "cat@example.com")
-    bulk_actions.selection_apply(actor=admin_user, job=job)
+    jobs.selection_apply(actor=admin_user, job=job)
     job.refresh_from_db()
     assert job.status == BulkJob.DONE
 
@@ -62,12 +62,12 @@ def test_cancelling_a_finished_job_is_refused_audited_as_a_failure_and_changes_n
     job.refresh_from_db()
     assert job.status == BulkJob.DONE
     assert audited("bulk_cancel") == [(f"job {job.pk}", AuditEvent.FAILURE)]
-    assert said(response) == [bulk.SAID["not_cancellable"]]
+    assert said(response) == [jobs.SAID["not_cancellable"]]
 
 
 def test_cancelling_a_running_job_stops_it_and_is_audited_as_a_success(admin_client, admin_user, people):
     job = disable_job(admin_user, "cat@example.com")
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     response = admin_client.post(job_url(job, "cancel"))
     assert said(response) == ["Cancelled: the workers finish the row in hand and take no more."]
     job.refresh_from_db()
@@ -78,7 +78,7 @@ def test_cancelling_a_running_job_stops_it_and_is_audited_as_a_success(admin_cli
 def test_retrying_the_failed_rows_of_a_cancelled_job_is_refused_with_the_rows_untouched(admin_client, admin_user,
                                                                                           people):
     job = disable_job(admin_user, "admin@example.com", "cat@example.com")  # one's own account: that row fails
-    bulk_actions.selection_apply(actor=admin_user, job=job)
+    jobs.selection_apply(actor=admin_user, job=job)
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.CANCELLED)
     failed = job.rows.get(outcome=BulkRow.FAILED)
 
@@ -88,28 +88,28 @@ def test_retrying_the_failed_rows_of_a_cancelled_job_is_refused_with_the_rows_un
     job.refresh_from_db()
     assert job.status == BulkJob.CANCELLED and not DBTaskResult.objects.exists()
     assert audited("bulk_resume") == [(f"job {job.pk}", AuditEvent.FAILURE)]
-    assert said(response) == [bulk.SAID["not_resumable"]]
+    assert said(response) == [jobs.SAID["not_resumable"]]
 
 
 def test_resuming_a_queued_job_that_is_not_stalled_queues_no_more_tasks(admin_user, people, settings):
     job = disable_job(admin_user, "cat@example.com")
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     assert DBTaskResult.objects.count() == settings.PORTAL_BULK_TASKS_PER_JOB
 
     with pytest.raises(services.ServiceError) as refused:
-        bulk.job_resume(actor=admin_user, job=job)
-    assert refused.value.message == bulk.SAID["not_resumable"]
+        jobs.job_resume(actor=admin_user, job=job)
+    assert refused.value.message == jobs.SAID["not_resumable"]
     assert DBTaskResult.objects.count() == settings.PORTAL_BULK_TASKS_PER_JOB
     assert audited("bulk_resume") == [(f"job {job.pk}", AuditEvent.FAILURE)]
 
 
 def test_a_stalled_job_is_resumed_and_queued_again(admin_user, people, settings):
     job = disable_job(admin_user, "cat@example.com")
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     long_ago = timezone.now() - timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS + 60)
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.RUNNING, started_at=long_ago, heartbeat_at=long_ago)
 
-    assert bulk.job_resume(actor=admin_user, job=job) == 0
+    assert jobs.job_resume(actor=admin_user, job=job) == 0
     job.refresh_from_db()
     assert job.status == BulkJob.QUEUED
     assert DBTaskResult.objects.count() == 2 * settings.PORTAL_BULK_TASKS_PER_JOB
@@ -118,18 +118,18 @@ def test_a_stalled_job_is_resumed_and_queued_again(admin_user, people, settings)
 
 def test_retrying_the_failed_rows_of_a_finished_job_puts_them_back(admin_user, people):
     job = disable_job(admin_user, "admin@example.com", "cat@example.com")
-    bulk_actions.selection_apply(actor=admin_user, job=job)
-    assert bulk.job_resume(actor=admin_user, job=job, failed_too=True, background=False) == 1
+    jobs.selection_apply(actor=admin_user, job=job)
+    assert jobs.job_resume(actor=admin_user, job=job, failed_too=True, background=False) == 1
     assert job.rows.get(email="admin@example.com").state == BulkRow.PENDING
     assert job.rows.get(email="cat@example.com").state == BulkRow.DONE
 
 
 def test_applying_a_job_twice_is_refused_the_second_time_and_audited(admin_user, people, settings):
     job = disable_job(admin_user, "cat@example.com")
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with pytest.raises(services.ServiceError) as refused:
-        bulk.job_start(actor=admin_user, job=job)
-    assert refused.value.message == bulk.SAID["not_startable"]
+        jobs.job_start(actor=admin_user, job=job)
+    assert refused.value.message == jobs.SAID["not_startable"]
     assert DBTaskResult.objects.count() == settings.PORTAL_BULK_TASKS_PER_JOB
     assert audited("bulk_action") == [(f"job {job.pk}", AuditEvent.SUCCESS), (f"job {job.pk}", AuditEvent.FAILURE)]
 
@@ -139,11 +139,11 @@ def test_an_actor_the_rule_refuses_is_denied_audited_and_nothing_changes(admin_u
                                                                          service):
     job = disable_job(admin_user, "cat@example.com")
     if service != "job_start":
-        bulk.job_start(actor=admin_user, job=job, background=False)
+        jobs.job_start(actor=admin_user, job=job, background=False)
         BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.INTERRUPTED)
     before = BulkJob.objects.get(pk=job.pk).status
     with pytest.raises(PermissionDenied):
-        getattr(bulk, service)(actor=helpdesk_user, job=job)
+        getattr(jobs, service)(actor=helpdesk_user, job=job)
     assert BulkJob.objects.get(pk=job.pk).status == before
     action = {"job_start": "bulk_action", "job_resume": "bulk_resume", "job_cancel": "bulk_cancel"}[service]
     assert audited(action)[-1] == (f"job {job.pk}", AuditEvent.DENIED)

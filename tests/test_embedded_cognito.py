@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from accounts import cognito
-from accounts.bulk import engine as bulk
+from accounts import cognito, tasks
+from accounts.bulk import jobs
 from accounts.models import BulkRow
 from tests.bulk import csv_bytes, preview
 from tests.conftest import STAFF_PASSWORD, USER_PASSWORD
@@ -118,8 +118,8 @@ def test_a_restart_restores_users_ids_groups_passwords_and_enrolments_exactly_an
     make_cognito_user("gone@example.com")
     cognito.user_delete("gone@example.com")
     job = preview(admin_user, csv_bytes("imported@example.com,Imported Person,b,2,crm;hr"))
-    bulk.job_start(actor=admin_user, job=job, background=False)
-    bulk.job_run(job_id=job.pk, actor_id=admin_user.pk)
+    jobs.job_start(actor=admin_user, job=job, background=False)
+    tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk)
     assert job.rows.get().outcome == BulkRow.CREATED
     before = pool_state()
 

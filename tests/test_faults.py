@@ -448,15 +448,16 @@ def test_sqlite_writers_in_several_workers_wait_for_each_other_instead_of_failin
 
 
 def test_a_worker_killed_between_cognito_and_the_audit_leaves_a_complete_audit_simulated(admin_user):
-    from accounts.bulk import engine as bulk
+    from accounts import tasks
+    from accounts.bulk import engine as bulk, jobs
     from tests.bulk import csv_bytes, preview
 
     job = preview(admin_user, csv_bytes(*[f"person{n}@example.com,Person {n},b,1,crm" for n in range(3)]))
-    bulk.job_start(actor=admin_user, job=job, background=False)
+    jobs.job_start(actor=admin_user, job=job, background=False)
     row = bulk.row_claim(job, "dead-worker")  # claims line 2, creates the user in Cognito, and is killed
     cognito.user_create(row.data["email"], {"name": row.data["name"], **roles.attributes_for(roles.Role("b", 1))})
     type(row).objects.filter(pk=row.pk).update(lease_until=row.lease_until - bulk.timedelta(hours=1))
-    result = bulk.job_run(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
+    result = tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
     assert (result["status"], result["created"], result["updated"]) == ("done", 2, 1)
     assert [cognito.user_groups(f"person{n}@example.com") for n in range(3)] == [["app-crm"]] * 3  # nothing lost
     invites = AuditEvent.objects.filter(action="user_invite").order_by("target")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts import cognito
 from accounts.applications import services as app_services
-from accounts.bulk import engine as bulk, actions as bulk_actions
+from accounts.bulk import actions as bulk_actions, jobs
 from accounts.directory import selectors, services
 from accounts.rules import roles
 from accounts.applications.forms import (
@@ -148,7 +148,7 @@ def test_a_precedence_out_of_range_is_refused_by_the_update_screen_with_nothing_
 def test_an_unknown_retry_is_refused_by_the_resume_screen_with_nothing_changed(admin_client, admin_user, alice):
     job = bulk_actions.selection_job(actor=admin_user, action={"name": "disable"},
                                      queryset=selectors.directory_entries().filter(sub=alice.sub))
-    bulk.job_start(actor=admin_user, job=job, background=False)
+    jobs.job_start(actor=admin_user, job=job, background=False)
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.INTERRUPTED)
     response = admin_client.post(reverse("admin:accounts_bulkjob_resume", args=[job.pk]), {"retry": "everything"})
     assert response.status_code == HTTPStatus.FOUND and len(said(response)) == 1

@@ -10,8 +10,8 @@ from django.db import connections
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from accounts import cognito
-from accounts.bulk import engine as bulk, imports
+from accounts import cognito, tasks
+from accounts.bulk import engine as bulk, imports, jobs
 from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import csv_bytes, outcomes, preview, run_worker
@@ -151,7 +151,7 @@ def test_a_file_refused_after_some_batches_leaves_nothing(admin_user, monkeypatc
 def test_a_preview_still_being_read_cannot_be_started(admin_user):
     job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=admin_user, file_name="big.csv")
     with pytest.raises(services.ServiceError):
-        bulk.job_start(actor=admin_user, job=job, background=False)
+        jobs.job_start(actor=admin_user, job=job, background=False)
     assert BulkJob.objects.get(pk=job.pk).status == BulkJob.PREVIEW
 
 
@@ -238,7 +238,7 @@ def test_upload_shows_the_preview_and_apply_runs_in_the_worker(admin_client, adm
 
 def test_the_same_file_again_changes_nothing(admin_client, admin_user, alice, bob):
     first = preview(admin_user, MIXED)
-    bulk.job_start(actor=admin_user, job=first)
+    jobs.job_start(actor=admin_user, job=first)
     run_worker()
     audited = len(changes_audited())
 
@@ -247,7 +247,7 @@ def test_the_same_file_again_changes_nothing(admin_client, admin_user, alice, bo
         "new.person@example.com": "unchanged", "alice@example.com": "unchanged", "bob@example.com": "unchanged",
         "not-an-email": "error"}
     assert "This file was already applied" in admin_client.get(job_url(second)).content.decode()
-    bulk.job_start(actor=admin_user, job=second)
+    jobs.job_start(actor=admin_user, job=second)
     with cognito.count_calls() as calls:
         run_worker()
     assert set(calls) == {"AdminGetUser", "AdminListGroupsForUser"}  # read live, nothing written
@@ -260,7 +260,7 @@ def test_applying_judges_each_row_on_cognito_not_on_a_stale_index(admin_user, bo
     cognito.user_update_attributes(bob.sub, {"custom:role_c": "0", "custom:role_a": "2"})  # changed meanwhile
     cognito.user_add_to_group(bob.sub, "app-docs")
     cognito.user_remove_from_group(bob.sub, "app-hr")
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with cognito.count_calls() as calls:
         run_worker()
     assert outcomes(job) == {"bob@example.com": ("unchanged", "")}
@@ -323,7 +323,7 @@ def invites_per_email() -> dict[str, int]:
 def test_throttling_or_an_outage_midway_interrupts_and_a_resume_finishes_without_repeats(
         admin_client, admin_user, no_backoff, code, status, said):
     job = preview(admin_user, new_people(5))
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with cognito_fault(code, operations={"AdminCreateUser"}, after=2, status=status) as failed:
         run_worker()
     assert len(failed) == 3  # the gateway's three attempts at the third user
@@ -348,7 +348,7 @@ def test_throttling_that_outlasts_the_retries_on_a_new_users_grant_interrupts_an
         admin_user, no_backoff):
     people = [f"person{n}@example.com" for n in range(3)]
     job = preview(admin_user, csv_bytes(*[f"{email},Person,b,1,crm;hr" for email in people]))
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with cognito_fault(operations={"AdminAddUserToGroup"}, after=1) as failed:  # crm granted, hr throttled
         run_worker()
     assert failed == ["AdminAddUserToGroup"] * 3  # the gateway's three attempts at person0's hr
@@ -357,7 +357,7 @@ def test_throttling_that_outlasts_the_retries_on_a_new_users_grant_interrupts_an
     assert "kept throttling" in job.error and "at line 2" in job.error and "3 left" in job.error
     assert job.rows.get(number=2).state == BulkRow.PENDING and groups_of(people[0]) == ["app-crm"]
 
-    bulk.job_resume(actor=admin_user, job=job)
+    jobs.job_resume(actor=admin_user, job=job)
     run_worker()
     job.refresh_from_db()
     assert job.status == BulkJob.DONE and bulk.progress(job)["failed"] == 0
@@ -369,7 +369,7 @@ def test_throttling_that_outlasts_the_retries_on_a_new_users_grant_interrupts_an
 
 def test_throttling_the_gateway_absorbs_does_not_stop_the_import(admin_user, no_backoff):
     job = preview(admin_user, new_people(3))
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with cognito_fault(operations={"AdminCreateUser", "AdminAddUserToGroup"}, after=1, times=2) as failed:
         run_worker()
     assert len(failed) == 2
@@ -379,14 +379,14 @@ def test_throttling_the_gateway_absorbs_does_not_stop_the_import(admin_user, no_
 
 def test_a_row_a_killed_worker_left_half_done_is_finished_not_repeated(admin_user, settings):
     job = preview(admin_user, new_people(3))
-    bulk.job_start(actor=admin_user, job=job, background=False)
+    jobs.job_start(actor=admin_user, job=job, background=False)
     # A worker claims line 2, creates the user, and dies before granting crm and recording the row.
     row = bulk.row_claim(job, "dead-worker")
     assert row.number == 2
     services.user_invite(actor=admin_user, email=row.data["email"], name=row.data["name"], role="b", level=1,
                          applications=[])
     BulkRow.objects.filter(pk=row.pk).update(lease_until=row.lease_until - bulk.timedelta(hours=1))  # lease ran out
-    result = bulk.job_run(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
+    result = tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
     assert (result["status"], result["created"], result["updated"]) == ("done", 2, 1)
     row.refresh_from_db()
     assert (row.outcome, row.message, row.attempts, row.claimed_by) == ("updated", "grant crm", 2, "new-worker")
@@ -396,7 +396,7 @@ def test_a_row_a_killed_worker_left_half_done_is_finished_not_repeated(admin_use
 
 def test_two_workers_never_hold_the_same_row(admin_user):
     job = preview(admin_user, new_people(6))
-    bulk.job_start(actor=admin_user, job=job, background=False)
+    jobs.job_start(actor=admin_user, job=job, background=False)
     held = {"a": [], "b": []}
     for worker in "abab":
         held[worker].append(bulk.row_claim(job, worker).number)
@@ -418,10 +418,10 @@ def test_the_pace_holds_the_configured_rate_across_calls(settings, db):
 def test_an_import_runs_at_the_configured_rate(admin_user, settings):
     settings.PORTAL_BULK_RATE_PER_SECOND = 25
     job = preview(admin_user, new_people(4))  # 3 calls a row: ListUsers, AdminCreateUser, AdminAddUserToGroup
-    bulk.job_start(actor=admin_user, job=job, background=False)
+    jobs.job_start(actor=admin_user, job=job, background=False)
     started = time.monotonic()
     with cognito.count_calls() as calls:
-        bulk.job_run(job_id=job.pk, actor_id=admin_user.pk)
+        tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk)
     assert sum(calls.values()) == 12
     assert time.monotonic() - started >= 11 / 25 - 0.01
 
@@ -461,7 +461,7 @@ def test_the_command_refuses_a_non_administrator_and_a_file_over_50_mb(helpdesk_
 
 def test_a_row_that_failed_half_way_is_reported_and_retrying_finishes_it(admin_client, admin_user):
     job = preview(admin_user, new_people(2))
-    bulk.job_start(actor=admin_user, job=job)
+    jobs.job_start(actor=admin_user, job=job)
     with cognito_fault("InvalidParameterException", operations={"AdminAddUserToGroup"}, times=1):
         run_worker()
     job.refresh_from_db()

@@ -17,9 +17,10 @@ from accounts.applications import api_keys, selectors as app_selectors
 from accounts.directory import selectors, services
 from accounts.pool import bootstrap
 from accounts.rules import permissions, roles
+from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
+from accounts.audit.attempt import audited
 from accounts.audit.record import actor_label
 from accounts.models import ApiKey, Application, DirectoryGrant
-from accounts.directory.services import InvalidInput, ServiceError, _audited
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
 # arn:<partition>:iam::<12-digit account>:role/<optional path/><role name>, as IAM writes role ARNs.
@@ -47,7 +48,7 @@ SAID = {
 def _allowed(actor) -> None:
     """Refuse an actor who may not manage the registry."""
     if not permissions.can_manage_applications(actor):
-        raise PermissionDenied(services.MESSAGES["not_allowed"])
+        raise PermissionDenied(NOT_ALLOWED)
 
 
 def _existing(name: str) -> Application:
@@ -120,7 +121,7 @@ def _state(application: Application) -> dict:
 def application_create(*, actor, name: str, description: str = "", role_arn: str = "", precedence=None,
                        request=None) -> Application:
     """Create the application's Cognito group, then its registry row."""
-    with _audited(actor=actor, action="application_create", request=request) as attempt:
+    with audited(actor=actor, action="application_create", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         name = valid_name(name)
@@ -149,7 +150,7 @@ def _client_for(name: str) -> str:
 def application_update(*, actor, name: str, description: str = "", role_arn: str = "", precedence=None,
                        request=None) -> Application:
     """Change the group's description, IAM role and precedence in Cognito, then in the registry."""
-    with _audited(actor=actor, action="application_update", request=request) as attempt:
+    with audited(actor=actor, action="application_update", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         application = _existing(name)
@@ -171,7 +172,7 @@ def application_update(*, actor, name: str, description: str = "", role_arn: str
 
 def application_delete(*, actor, name: str, confirmation: str = "", request=None) -> int:
     """Delete the group (refused while it has members unless the name is typed); return the members it had."""
-    with _audited(actor=actor, action="application_delete", request=request) as attempt:
+    with audited(actor=actor, action="application_delete", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         application = _existing(name)
@@ -206,7 +207,7 @@ def application_member_remove(*, actor, name: str, sub: str, request=None) -> se
 
 def applications_refresh(*, actor, request=None) -> dict[str, list[str]]:
     """Read the pool's application groups into the registry: add new ones, update the rest, list the missing."""
-    with _audited(actor=actor, action="applications_refresh", request=request) as attempt:
+    with audited(actor=actor, action="applications_refresh", request=request) as attempt:
         _allowed(actor)
         groups = {}
         for group in cognito.groups_list():
@@ -250,7 +251,7 @@ def _clients_link(applications) -> list[str]:
 
 def api_key_issue(*, actor, name: str, request=None) -> api_keys.NewKey:
     """Issue a new API key for the application; the plain key is returned once and never stored."""
-    with _audited(actor=actor, action="api_key_issue", request=request) as attempt:
+    with audited(actor=actor, action="api_key_issue", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         application = _existing(name)
@@ -263,7 +264,7 @@ def api_key_issue(*, actor, name: str, request=None) -> api_keys.NewKey:
 
 def api_key_revoke(*, actor, name: str, key_id: str, request=None) -> None:
     """Revoke one of the application's keys at once."""
-    with _audited(actor=actor, action="api_key_revoke", request=request) as attempt:
+    with audited(actor=actor, action="api_key_revoke", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         revoked = ApiKey.objects.filter(application__name=name, key_id=key_id, revoked_at=None).update(

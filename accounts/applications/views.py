@@ -1,4 +1,4 @@
-"""Application registry screens, served inside the admin site (accounts/admin.py mounts them).
+"""Application registry screens, served inside the admin site (accounts/admin/ mounts them).
 
 Thin views: the registry services validate, check the rule and audit; the views turn results into
 messages and redirects. Everything needs `manage_applications` (administrators).

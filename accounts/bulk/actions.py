@@ -9,14 +9,13 @@ so a help-desk member's bulk role change skips (and reports) every staff account
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts import cognito
-from accounts.bulk import engine as bulk
 from accounts.directory import selectors, services
 from accounts.rules import permissions, roles
+from accounts.rules.errors import NOT_ALLOWED, InvalidInput
 from accounts.models import BulkJob, BulkRow
 
 
@@ -57,7 +56,7 @@ def action_clean(action: dict) -> dict:
     """Return the action with its parameters checked, or raise InvalidInput."""
     name = action.get("name", "")
     if name not in ACTIONS:
-        raise services.InvalidInput(f"Unknown bulk action {name!r}.")
+        raise InvalidInput(f"Unknown bulk action {name!r}.")
     if name in ("grant", "revoke"):
         (application,) = services.valid_applications([action.get("application") or "(none)"])
         return {"name": name, "application": application}
@@ -80,7 +79,7 @@ def action_label(action: dict) -> str:
 def selection_job(*, actor, action: dict, queryset) -> BulkJob:
     """Make a bulk job of the action for every user of the selection (nothing applied yet)."""
     if not permissions.can_bulk(actor, action.get("name", "")):
-        raise PermissionDenied(services.MESSAGES["not_allowed"])
+        raise PermissionDenied(NOT_ALLOWED)
     action = action_clean(action)
     with transaction.atomic():
         job = BulkJob.objects.create(kind=BulkJob.ACTION, created_by=actor, action=action)
@@ -97,19 +96,10 @@ def selection_job(*, actor, action: dict, queryset) -> BulkJob:
     return job
 
 
-def selection_apply(*, actor, job: BulkJob) -> dict | None:
-    """Start the job: at once for a small selection (returning its progress), else in the background (None)."""
-    inline = job.total <= settings.PORTAL_BULK_INLINE_MAX
-    bulk.job_start(actor=actor, job=job, background=not inline)
-    if not inline:
-        return None
-    return bulk.job_run(job_id=job.pk, actor_id=actor.pk, worker=f"inline:{bulk.worker_name()}"[:64])
-
-
 def _refused(actor, entry) -> str:
     """Explain why a rule refused this actor on this user."""
     reason = permissions.refusal_reason(actor, entry) if entry is not None else ""
-    return SAID.get(reason) or services.MESSAGES["not_allowed"]
+    return SAID.get(reason) or NOT_ALLOWED
 
 
 def row_apply(*, actor, action: dict, sub: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -26,12 +26,11 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.directory import services
-from accounts.rules import permissions
-from accounts.models import BulkJob, BulkPace, BulkRow, User
-from accounts.directory.services import _audited
+from accounts.models import BulkJob, BulkPace, BulkRow
+from accounts.rules.errors import NOT_ALLOWED, ServiceError
 
 logger = logging.getLogger("accounts.bulk")
+RowFunction = Callable[..., tuple[str, str]]  # (*, actor, job, row, worker) -> (outcome, message)
 
 SAID = {
     "throttled": "Cognito kept throttling after every retry ({error}) at line {number}. {done} rows are done; "
@@ -39,13 +38,8 @@ SAID = {
     "unavailable": "Cognito could not be reached ({error}) at line {number}. {done} rows are done; "
                    "resume to carry on with the {remaining} left.",
     "unexpected": "Unexpected error ({error}); the row was not finished.",
-    "not_startable": "This job was already started.",
-    "not_resumable": "Only an interrupted, finished or stalled job can be resumed; nothing was changed.",
-    "not_cancellable": "This job is already finished or cancelled; nothing was changed.",
 }
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
-RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
-CANCELLABLE = (BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
 HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers when less Cognito time is left
 
 
@@ -165,7 +159,7 @@ def stalled(job: BulkJob) -> bool:
     return job.status in ACTIVE and last is not None and timezone.now() - last > _stall_limit()
 
 
-def _stalled_q() -> Q:
+def stalled_q() -> Q:
     """Return stalled() as a condition on the jobs' table, for a conditional update."""
     before = timezone.now() - _stall_limit()
     quiet = (Q(heartbeat_at__lt=before) | Q(heartbeat_at=None, started_at__lt=before)
@@ -173,66 +167,7 @@ def _stalled_q() -> Q:
     return Q(status__in=ACTIVE) & quiet
 
 
-# --- Starting, resuming, stopping: audited services, each one conditional update ----------------------
-
-
-def _enqueue(job: BulkJob, tasks: int = 0) -> None:
-    """Queue the job's tasks for the workers (several, so that several workers can share a large job)."""
-    from accounts.tasks import bulk_run
-
-    for _ in range(tasks or settings.PORTAL_BULK_TASKS_PER_JOB):
-        bulk_run.enqueue(job_id=job.pk, actor_id=job.created_by_id)
-
-
-@contextmanager
-def _on_job(*, actor, action: str, job: BulkJob, rule, request=None) -> Iterator[services.Attempt]:
-    """Audit an attempt on a job however it ends, refusing an actor the rule forbids."""
-    attempt = services.Attempt(target=f"job {job.pk}", before={"status": job.status})
-    with _audited(actor=actor, action=action, request=request, attempt=attempt):
-        if not rule(actor, job):
-            raise PermissionDenied(services.MESSAGES["not_allowed"])
-        yield attempt
-
-
-def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> None:
-    """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
-    with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
-                 request=request) as attempt:
-        if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
-            raise services.ServiceError(SAID["not_startable"])
-        job.refresh_from_db()
-        attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}
-    if background:
-        _enqueue(job)
-
-
-def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: bool = True, request=None) -> int:
-    """Carry on with an interrupted, finished or stalled job (and its failed rows when asked); return rows put back."""
-    with _on_job(actor=actor, action="bulk_resume", job=job, rule=permissions.can_steer_job,
-                 request=request) as attempt:
-        with transaction.atomic():
-            resumable = Q(status__in=RESUMABLE) | _stalled_q()
-            if not BulkJob.objects.filter(resumable, pk=job.pk).update(status=BulkJob.QUEUED, error="",
-                                                                         finished_at=None):
-                raise services.ServiceError(SAID["not_resumable"])
-            put_back = job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
-                state=BulkRow.PENDING, outcome="", claimed_by="") if failed_too else 0
-        job.refresh_from_db()
-        attempt.after = {"job": job.pk, "status": job.status, "retried": put_back}
-    if background:
-        _enqueue(job)
-    return put_back
-
-
-def job_cancel(*, actor, job: BulkJob, request=None) -> None:
-    """Stop a job: workers finish the row in hand and take no more."""
-    with _on_job(actor=actor, action="bulk_cancel", job=job, rule=permissions.can_steer_job,
-                 request=request) as attempt:
-        if not BulkJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(status=BulkJob.CANCELLED,
-                                                                              finished_at=timezone.now()):
-            raise services.ServiceError(SAID["not_cancellable"])
-        job.refresh_from_db()
-        attempt.after = {"job": job.pk, "status": job.status}
+# --- Finishing -----------------------------------------------------------------------------------------
 
 
 def _finish_if_complete(job: BulkJob) -> bool:
@@ -255,19 +190,14 @@ def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoFault) -> None:
 # --- Running --------------------------------------------------------------------------------------------
 
 
-def _apply(job: BulkJob, actor, row: BulkRow, worker: str) -> tuple[str, str]:
-    """Apply one row with the job's handler; a refusal is the row's failure, outages are raised."""
-    from accounts.bulk import actions as bulk_actions, imports
-
+def _apply(job: BulkJob, actor, row: BulkRow, worker: str, row_function: RowFunction) -> tuple[str, str]:
+    """Apply one row with the job's row function; a refusal is the row's failure, outages are raised."""
     try:
-        if job.kind == BulkJob.IMPORT:
-            taken_over = row.attempts > 1 and row.plan == BulkRow.CREATE  # a worker may have died mid-row
-            return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "")
-        return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub)
-    except services.ServiceError as exc:
+        return row_function(actor=actor, job=job, row=row, worker=worker)
+    except ServiceError as exc:
         return BulkRow.FAILED, exc.message
     except PermissionDenied:
-        return BulkRow.FAILED, services.MESSAGES["not_allowed"]
+        return BulkRow.FAILED, NOT_ALLOWED
 
 
 def _out_of_time() -> bool:
@@ -319,15 +249,14 @@ def stop_on_signal() -> Iterator[threading.Event]:
             signal.signal(number, old)
 
 
-def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None = None,
+def job_run(*, job: BulkJob, actor, row_function: RowFunction, worker: str = "", limit: int | None = None,
             stop: threading.Event | None = None) -> dict:
-    """Apply a queued job's rows until none is left (or `limit` rows, or `stop` is set); return its progress.
+    """Apply a queued job's rows with `row_function` until none is left (or `limit` rows, or `stop` is set).
 
-    Stopped by `stop` with rows left, it queues the job again, so that the next worker carries on.
+    Return the job's progress, with `stopped` True when `stop` cut it short with rows left (the caller
+    queues it again, so that the next worker carries on).
     """
     worker, stop = worker or worker_name(), stop or threading.Event()
-    job = BulkJob.objects.get(pk=job_id)
-    actor = User.objects.get(pk=actor_id)
     BulkJob.objects.filter(pk=job.pk, status=BulkJob.QUEUED).update(status=BulkJob.RUNNING, started_at=timezone.now())
     job.refresh_from_db()
     applied = 0
@@ -338,7 +267,7 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
                 if row is None:
                     break
                 try:
-                    outcome, message = _apply(job, actor, row, worker)
+                    outcome, message = _apply(job, actor, row, worker, row_function)
                 except cognito.CognitoFault as exc:
                     row_release(row, worker)
                     _interrupt(job, row, exc)
@@ -352,6 +281,4 @@ def job_run(*, job_id: int, actor_id: int, worker: str = "", limit: int | None =
     finally:
         pace_close()
     job.refresh_from_db()
-    if stop.is_set() and job.status in ACTIVE:
-        _enqueue(job, tasks=1)  # asked to stop with rows left: the next worker to start carries on
-    return progress(job)
+    return {**progress(job), "stopped": stop.is_set() and job.status in ACTIVE}

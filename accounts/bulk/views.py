@@ -18,7 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.bulk import engine as bulk, actions as bulk_actions, imports
+from accounts.bulk import actions as bulk_actions
+from accounts.bulk import engine as bulk
+from accounts.bulk import imports, jobs
 from accounts.directory import services
 from accounts.rules import permissions
 from accounts.bulk.forms import BulkParametersForm, ImportForm, ResumeForm
@@ -164,7 +166,7 @@ def _post_action(request, job_id, run):
 def job_apply(request, job_id, admin):
     """Apply a previewed import in the background."""
     def run(job):
-        bulk.job_start(actor=request.user, job=job, request=request)
+        jobs.job_start(actor=request.user, job=job, request=request)
         return SAID["started"].format(count=job.rows.filter(state=BulkRow.PENDING).count())
     return _post_action(request, job_id, run)
 
@@ -179,7 +181,7 @@ def job_resume(request, job_id, admin):
             services.input_refused(actor=request.user, action="bulk_resume", message=first_error(form),
                                    rule=lambda actor, _entry: permissions.can_steer_job(actor, job),
                                    target=f"job {job.pk}", request=request)
-        count = bulk.job_resume(actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed",
+        count = jobs.job_resume(actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed",
                                 request=request)
         return SAID["retried"].format(count=count) if count else SAID["resumed"]
     return _post_action(request, job_id, run)
@@ -189,7 +191,7 @@ def job_resume(request, job_id, admin):
 def job_cancel(request, job_id, admin):
     """Cancel a job."""
     def run(job):
-        bulk.job_cancel(actor=request.user, job=job, request=request)
+        jobs.job_cancel(actor=request.user, job=job, request=request)
         return SAID["cancelled"]
     return _post_action(request, job_id, run)
 
@@ -207,7 +209,7 @@ def selection_run(admin, request, queryset, name: str):
         admin.message_user(request, exc.message, messages.ERROR)
         return None
     label = bulk_actions.action_label(job.action)
-    result = bulk_actions.selection_apply(actor=request.user, job=job)
+    result = jobs.selection_apply(actor=request.user, job=job)
     if result is None or result["status"] in bulk.ACTIVE:  # large, or the request's time ran out first
         admin.message_user(request, SAID["background"].format(label=label, total=job.total), messages.INFO)
         return redirect(job_url(job))

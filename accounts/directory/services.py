@@ -5,22 +5,22 @@ checks its permission rule, validates its input before Cognito sees it, and writ
 event: success, failure (with the error) or denied. Passwords and tokens never reach the audit.
 """
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
 from accounts.directory import index as directory, revocations, selectors, sync, sync_lease
 from accounts.rules import passwords, permissions, roles
+from accounts.rules.errors import INTERRUPTED, NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
-from accounts.audit.record import audit_record
+from accounts.audit.attempt import Attempt, audited
 from accounts.models import AuditEvent, DirectoryEntry
 
 NAME_MAX = 256
@@ -43,18 +43,9 @@ MESSAGES = {
     "cognito_refused": "Cognito refused the change: {error}",
     "invite_refused": "Cognito refused this invitation: {error}. Check the email address and the name; "
                       "nothing was created.",
-    "not_allowed": "Not allowed.",
-    "interrupted": "Interrupted before it finished ({reason}).",
+    "not_allowed": NOT_ALLOWED,
+    "interrupted": INTERRUPTED,
 }
-
-
-class ServiceError(Exception):
-    """A write refused or failed, with a message for people."""
-
-    def __init__(self, message: str, **details):
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class NotInDirectory(ServiceError):
@@ -73,71 +64,8 @@ class EmailTaken(ServiceError):
     """A user with that email already exists; details['sub'] names them when known."""
 
 
-class InvalidInput(ServiceError):
-    """Input the portal refuses before Cognito sees it."""
-
-
 class SyncCutShort(ServiceError):
     """The directory sync stopped before it finished (asked to stop, or its lease lost)."""
-
-
-@dataclass
-class Attempt:
-    """What an audited attempt is about and what it did, filled in as it goes."""
-
-    target: str = ""
-    target_sub: str = ""
-    before: dict = field(default_factory=dict)
-    after: dict = field(default_factory=dict)
-    outcome: str = AuditEvent.SUCCESS
-    error: str = ""
-    entry: DirectoryEntry | None = None
-    record: Callable[[], None] | None = None  # the index write, made with the audit event after every Cognito call
-
-
-@contextmanager
-def _audited(*, actor, action: str, request=None, attempt: Attempt | None = None) -> Iterator[Attempt]:
-    """Run one write attempt and audit it however it ends, then let any exception continue.
-
-    No transaction is open while the attempt calls Cognito: its `record` (the index write) and the audit
-    event are committed afterwards in one short transaction; a failed attempt is audited on its own.
-    """
-    attempt = attempt or Attempt()
-    outcome, error, stored = None, "", False
-    try:
-        yield attempt
-        with transaction.atomic():
-            if attempt.record is not None:
-                attempt.record()
-            _store(attempt, actor=actor, action=action, request=request)
-        stored = True
-    except PermissionDenied:
-        outcome, error = AuditEvent.DENIED, MESSAGES["not_allowed"]
-        raise
-    except ServiceError as exc:
-        outcome, error = AuditEvent.FAILURE, exc.message
-        raise
-    except cognito.CognitoError as exc:
-        outcome, error = AuditEvent.FAILURE, f"{exc.code or exc.__class__.__name__}: {exc}"
-        raise
-    except Exception as exc:
-        outcome, error = AuditEvent.FAILURE, f"{exc.__class__.__name__}"
-        raise
-    except BaseException as exc:  # the process is being stopped (a worker's timeout, a second Ctrl-C)
-        outcome, error = AuditEvent.FAILURE, MESSAGES["interrupted"].format(reason=exc.__class__.__name__)
-        raise
-    finally:
-        if not stored:
-            _store(attempt, actor=actor, action=action, request=request, outcome=outcome, error=error)
-
-
-def _store(attempt: Attempt, *, actor, action: str, request, outcome: str | None = None, error: str = "") -> None:
-    """Write the attempt's audit event (outcome and error override the attempt's own)."""
-    audit_record(
-        actor=actor, action=action, outcome=outcome or attempt.outcome, target=attempt.target,
-        target_sub=attempt.target_sub, before=attempt.before, after=attempt.after,
-        error=error or attempt.error, request=request,
-    )
 
 
 def _actor_confirm(actor) -> None:
@@ -163,7 +91,7 @@ def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[At
     """
     entry = selectors.entry_get(sub)
     attempt = Attempt(target=entry.email if entry else "", target_sub=sub, entry=entry)
-    with _audited(actor=actor, action=action, request=request, attempt=attempt):
+    with audited(actor=actor, action=action, request=request, attempt=attempt):
         if entry is None:
             raise NotInDirectory(MESSAGES["not_in_directory"])
         _actor_confirm(actor)
@@ -493,7 +421,7 @@ def user_invite(*, actor, email: str, name: str, role: str, level, applications:
                 request=None) -> Invitation:
     """Create a user with a role and applications; Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
-    with _audited(actor=actor, action="user_invite", request=request, attempt=attempt):
+    with audited(actor=actor, action="user_invite", request=request, attempt=attempt):
         _actor_confirm(actor)
         if not permissions.can_invite(actor):
             raise PermissionDenied(MESSAGES["not_allowed"])
@@ -543,7 +471,7 @@ def directory_sync(*, actor, request=None, stop=None) -> sync.SyncReport:
     """
     label = actor if isinstance(actor, str) else (actor.email or actor.get_username())
     if not isinstance(actor, str) and (standing.actor_recheck(actor) or not permissions.can_view_directory(actor)):
-        with _audited(actor=actor, action="directory_sync", request=request):
+        with audited(actor=actor, action="directory_sync", request=request):
             raise PermissionDenied(MESSAGES["not_allowed"])
     holder = sync_lease.holder_name(label)
     sync_lease.lease_take(holder)
@@ -551,7 +479,7 @@ def directory_sync(*, actor, request=None, stop=None) -> sync.SyncReport:
     # Until the run says otherwise, it was cut off (SystemExit, KeyboardInterrupt reach only `finally`).
     ended = {"outcome": sync_lease.INTERRUPTED, "error": MESSAGES["interrupted"].format(reason="the process stopped")}
     try:
-        with _audited(actor=actor, action="directory_sync", request=request) as attempt:
+        with audited(actor=actor, action="directory_sync", request=request) as attempt:
             report = _sync_paced(pacer=pacer, source=label, attempt=attempt)
             ended = {"outcome": sync_lease.SUCCESS, "error": ""}
             return report
@@ -571,7 +499,7 @@ def input_refused(*, actor, action: str, message: str, rule, sub: str = "", targ
     if sub:
         with _on_user(actor=actor, action=action, sub=sub, rule=rule, request=request):
             raise InvalidInput(message)
-    with _audited(actor=actor, action=action, request=request, attempt=Attempt(target=target[:254])):
+    with audited(actor=actor, action=action, request=request, attempt=Attempt(target=target[:254])):
         if not rule(actor, None):
             raise PermissionDenied(MESSAGES["not_allowed"])
         raise InvalidInput(message)

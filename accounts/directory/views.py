@@ -1,4 +1,4 @@
-"""User administration screens, served inside the admin site (accounts/admin.py mounts them).
+"""User administration screens, served inside the admin site (accounts/admin/ mounts them).
 
 Each view is thin: the service does the work, checks the rule and audits; the view turns the result into
 messages and redirects. Permission is checked by the same predicates the templates use.

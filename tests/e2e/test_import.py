@@ -8,8 +8,7 @@ a subprocess could not see it. Running it here also lets the test stop half-way 
 import pytest
 from playwright.sync_api import expect
 
-from accounts import cognito
-from accounts.bulk import engine as bulk
+from accounts import cognito, tasks
 from accounts.directory import services
 from accounts.models import BulkJob
 from tests.bulk import csv_bytes, run_worker
@@ -47,7 +46,7 @@ def test_an_administrator_uploads_previews_applies_and_follows_the_progress_to_d
     expect(page.locator("#job-status")).to_have_text("Queued")
     expect(page.locator("#count-remaining")).to_have_text("3")
     job = BulkJob.objects.get()
-    bulk.job_run(job_id=job.pk, actor_id=admin_user.pk, limit=1)  # one row, then the page catches up
+    tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk, limit=1)  # one row, then the page catches up
     expect(page.locator("#count-done")).to_have_text("1")
     expect(page.locator("#count-remaining")).to_have_text("2")
     run_worker()

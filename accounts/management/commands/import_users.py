@@ -6,8 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import cognito
-from accounts.bulk import engine as bulk, imports
+from accounts import cognito, tasks
+from accounts.bulk import imports, jobs
 from accounts.directory import selectors, services
 from accounts.rules import permissions
 from accounts.signin.backend import shadow_user
@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 job = BulkJob.objects.filter(pk=resume, kind=BulkJob.IMPORT).first()
                 if job is None:
                     raise CommandError(f"No import job {resume}.")
-                bulk.job_resume(actor=user, job=job, background=background)
+                jobs.job_resume(actor=user, job=job, background=background)
                 return self._run(job, background)
             if not file:
                 raise CommandError("Give the CSV file to import.")
@@ -62,7 +62,7 @@ class Command(BaseCommand):
                 return
         except (services.ServiceError, cognito.CognitoError) as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc
-        bulk.job_start(actor=user, job=job, background=background)
+        jobs.job_start(actor=user, job=job, background=background)
         return self._run(job, background)
 
     def _preview(self, user, path: str, apply: bool) -> BulkJob | None:
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         if background:
             self.stdout.write(f"Job {job.pk} queued for the workers (manage.py db_worker).")
             return
-        result = bulk.job_run(job_id=job.pk, actor_id=job.created_by_id)
+        result = tasks.bulk_work(job_id=job.pk, actor_id=job.created_by_id)
         self.stdout.write(f"Job {job.pk}: {result['status']}: {result['done']} done ({result['created']} created, "
                           f"{result['updated']} updated, {result['unchanged']} unchanged), {result['failed']} failed, "
                           f"{result['skipped']} skipped, {result['remaining']} remaining.")
