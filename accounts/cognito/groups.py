@@ -27,24 +27,24 @@ def group_get(name: str) -> Group:
     return _group(client.call("get_group", UserPoolId=client.pool_id(), GroupName=name)["Group"])
 
 
-def group_create(name: str, description: str = "", role_arn: str = "", precedence: int | None = None) -> Group:
-    """Create a group."""
+def _group_params(name: str, description: str, role_arn: str, precedence: int | None) -> dict[str, Any]:
+    """Return the parameters of CreateGroup and UpdateGroup (the IAM role and precedence only when given)."""
     params: dict[str, Any] = {"UserPoolId": client.pool_id(), "GroupName": name, "Description": description}
     if role_arn:
         params["RoleArn"] = role_arn
     if precedence is not None:
         params["Precedence"] = precedence
-    return _group(client.call("create_group", **params)["Group"])
+    return params
+
+
+def group_create(name: str, description: str = "", role_arn: str = "", precedence: int | None = None) -> Group:
+    """Create a group."""
+    return _group(client.call("create_group", **_group_params(name, description, role_arn, precedence))["Group"])
 
 
 def group_update(name: str, description: str = "", role_arn: str = "", precedence: int | None = None) -> Group:
     """Update a group's description, IAM role and precedence."""
-    params: dict[str, Any] = {"UserPoolId": client.pool_id(), "GroupName": name, "Description": description}
-    if role_arn:
-        params["RoleArn"] = role_arn
-    if precedence is not None:
-        params["Precedence"] = precedence
-    return _group(client.call("update_group", **params)["Group"])
+    return _group(client.call("update_group", **_group_params(name, description, role_arn, precedence))["Group"])
 
 
 def group_delete(name: str) -> None:
