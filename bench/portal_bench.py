@@ -82,7 +82,7 @@ def get_ok(client: Client, url: str) -> None:
 def age_session(client: Client) -> None:
     """Make the session's last revalidation older than the interval, so the next request revalidates."""
     session = client.session
-    session[flows.TOKENS] = {**session[flows.TOKENS], "checked_at": 0}
+    session[flows.common.TOKENS] = {**session[flows.common.TOKENS], "checked_at": 0}
     session.save()
 
 
@@ -102,7 +102,7 @@ def signin_calls() -> tuple[dict, str]:
     interval = settings.PORTAL_SESSION_REVALIDATE_SECONDS
     result[f"ordinary page, once per {interval} s (session revalidation)"] = measured(
         lambda: get_ok(again, reverse("home")))
-    return result, again.session[flows.TOKENS]["id"]
+    return result, again.session[flows.common.TOKENS]["id"]
 
 
 def per_call_us(functions: dict, *, rounds: int, number: int) -> dict:

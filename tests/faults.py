@@ -135,8 +135,8 @@ def cognito_hung(*, operations=None):
             hang.now += hang.attempts[-1].connect_timeout + hang.attempts[-1].read_timeout
         raise ReadTimeoutError(endpoint_url=request.url)
 
-    with (cognito.watch_attempts() as hang.attempts, mock.patch.object(cognito, "_clock", lambda: hang.now),
-          mock.patch.object(cognito, "_sleep", hang.sleep)):
+    with (cognito.watch_attempts() as hang.attempts, mock.patch.object(cognito.client, "_clock", lambda: hang.now),
+          mock.patch.object(cognito.client, "_sleep", hang.sleep)):
         cognito.on_event("before-send.cognito-idp", handler, first=True)
         try:
             yield hang

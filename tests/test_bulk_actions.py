@@ -175,7 +175,7 @@ def test_a_large_selection_runs_in_the_background_with_a_progress_page(admin_cli
 def test_a_small_selection_leaves_the_rest_to_the_workers_when_the_requests_cognito_time_runs_low_simulated(
         admin_client, people, monkeypatch):
     clock = {"now": 0.0}
-    monkeypatch.setattr(cognito, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(cognito.client, "_clock", lambda: clock["now"])
     cognito.on_event("after-call.cognito-idp", lambda **_: clock.update(now=clock["now"] + 2))  # 2 s a call
     response = act(admin_client, "grant", people, ["amy@example.com", "ben@example.com", "cat@example.com"],
                    application="hr")

@@ -108,7 +108,7 @@ def test_a_helpdesk_member_removed_outside_the_portal_is_refused_within_the_rech
     stale(helpdesk_user)
     response = helpdesk_client.post(user_url("role", alice.sub), {"role": "c", "level": "1", "shown": "a1"})
     assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:login")
-    assert flows.SESSION_ENDED.format(why=standing.NOT_STAFF) in [
+    assert flows.common.SESSION_ENDED.format(why=standing.NOT_STAFF) in [
         str(m) for m in helpdesk_client.get(response.url).context["messages"]]
     assert cognito.user_get(alice.sub).attributes["custom:role_a"] == "1"
     assert other.get(HOME).status_code == HTTPStatus.FOUND and SESSION_KEY not in other.session  # every session

@@ -27,18 +27,18 @@ def admin_client(client, admin_identity, settings):
 def ended_because(response, why: str) -> bool:
     """Return True when the response ends the session and says why."""
     followed = response.client.get(response.url)
-    return response.url == reverse("accounts:login") and flows.SESSION_ENDED.format(why=why) in [
+    return response.url == reverse("accounts:login") and flows.common.SESSION_ENDED.format(why=why) in [
         str(m) for m in followed.context["messages"]
     ]
 
 
 @pytest.mark.django_db
 def test_revalidation_refreshes_tokens_in_two_calls(admin_client):
-    before = admin_client.session[flows.TOKENS]
+    before = admin_client.session[flows.common.TOKENS]
     with cognito.count_calls() as calls:
         assert admin_client.get(HOME).status_code == HTTPStatus.OK
     assert dict(calls) == {"AdminInitiateAuth": 1, "AdminGetUser": 1}
-    after = admin_client.session[flows.TOKENS]
+    after = admin_client.session[flows.common.TOKENS]
     assert after["checked_at"] > before["checked_at"] and after["refresh"] == before["refresh"]
 
 
@@ -65,7 +65,7 @@ def test_revoked_sign_in_ends_the_session(admin_client):
 @pytest.mark.django_db
 def test_deleted_account_ends_the_session_simulated(admin_client, monkeypatch):
     monkeypatch.setattr(cognito, "auth_refresh", lambda *a: cognito.AuthResult(
-        id_token=admin_client.session[flows.TOKENS]["id"]))  # moto crashes refreshing a deleted user's token
+        id_token=admin_client.session[flows.common.TOKENS]["id"]))  # moto crashes refreshing a deleted user's token
     cognito.user_delete("admin@example.com")
     assert ended_because(admin_client.get(HOME), "your account no longer exists")
 

@@ -82,7 +82,7 @@ def test_a_500_at_the_mfa_step_reports_no_session_or_token(client, admin_identit
     client.post(reverse("accounts:account_mfa"), {"code": totp(page.context["secret"])})
     client.post(reverse("accounts:logout"))
     client.post(reverse("accounts:login"), {"email": "admin@example.com", "password": STAFF_PASSWORD})
-    challenge_session = client.session[flows.PENDING]["session"]
+    challenge_session = client.session[flows.common.PENDING]["session"]
     monkeypatch.setattr(backends, "shadow_user", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
     client.raise_request_exception = False
     response = client.post(reverse("accounts:login_mfa"), {"code": totp(page.context["secret"])})

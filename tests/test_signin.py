@@ -76,7 +76,7 @@ def test_bad_credentials_get_one_generic_message(client, admin_identity, make_co
     cognito.user_disable("disabled@example.com")
     response = sign_in(client, email, password)
     assert response.status_code == HTTPStatus.OK
-    assert response.context["form"].non_field_errors() == [flows.BAD_CREDENTIALS]
+    assert response.context["form"].non_field_errors() == [flows.common.BAD_CREDENTIALS]
     assert SESSION_KEY not in client.session
     assert AuditEvent.objects.get(action="sign_in").outcome == AuditEvent.FAILURE
 
@@ -85,7 +85,7 @@ def test_bad_credentials_get_one_generic_message(client, admin_identity, make_co
 def test_valid_account_without_staff_standing_is_refused(client, make_cognito_user):
     make_cognito_user("plain@example.com", apps=["billing"])
     response = sign_in(client, "plain@example.com", USER_PASSWORD)
-    assert response.context["form"].non_field_errors() == [flows.NOT_STAFF]
+    assert response.context["form"].non_field_errors() == [flows.common.NOT_STAFF]
     assert not User.objects.filter(email="plain@example.com").exists()
 
 
@@ -149,7 +149,7 @@ def test_forgot_password_with_the_emailed_code(client, admin_identity, settings)
     wrong = "000000" if code != "000000" else "111111"
     refused = client.post(confirm, {"email": "admin@example.com", "code": wrong,
                                     "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
-    assert refused.context["form"].non_field_errors() == [flows.BAD_CODE]
+    assert refused.context["form"].non_field_errors() == [flows.common.BAD_CODE]
     accepted = client.post(confirm, {"email": "admin@example.com", "code": code,
                                      "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     assert accepted.url == LOGIN
@@ -193,7 +193,7 @@ def test_mfa_enrolled_from_the_account_page_is_asked_at_sign_in(client, admin_id
     response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
     assert response.url == reverse("accounts:login_mfa")
     wrong = client.post(response.url, {"code": "000000" if totp(secret) != "000000" else "111111"})
-    assert wrong.context["form"].non_field_errors() == [flows.BAD_CODE]
+    assert wrong.context["form"].non_field_errors() == [flows.common.BAD_CODE]
     assert client.post(response.url, {"code": totp(secret)}).url == reverse("home")
     assert SESSION_KEY in client.session
 
@@ -224,7 +224,7 @@ def test_repeated_failures_lock_the_account_from_that_address_even_with_the_righ
         sign_in(client, "admin@example.com", "Wrong-Password-9!")
     with cognito.count_calls() as calls:
         response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
-    assert response.context["form"].non_field_errors() == [flows.LOCKED]
+    assert response.context["form"].non_field_errors() == [flows.common.LOCKED]
     assert sum(calls.values()) == 0
     assert AuditEvent.objects.filter(action="sign_in", outcome="denied").count() == 1
 
@@ -234,7 +234,7 @@ def test_cognito_unreachable_during_sign_in_keeps_the_form(client, pool, setting
     settings.COGNITO_ENDPOINT_URL = "http://127.0.0.1:9"
     response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert flows.UNAVAILABLE in messages_of(response)
+    assert flows.common.UNAVAILABLE in messages_of(response)
     assert response.context["form"]["email"].value() == "admin@example.com"
 
 
@@ -243,7 +243,7 @@ def test_cognito_throttling_during_sign_in_is_a_clear_message_simulated(client, 
     with cognito_fault("TooManyRequestsException", operations={"AdminInitiateAuth"}):
         response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    assert flows.BUSY in messages_of(response)
+    assert flows.common.BUSY in messages_of(response)
 
 
 @pytest.mark.django_db
@@ -269,7 +269,7 @@ def test_session_key_changes_at_sign_in(client, admin_identity):
 def test_no_password_or_token_reaches_the_log(client, admin_identity, caplog):
     caplog.set_level(logging.DEBUG)
     sign_in(client, "admin@example.com", STAFF_PASSWORD)
-    tokens_kept = client.session[flows.TOKENS]
+    tokens_kept = client.session[flows.common.TOKENS]
     text = caplog.text
     assert STAFF_PASSWORD not in text
     assert all(tokens_kept[kind][:40] not in text for kind in ("id", "access", "refresh"))
@@ -278,7 +278,7 @@ def test_no_password_or_token_reaches_the_log(client, admin_identity, caplog):
 @pytest.mark.django_db
 def test_sign_out_is_post_only_and_revokes_the_refresh_token(client, admin_identity):
     sign_in(client, "admin@example.com", STAFF_PASSWORD)
-    refresh = client.session[flows.TOKENS]["refresh"]
+    refresh = client.session[flows.common.TOKENS]["refresh"]
     assert client.get(reverse("accounts:logout")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
     assert client.post(reverse("accounts:logout")).url == LOGIN
     assert SESSION_KEY not in client.session

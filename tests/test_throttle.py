@@ -29,7 +29,7 @@ def sign_in(client, email, password, address, **headers):
 
 def refused(response) -> bool:
     """Return True when the sign-in form came back with the lockout message."""
-    return response.status_code == HTTPStatus.OK and flows.LOCKED in response.context["form"].non_field_errors()
+    return response.status_code == HTTPStatus.OK and flows.common.LOCKED in response.context["form"].non_field_errors()
 
 
 def denials(action: str = "sign_in") -> int:
@@ -153,7 +153,7 @@ def test_thirty_forgot_password_requests_for_one_email_send_only_the_limit_on(cl
                    for n in range(30)]
     assert calls["ForgotPassword"] == 3
     said = {tuple(str(m) for m in a.context["messages"] if "Embedded" not in str(m)) for a in answers}
-    assert said == {(flows.FORGOT_SENT,)}  # the same answer, sent on or not
+    assert said == {(flows.common.FORGOT_SENT,)}  # the same answer, sent on or not
     assert denials("password_forgot") == 27
 
 

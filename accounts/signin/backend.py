@@ -1,7 +1,7 @@
 """The Django authentication backend: staff sign in with their own Cognito credentials.
 
 No password is stored locally: the local user is a shadow keyed on the Cognito `sub`.
-Challenges (new password, MFA) belong to accounts.flows; the backend only turns a
+Challenges (new password, MFA) belong to accounts.signin.flows.login; the backend only turns a
 finished sign-in into a user, or None with the reason in `return_data`.
 """
 

@@ -53,11 +53,11 @@ class SessionRevalidationMiddleware:
     def __call__(self, request):
         if request.user.is_authenticated:
             try:
-                why = standing.actor_recheck(request.user) or flows.session_revalidate(request)
+                why = standing.actor_recheck(request.user) or flows.session.session_revalidate(request)
             except cognito.CognitoFault as exc:
                 return cognito_fault_response(request, exc)
             if why:
                 auth.logout(request)
-                messages.warning(request, flows.SESSION_ENDED.format(why=why))
+                messages.warning(request, flows.common.SESSION_ENDED.format(why=why))
                 return redirect("accounts:login")
         return self.get_response(request)

@@ -32,7 +32,7 @@ MFA_SETUP = "accounts/login_mfa_setup.html"
 FORGOT = "accounts/password_forgot.html"
 FORGOT_CONFIRM = "accounts/password_forgot_confirm.html"
 NO_TOKENS = "Sign in again with your Cognito account to change your password or two-step sign-in."
-SCREENS = {  # the screen of each challenge (flows.SCREENS names them), and of a required reset
+SCREENS = {  # the screen of each challenge (flows.login.SCREENS names them), and of a required reset
     "new_password": "accounts:login_new_password",
     "mfa": "accounts:login_mfa",
     "mfa_setup": "accounts:login_mfa_setup",
@@ -67,7 +67,7 @@ def _fault_said(exc: cognito.CognitoError) -> str:
     """Return what a sign-in screen says when Cognito is busy, down, or refuses more attempts for the account."""
     if isinstance(exc, cognito.TooManyAttempts):
         return cognito.TOO_MANY_ATTEMPTS
-    return flows.BUSY if isinstance(exc, cognito.Throttled) else flows.UNAVAILABLE
+    return flows.common.BUSY if isinstance(exc, cognito.Throttled) else flows.common.UNAVAILABLE
 
 
 def _safe_next(request) -> str:
@@ -79,7 +79,7 @@ def _safe_next(request) -> str:
     return reverse(settings.LOGIN_REDIRECT_URL)
 
 
-def _follow(request, step: flows.Step, template: str, form, **context):
+def _follow(request, step: flows.common.Step, template: str, form, **context):
     """Go where a step leads: the next page, the next challenge, or back to the form with its error."""
     if step.user is not None:
         destination = _safe_next(request)
@@ -89,7 +89,7 @@ def _follow(request, step: flows.Step, template: str, form, **context):
         if step.error:
             messages.warning(request, step.error)
         return redirect(SCREENS[step.challenge])
-    if step.error in flows.RESTART:
+    if step.error in flows.common.RESTART:
         messages.error(request, step.error)
         return redirect("accounts:login")
     form.add_error(None, step.error)
@@ -110,16 +110,17 @@ def login(request):
         request.session[NEXT] = request.GET["next"]
     form = forms.SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = flows.sign_in_start(request, username=form.cleaned_data["email"], password=form.cleaned_data["password"])
+        step = flows.login.sign_in_start(request, username=form.cleaned_data["email"],
+                                         password=form.cleaned_data["password"])
         return _follow(request, step, LOGIN, form)
     return render(request, LOGIN, {"form": form})
 
 
 def _pending_or_restart(request, challenge: str):
     """Return the pending sign-in for this challenge, or None after sending the person back to sign in."""
-    state = flows.pending(request)
+    state = flows.common.pending(request)
     if state is None or state["challenge"] != challenge:
-        messages.error(request, flows.EXPIRED)
+        messages.error(request, flows.common.EXPIRED)
         return None
     return state
 
@@ -131,7 +132,7 @@ def login_new_password(request):
         return redirect("accounts:login")
     form = forms.NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = flows.sign_in_new_password(request, new_password=form.cleaned_data["new_password"])
+        step = flows.login.sign_in_new_password(request, new_password=form.cleaned_data["new_password"])
         return _follow(request, step, NEW_PASSWORD, form, **_policy_context(request))
     return render(request, NEW_PASSWORD, {"form": form, **_policy_context(request)})
 
@@ -143,7 +144,7 @@ def login_mfa(request):
         return redirect("accounts:login")
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = flows.sign_in_mfa(request, code=form.cleaned_data["code"])
+        step = flows.login.sign_in_mfa(request, code=form.cleaned_data["code"])
         return _follow(request, step, MFA, form)
     return render(request, MFA, {"form": form})
 
@@ -158,13 +159,13 @@ def qr_data_uri(uri: str) -> str:
 @sensitive_variables()
 def _enrolment_context(email: str, secret: str) -> dict:
     """Return what an enrolment page shows: the QR code and the secret to type by hand."""
-    return {"secret": secret, "qr": qr_data_uri(flows.otpauth_uri(email, secret))}
+    return {"secret": secret, "qr": qr_data_uri(flows.mfa.otpauth_uri(email, secret))}
 
 
 @sensitive_variables()
 def _setup_context(request) -> dict:
     """Return the pending sign-in's enrolment context."""
-    state = flows.pending(request) or {}
+    state = flows.common.pending(request) or {}
     return _enrolment_context(state.get("username", ""), state.get("secret", "")) if state.get("secret") else {}
 
 
@@ -174,10 +175,10 @@ def login_mfa_setup(request):
     state = _pending_or_restart(request, "MFA_SETUP")
     if state is None:
         return redirect("accounts:login")
-    flows.mfa_setup_begin(request)
+    flows.mfa.mfa_setup_begin(request)
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = flows.mfa_setup_finish(request, code=form.cleaned_data["code"])
+        step = flows.mfa.mfa_setup_finish(request, code=form.cleaned_data["code"])
         return _follow(request, step, MFA_SETUP, form, **_setup_context(request))
     return render(request, MFA_SETUP, {"form": form, **_setup_context(request)})
 
@@ -189,9 +190,9 @@ def password_forgot(request):
     form = forms.ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = cognito.canonical_username(form.cleaned_data["email"])
-        code = flows.password_forgot_start(request, email=email)
+        code = flows.password.password_forgot_start(request, email=email)
         request.session["reset_email"] = email
-        messages.info(request, flows.FORGOT_SENT)
+        messages.info(request, flows.common.FORGOT_SENT)
         if code:
             messages.warning(request, f"Embedded emulator: the code is {code}")
         return redirect("accounts:password_forgot_confirm")
@@ -206,8 +207,8 @@ def password_forgot_confirm(request):
     form = forms.ForgotPasswordConfirmForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        error = flows.password_forgot_finish(request, email=data["email"], code=data["code"],
-                                             new_password=data["new_password"])
+        error = flows.password.password_forgot_finish(request, email=data["email"], code=data["code"],
+                                                      new_password=data["new_password"])
         if not error:
             request.session.pop("reset_email", None)
             messages.success(request, "Your password was changed. Sign in with it now.")
@@ -220,7 +221,7 @@ def password_forgot_confirm(request):
 @csrf_protect
 def logout(request):
     """Sign out: end this session and revoke the refresh tokens."""
-    flows.sign_out(request)
+    flows.session.sign_out(request)
     messages.info(request, "You are signed out.")
     return redirect("accounts:login")
 
@@ -230,7 +231,7 @@ def logout(request):
 @require_http_methods(["GET"])
 def account(request):
     """Show the signed-in staff member's account: email, standing, role, MFA."""
-    tokens_state = request.session.get(flows.TOKENS, {})
+    tokens_state = request.session.get(flows.common.TOKENS, {})
     profile = cognito.user_get(request.user.email) if tokens_state else None
     context = {
         "standing": permissions.standing_of(request.user),
@@ -246,7 +247,7 @@ def cognito_session_required(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not request.session.get(flows.TOKENS):
+        if not request.session.get(flows.common.TOKENS):
             auth.logout(request)
             messages.error(request, NO_TOKENS)
             return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
@@ -265,8 +266,8 @@ def account_password(request):
     """Change one's own password."""
     form = forms.PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        error = flows.account_password_change(request, old_password=form.cleaned_data["old_password"],
-                                              new_password=form.cleaned_data["new_password"])
+        error = flows.password.account_password_change(request, old_password=form.cleaned_data["old_password"],
+                                                       new_password=form.cleaned_data["new_password"])
         if not error:
             messages.success(request, "Your password was changed.")
             return redirect("accounts:account")
@@ -282,10 +283,10 @@ def account_password(request):
 @sensitive_variables()
 def account_mfa(request):
     """Enrol an authenticator app from the account page."""
-    secret = flows.account_mfa_begin(request)
+    secret = flows.mfa.account_mfa_begin(request)
     form = forms.CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        error = flows.account_mfa_finish(request, code=form.cleaned_data["code"])
+        error = flows.mfa.account_mfa_finish(request, code=form.cleaned_data["code"])
         if not error:
             messages.success(request, "Two-step sign-in is on. You will be asked for a code at each sign-in.")
             return redirect("accounts:account")
@@ -299,6 +300,6 @@ def account_mfa(request):
 @csrf_protect
 def account_sign_out_everywhere(request):
     """Sign out of every browser and revoke every refresh token."""
-    flows.sign_out(request, everywhere=True)
+    flows.session.sign_out(request, everywhere=True)
     messages.info(request, "You are signed out everywhere.")
     return redirect("accounts:login")

@@ -41,4 +41,4 @@ def no_backoff(monkeypatch):
     from botocore.retries import standard
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
-    monkeypatch.setattr(cognito, "backoff", lambda attempt: 0)
+    monkeypatch.setattr(cognito.client, "backoff", lambda attempt: 0)
