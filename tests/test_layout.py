@@ -22,7 +22,7 @@ KNOWN_CROSSINGS = {
     ("accounts.bulk.views", "accounts.directory.forms"),
     ("accounts.directory.services", "accounts.signin.standing"),
     ("accounts.pages", "accounts.pool.health"),
-    ("accounts.signin.flows", "accounts.directory.revocations"),
+    ("accounts.signin.flows.session", "accounts.directory.revocations"),
     ("accounts.signin.throttle", "accounts.applications.ratelimit"),
 }
 
