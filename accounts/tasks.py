@@ -16,7 +16,7 @@ from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito
-from accounts.bulk import engine as bulk
+from accounts.bulk import engine as bulk, imports
 from accounts.directory import services, sync_lease
 from accounts.rules import permissions
 from accounts.models import SyncState
@@ -33,6 +33,12 @@ def bulk_run(job_id: int, actor_id: int) -> dict:
     """
     with bulk.stop_on_signal() as stop:
         return bulk.job_run(job_id=job_id, actor_id=actor_id, stop=stop)
+
+
+@task()
+def import_read_run(job_id: int) -> dict:
+    """Plan an uploaded import file (its dry run) in short batched transactions; return how it ended."""
+    return imports.import_read(job_id=job_id)
 
 
 @task()

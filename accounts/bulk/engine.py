@@ -40,12 +40,15 @@ SAID = {
                    "resume to carry on with the {remaining} left.",
     "unexpected": "Unexpected error ({error}); the row was not finished.",
     "not_startable": "This job was already started.",
+    "still_reading": "This file is still being read: it can be applied once its preview is shown.",
+    "refused": "This file was refused, so there is nothing to apply: correct it and upload it again.",
     "not_resumable": "Only an interrupted, finished or stalled job can be resumed; nothing was changed.",
     "not_cancellable": "This job is already finished or cancelled; nothing was changed.",
 }
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
 RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
-CANCELLABLE = (BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
+CANCELLABLE = (BulkJob.READING, BulkJob.PREVIEW, *ACTIVE, BulkJob.INTERRUPTED)
+NOT_STARTABLE = {BulkJob.READING: "still_reading", BulkJob.PREVIEW: "still_reading", BulkJob.REFUSED: "refused"}
 HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers when less Cognito time is left
 
 
@@ -160,9 +163,9 @@ def _stall_limit() -> timedelta:
 
 
 def stalled(job: BulkJob) -> bool:
-    """Return True when an active job has shown no progress for longer than a lease (a worker may be gone)."""
+    """Return True when an active job (or a file being read) has shown no progress for longer than a lease."""
     last = job.heartbeat_at or job.started_at or job.created_at
-    return job.status in ACTIVE and last is not None and timezone.now() - last > _stall_limit()
+    return job.status in (*ACTIVE, BulkJob.READING) and last is not None and timezone.now() - last > _stall_limit()
 
 
 def _stalled_q() -> Q:
@@ -199,7 +202,8 @@ def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> 
     with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
                  request=request) as attempt:
         if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
-            raise services.ServiceError(SAID["not_startable"])
+            job.refresh_from_db(fields=["status"])
+            raise services.ServiceError(SAID[NOT_STARTABLE.get(job.status, "not_startable")])
         job.refresh_from_db()
         attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}
     if background:
