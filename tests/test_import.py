@@ -352,6 +352,18 @@ def test_the_page_of_a_file_being_read_shows_the_lines_read_and_refreshes_itself
     assert "Preview: nothing has been applied" in page and 'http-equiv="refresh"' not in page
 
 
+def test_a_file_whose_reader_stopped_shows_as_stalled_and_can_be_discarded(admin_client):
+    upload(admin_client, many_people(3))
+    job = BulkJob.objects.get()
+    BulkJob.objects.filter(pk=job.pk).update(created_at=job.created_at - bulk.timedelta(hours=1))
+    page = admin_client.get(job_url(job)).content.decode()
+    assert 'id="job-stalled"' in page and 'id="discard-job"' in page
+    admin_client.post(job_url(job, "cancel"))
+    run_worker()  # the queued reading finds the job discarded and reads nothing
+    job.refresh_from_db()
+    assert (job.status, job.rows.count(), job.chunks.count()) == (BulkJob.CANCELLED, 0, 0)
+
+
 @pytest.mark.parametrize("data, message", [
     (csv_bytes(), imports.MESSAGES["no_rows"]),
     (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),

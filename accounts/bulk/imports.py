@@ -371,6 +371,7 @@ def import_read(*, job_id: int) -> dict:
     """Plan a stored file (the worker's dry run); mark the job previewed, or refused with the file's error."""
     job = BulkJob.objects.select_related("created_by").get(pk=job_id)
     if job.status != BulkJob.READING:
+        job.chunks.all().delete()  # discarded before a worker came to it
         return {"status": job.status}
     _discard_rows(job)  # a worker that stopped midway may have left some
     try:
