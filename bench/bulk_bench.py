@@ -1,11 +1,13 @@
 """Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, the
-upload request's time and the worker's preview time of 100,000 rows (and how long another writer waited meanwhile), and the peak memory of the
-access review export at 100,000 users against 100.
+upload request's time and the worker's preview time of 100,000 rows (and how long another writer waited
+meanwhile), the upload request of a file at the limit, and the peak memory of the access review export at
+100,000 users against 100.
 
 Run from the repository root:  python bench/bulk_bench.py  [--quick]
-Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file,
-the settings the test settings. The import runs through the job runner (claiming, pacing, the services,
-the audit) in this process; "2 workers" runs two runner threads on the same job.
+Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file
+(or the empty database at BENCH_DATABASE_URL, e.g. a PostgreSQL one), the settings the test settings. The
+import runs through the job runner (claiming, pacing, the services, the audit) in this process; "2 workers"
+runs two runner threads on the same job.
 Prints a table and writes bench/results/bulk.json (bulk-quick.json with --quick).
 """
 
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _TMP = tempfile.mkdtemp(prefix="bulk-bench-")
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{_TMP}/bench.sqlite3"
 for _name, _value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
                       "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1"}.items():
     os.environ[_name] = _value
@@ -193,6 +195,19 @@ def _upload(admin: User, data: bytes) -> tuple[BulkJob, float, int]:
     return job, seconds, job.rows.count()
 
 
+def measure_upload_at_limit(admin: User) -> dict:
+    """Time the upload request of a file just under PORTAL_BULK_IMPORT_MAX_MB (stored, not read), then discard it."""
+    line = b"someone.with.a.long.address.0000000@example.com,Some Person With A Long Name,b,1,crm;hr\n"
+    count = (imports.limit_bytes() - 64) // len(line)
+    data = b"email,name,role,level,applications\n" + line * count
+    job, seconds, planned = _upload(admin, data)
+    chunks = job.chunks.count()
+    bulk.job_cancel(actor=admin, job=job)
+    import_read_run.call(job_id=job.pk)  # finds it discarded: deletes the stored pieces
+    return {"megabytes": round(len(data) / 1024 / 1024, 1), "lines": job.lines_total,
+            "upload_request_seconds": round(seconds, 2), "rows_planned_in_request": planned, "chunks": chunks}
+
+
 def measure_preview(admin: User, rows: int) -> dict:
     """Time the upload request and the worker's dry run of `rows` rows (half known) while another writer writes."""
     seed_index(rows // 2)
@@ -202,8 +217,8 @@ def measure_preview(admin: User, rows: int) -> dict:
     stop = threading.Event()
     writer = threading.Thread(target=_other_writer, args=(waits, stop))
     writer.start()
+    job, upload_seconds, planned_in_request = _upload(admin, data)
     with cognito.count_calls() as calls:
-        job, upload_seconds, planned_in_request = _upload(admin, data)
         started = time.monotonic()
         import_read_run.call(job_id=job.pk)  # the worker's task, run here
         seconds = time.monotonic() - started
@@ -233,6 +248,10 @@ def print_table(results: dict) -> None:
           f"preview (dry run) {run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; another "
           f"writer meanwhile: {run['other_writes']} writes, longest wait {run['other_write_longest_wait_s']} s, "
           f"errors: {run['other_write_errors'] or 'none'}")
+    run = results["upload_at_limit"]
+    print(f"Upload of a file at the limit ({run['megabytes']} MB, {run['lines']:,} lines): the request "
+          f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it, {run['chunks']} "
+          "pieces stored)")
     export = results["export"]
     print("\nAccess review export, whole pool (tracemalloc peak while streaming)")
     for size, run in export["by_users"].items():
@@ -258,6 +277,7 @@ def main() -> None:
     results["import"][f"{rerun} re-run (unchanged), default"] = run_import(admin, people("b", rerun), rate=default,
                                                                            workers=1)
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
+    results["upload_at_limit"] = measure_upload_at_limit(admin)
     results["export"] = measure_export(admin, [100, 10_000] if quick else [100, 100_000])
     results["jobs"] = BulkJob.objects.count()
     print_table(results)
