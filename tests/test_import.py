@@ -333,6 +333,15 @@ def test_a_large_files_upload_plans_nothing_in_the_request_and_the_worker_plans_
     assert job.file_sha256 == hashlib.sha256(data).hexdigest() and not job.chunks.exists()
 
 
+def test_a_file_uploaded_twice_is_not_called_applied_while_the_first_is_read_or_previewed(admin_client):
+    upload(admin_client, many_people(3))
+    upload(admin_client, many_people(3))
+    first, second = BulkJob.objects.order_by("pk")
+    assert "already applied" not in admin_client.get(job_url(second)).content.decode()
+    run_worker()
+    assert "already applied" not in admin_client.get(job_url(second)).content.decode()
+
+
 def test_the_page_of_a_file_being_read_shows_the_lines_read_and_refreshes_itself(admin_client, admin_user):
     upload(admin_client, many_people(3))
     job = BulkJob.objects.get()

@@ -33,6 +33,7 @@ COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
 BATCH = 1000
 CHUNK_BYTES = 1024 * 1024
+NOT_APPLIED = (BulkJob.READING, BulkJob.REFUSED, BulkJob.PREVIEW)  # a job of the file that applied nothing yet
 
 MESSAGES = {
     "discarded": "The job was discarded while its file was being read.",
@@ -391,7 +392,7 @@ def import_read(*, job_id: int) -> dict:
 def earlier_run(job: BulkJob) -> BulkJob | None:
     """Return the last applied import of the same file, if any."""
     return (BulkJob.objects.filter(kind=BulkJob.IMPORT, file_sha256=job.file_sha256)
-            .exclude(pk=job.pk).exclude(status=BulkJob.PREVIEW).order_by("-created_at").first())
+            .exclude(pk=job.pk).exclude(status__in=NOT_APPLIED).order_by("-created_at").first())
 
 
 # --- Applying one row -------------------------------------------------------------------------------
