@@ -246,9 +246,10 @@ class BulkJob(models.Model):
 
     IMPORT, ACTION = "import", "action"
     KINDS = [(IMPORT, "CSV import"), (ACTION, "Bulk action")]
-    PREVIEW, QUEUED, RUNNING, DONE, INTERRUPTED, CANCELLED = (
-        "preview", "queued", "running", "done", "interrupted", "cancelled")
-    STATUSES = [(PREVIEW, "Preview (nothing applied)"), (QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"),
+    READING, REFUSED, PREVIEW, QUEUED, RUNNING, DONE, INTERRUPTED, CANCELLED = (
+        "reading", "refused", "preview", "queued", "running", "done", "interrupted", "cancelled")
+    STATUSES = [(READING, "Reading the file (nothing applied)"), (REFUSED, "File refused (nothing applied)"),
+                (PREVIEW, "Preview (nothing applied)"), (QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"),
                 (INTERRUPTED, "Interrupted"), (CANCELLED, "Cancelled")]
 
     kind = models.CharField(max_length=16, choices=KINDS)
@@ -262,7 +263,9 @@ class BulkJob(models.Model):
     file_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     action = models.JSONField(default=dict, blank=True, help_text="What a bulk action does to each user.")
     total = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, help_text="Why the job stopped before the end.")
+    lines_total = models.PositiveIntegerField(default=0, help_text="The uploaded file's lines.")
+    lines_read = models.PositiveIntegerField(default=0, help_text="The lines planned so far.")
+    error = models.TextField(blank=True, help_text="Why the job stopped before the end (or the file was refused).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -270,6 +273,22 @@ class BulkJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class BulkFileChunk(models.Model):
+    """One piece of an uploaded import file, kept in the database until a worker has read it."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["job", "number"]
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="bulk_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.number}"
 
 
 class BulkRow(models.Model):

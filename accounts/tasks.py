@@ -73,6 +73,12 @@ def bulk_run(job_id: int, actor_id: int) -> dict:
 
 
 @task()
+def import_read_run(job_id: int) -> dict:
+    """Plan an uploaded import file (its dry run) in short batched transactions; return how it ended."""
+    return imports.import_read(job_id=job_id)
+
+
+@task()
 def directory_sync_run(requested_by: str = "") -> dict:
     """Reconcile the directory with the pool (audited by the sync itself), then queue the next scheduled run."""
     actor = REQUESTED.format(who=requested_by) if requested_by else SCHEDULE

@@ -1,11 +1,13 @@
 """Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, the
-preview time of 100,000 rows (and how long another writer waited meanwhile), and the peak memory of the
-access review export at 100,000 users against 100.
+upload request's time and the worker's preview time of 100,000 rows (and how long another writer waited
+meanwhile), the upload request of a file at the limit, and the peak memory of the access review export at
+100,000 users against 100.
 
 Run from the repository root:  python bench/bulk_bench.py  [--quick]
-Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file,
-the settings the test settings. The import runs through the job runner (claiming, pacing, the services,
-the audit) in this process; "2 workers" runs two runner threads on the same job.
+Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file
+(or the empty database at BENCH_DATABASE_URL, e.g. a PostgreSQL one), the settings the test settings. The
+import runs through the job runner (claiming, pacing, the services, the audit) in this process; "2 workers"
+runs two runner threads on the same job.
 Prints a table and writes bench/results/bulk.json (bulk-quick.json with --quick).
 """
 
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 _TMP = tempfile.mkdtemp(prefix="bulk-bench-")
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{_TMP}/bench.sqlite3"
 for _name, _value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
                       "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1"}.items():
     os.environ[_name] = _value
@@ -44,6 +46,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import OperationalError, connection, transaction  # noqa: E402
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -56,6 +59,7 @@ from accounts.bulk import engine as bulk, imports, jobs  # noqa: E402
 from accounts.pool.bootstrap import bootstrap  # noqa: E402
 from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
 from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
+from accounts.tasks import import_read_run  # noqa: E402
 from portal.settings import base as base_settings  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
@@ -179,8 +183,34 @@ def _other_writer(waits: list, stop: threading.Event) -> None:
         connection.close()
 
 
+def _upload(admin: User, data: bytes) -> tuple[BulkJob, float, int]:
+    """Post the file to the upload screen; return the job, the request's seconds and the rows it planned."""
+    client = Client()
+    client.force_login(admin)
+    upload = SimpleUploadedFile("preview.csv", data, content_type="text/csv")
+    started = time.monotonic()
+    response = client.post(reverse("admin:accounts_bulkjob_import"), {"file": upload})
+    seconds = time.monotonic() - started
+    assert response.status_code == 302, response.status_code
+    job = BulkJob.objects.latest("pk")
+    return job, seconds, job.rows.count()
+
+
+def measure_upload_at_limit(admin: User) -> dict:
+    """Time the upload request of a file just under PORTAL_BULK_IMPORT_MAX_MB (stored, not read), then discard it."""
+    line = b"someone.with.a.long.address.0000000@example.com,Some Person With A Long Name,b,1,crm;hr\n"
+    count = (imports.limit_bytes() - 64) // len(line)
+    data = b"email,name,role,level,applications\n" + line * count
+    job, seconds, planned = _upload(admin, data)
+    chunks = job.chunks.count()
+    jobs.job_cancel(actor=admin, job=job)
+    import_read_run.call(job_id=job.pk)  # finds it discarded: deletes the stored pieces
+    return {"megabytes": round(len(data) / 1024 / 1024, 1), "lines": job.lines_total,
+            "upload_request_seconds": round(seconds, 2), "rows_planned_in_request": planned, "chunks": chunks}
+
+
 def measure_preview(admin: User, rows: int) -> dict:
-    """Time the dry run of `rows` rows (half of them users in the index) while another writer keeps writing."""
+    """Time the upload request and the worker's dry run of `rows` rows (half known) while another writer writes."""
     seed_index(rows // 2)
     lines = [f"user{n:07d}@example.com,User {n},b,2,crm" for n in range(rows)]
     data = ("email,name,role,level,applications\n" + "\n".join(lines) + "\n").encode()
@@ -188,15 +218,18 @@ def measure_preview(admin: User, rows: int) -> dict:
     stop = threading.Event()
     writer = threading.Thread(target=_other_writer, args=(waits, stop))
     writer.start()
+    job, upload_seconds, planned_in_request = _upload(admin, data)
     with cognito.count_calls() as calls:
         started = time.monotonic()
-        job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="preview.csv", size=len(data))
+        import_read_run.call(job_id=job.pk)  # the worker's task, run here
         seconds = time.monotonic() - started
     stop.set()
     writer.join()
+    job.refresh_from_db()
     timings = [wait for wait in waits if isinstance(wait, float)]
     return {"rows": job.total, "megabytes": round(len(data) / 1024 / 1024, 1), "seconds": round(seconds, 2),
-            "rows_per_second": round(job.total / seconds), "cognito_calls": sum(calls.values()),
+            "upload_request_seconds": round(upload_seconds, 2), "rows_planned_in_request": planned_in_request,
+            "status": job.status, "rows_per_second": round(job.total / seconds), "cognito_calls": sum(calls.values()),
             "other_writes": len(waits), "other_write_longest_wait_s": round(max(timings, default=0), 3),
             "other_write_errors": sorted({wait for wait in waits if isinstance(wait, str)}),
             "database": connection.vendor}
@@ -211,10 +244,15 @@ def print_table(results: dict) -> None:
         print(f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
               f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}")
     run = results["preview"]
-    print(f"\nImport preview (dry run) of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: "
-          f"{run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; another "
+    print(f"\nImport of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: the upload request "
+          f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it); the worker's "
+          f"preview (dry run) {run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; another "
           f"writer meanwhile: {run['other_writes']} writes, longest wait {run['other_write_longest_wait_s']} s, "
           f"errors: {run['other_write_errors'] or 'none'}")
+    run = results["upload_at_limit"]
+    print(f"Upload of a file at the limit ({run['megabytes']} MB, {run['lines']:,} lines): the request "
+          f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it, {run['chunks']} "
+          "pieces stored)")
     export = results["export"]
     print("\nAccess review export, whole pool (tracemalloc peak while streaming)")
     for size, run in export["by_users"].items():
@@ -240,6 +278,7 @@ def main() -> None:
     results["import"][f"{rerun} re-run (unchanged), default"] = run_import(admin, people("b", rerun), rate=default,
                                                                            workers=1)
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
+    results["upload_at_limit"] = measure_upload_at_limit(admin)
     results["export"] = measure_export(admin, [100, 10_000] if quick else [100, 100_000])
     results["jobs"] = BulkJob.objects.count()
     print_table(results)

@@ -93,7 +93,9 @@ def rows_bulk(data: dict) -> tuple[list, list]:
     if "preview" in data:
         run = data["preview"]
         calls.append({"operation": f"import preview (dry run), {run['rows']:,} rows", "calls": run["cognito_calls"],
-                      "by_operation": {}, "note": f"{run['seconds']} s ({run['rows_per_second']} rows/s, "
+                      "by_operation": {}, "note": f"upload request {run.get('upload_request_seconds', '?')} s "
+                      f"({run.get('rows_planned_in_request', '?')} rows planned in it); the worker's preview "
+                      f"{run['seconds']} s ({run['rows_per_second']} rows/s, "
                       f"{run['database']}); another writer's longest wait meanwhile "
                       f"{run['other_write_longest_wait_s']} s, errors: {run['other_write_errors'] or 'none'}"})
     return calls, ratios

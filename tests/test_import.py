@@ -1,5 +1,6 @@
 """CSV import: the dry run, bad files and rows, applying in the worker, re-running, faults and resuming."""
 
+import hashlib
 import time
 from http import HTTPStatus
 
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.urls import reverse
+from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
@@ -148,11 +150,12 @@ def test_a_file_refused_after_some_batches_leaves_nothing(admin_user, monkeypatc
     assert not BulkJob.objects.exists() and not BulkRow.objects.exists()
 
 
-def test_a_preview_still_being_read_cannot_be_started(admin_user):
-    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=admin_user, file_name="big.csv")
+@pytest.mark.parametrize("status", [BulkJob.PREVIEW, BulkJob.READING])
+def test_a_preview_still_being_read_cannot_be_started(admin_user, status):
+    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=admin_user, file_name="big.csv", status=status)
     with pytest.raises(services.ServiceError):
         jobs.job_start(actor=admin_user, job=job, background=False)
-    assert BulkJob.objects.get(pk=job.pk).status == BulkJob.PREVIEW
+    assert BulkJob.objects.get(pk=job.pk).status == status
 
 
 def test_bad_rows_are_reported_one_by_one(admin_user, alice):
@@ -207,13 +210,16 @@ def test_upload_shows_the_preview_and_apply_runs_in_the_worker(admin_client, adm
     response = upload(admin_client, MIXED)
     job = BulkJob.objects.get()
     assert response.status_code == HTTPStatus.FOUND and response["Location"] == job_url(job)
+    run_worker()  # the worker reads the file
     page = admin_client.get(job_url(job)).content.decode()
     assert "Preview: nothing has been applied" in page and "role C3 → A2; grant docs; revoke hr" in page
     assert 'id="count-error">1<' in page and "Apply 2 changes" in page
+    assert not job.chunks.exists()  # the stored file is gone once read
 
     response = admin_client.post(job_url(job, "apply"))
     assert response.status_code == HTTPStatus.FOUND
-    assert DBTaskResult.objects.count() == 2  # two tasks, so that two workers can share the job
+    runs = DBTaskResult.objects.filter(task_path=tasks.bulk_run.module_path)
+    assert runs.count() == 2  # two tasks, so that two workers can share the job
     assert admin_client.get(job_url(job, "progress")).json()["status"] == "queued"
     run_worker()
 
@@ -295,11 +301,111 @@ def test_an_oversized_upload_is_refused_with_the_limit_before_it_is_read(admin_c
     assert "the limit is 1 MB" in response.content.decode() and not BulkJob.objects.exists()
 
 
-@pytest.mark.parametrize("data, message", [(b"", imports.MESSAGES["empty"]), (csv_bytes(), imports.MESSAGES["no_rows"])])
-def test_the_upload_page_shows_a_file_error(admin_client, data, message):
+@pytest.mark.parametrize("data, message", [
+    (b"", imports.MESSAGES["empty"]),
+    (csv_bytes("a@example.com,A,a,1", header="email,name,role,level\n"),
+     imports.MESSAGES["missing_columns"].format(names="applications")),
+])
+def test_the_upload_page_shows_an_empty_file_or_a_bad_header_and_stores_nothing(admin_client, data, message):
     response = upload(admin_client, data)
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert message in response.content.decode()
+    assert not BulkJob.objects.exists() and not DBTaskResult.objects.exists()
+
+
+def test_a_large_files_upload_plans_nothing_in_the_request_and_the_worker_plans_it(admin_client, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 10)
+    monkeypatch.setattr(imports, "CHUNK_BYTES", 512)  # several stored chunks, lines split across them
+    data = many_people(45)
+    response = upload(admin_client, data, name="big.csv")
+    job = BulkJob.objects.get()
+    assert response.status_code == HTTPStatus.FOUND and response["Location"] == job_url(job)
+    assert (job.status, job.rows.count(), job.total, job.lines_read, job.lines_total) == (
+        BulkJob.READING, 0, 0, 0, 46)
+    assert job.chunks.count() == -(-len(data) // 512)
+    assert DBTaskResult.objects.get().task_path == tasks.import_read_run.module_path
+
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.total, job.lines_read, job.error) == (BulkJob.PREVIEW, 45, 46, "")
+    assert [row.email for row in job.rows.order_by("number")] == [f"person{n}@example.com" for n in range(45)]
+    assert set(job.rows.values_list("plan", flat=True)) == {BulkRow.CREATE}
+    assert job.file_sha256 == hashlib.sha256(data).hexdigest() and not job.chunks.exists()
+
+
+def test_a_file_uploaded_twice_is_not_called_applied_while_the_first_is_read_or_previewed(admin_client):
+    upload(admin_client, many_people(3))
+    upload(admin_client, many_people(3))
+    first, second = BulkJob.objects.order_by("pk")
+    assert "already applied" not in admin_client.get(job_url(second)).content.decode()
+    run_worker()
+    assert "already applied" not in admin_client.get(job_url(second)).content.decode()
+
+
+def test_the_page_of_a_file_being_read_shows_the_lines_read_and_refreshes_itself(admin_client, admin_user):
+    upload(admin_client, many_people(3))
+    job = BulkJob.objects.get()
+    BulkJob.objects.filter(pk=job.pk).update(lines_read=2)
+    response = admin_client.get(job_url(job))
+    page = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert 'Reading <span id="lines-read">2</span> of <span id="lines-total">4</span> lines' in page
+    assert '<meta http-equiv="refresh" content="2">' in page and 'id="apply-job"' not in page
+    response = admin_client.post(job_url(job, "apply"), follow=True)
+    assert jobs.SAID["still_reading"] in response.content.decode()
+    assert BulkJob.objects.get(pk=job.pk).status == BulkJob.READING
+    assert not DBTaskResult.objects.filter(task_path=tasks.bulk_run.module_path).exists()
+
+    run_worker()
+    page = admin_client.get(job_url(job)).content.decode()
+    assert "Preview: nothing has been applied" in page and 'http-equiv="refresh"' not in page
+
+
+def test_a_file_whose_reader_stopped_shows_as_stalled_and_can_be_discarded(admin_client):
+    upload(admin_client, many_people(3))
+    job = BulkJob.objects.get()
+    BulkJob.objects.filter(pk=job.pk).update(created_at=job.created_at - bulk.timedelta(hours=1))
+    page = admin_client.get(job_url(job)).content.decode()
+    assert 'id="job-stalled"' in page and 'id="discard-job"' in page
+    admin_client.post(job_url(job, "cancel"))
+    run_worker()  # the queued reading finds the job discarded and reads nothing
+    job.refresh_from_db()
+    assert (job.status, job.rows.count(), job.chunks.count()) == (BulkJob.CANCELLED, 0, 0)
+
+
+@pytest.mark.parametrize("data, message", [
+    (csv_bytes(), imports.MESSAGES["no_rows"]),
+    (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),
+    (many_people(25) + b"\xe9,x,a,1,\n", imports.MESSAGES["encoding"].format(line=27)),
+])
+def test_a_malformed_file_is_reported_on_the_job_page_and_leaves_no_rows(admin_client, monkeypatch, data, message):
+    monkeypatch.setattr(imports, "BATCH", 10)
+    upload(admin_client, data)
+    run_worker()
+    job = BulkJob.objects.get()
+    assert (job.status, job.error, job.rows.count(), job.chunks.count()) == (BulkJob.REFUSED, message, 0, 0)
+    page = admin_client.get(job_url(job)).content.decode()
+    assert "File refused: nothing has been applied" in page and f'id="file-error">{escape(message)}<' in page
+    response = admin_client.post(job_url(job, "apply"), follow=True)
+    assert escape(jobs.SAID["refused"]) in response.content.decode()
+    assert BulkJob.objects.get(pk=job.pk).status == BulkJob.REFUSED
+
+
+def test_a_file_discarded_while_being_read_is_read_no_further(admin_client, admin_user, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 10)
+    upload(admin_client, many_people(30))
+    job = BulkJob.objects.get()
+    planned = imports._plan_batch
+
+    def discard_after_the_first_batch(actor, parsed, job):
+        if parsed[0].number > 2:
+            jobs.job_cancel(actor=admin_user, job=job)
+        return planned(actor, parsed, job)
+
+    monkeypatch.setattr(imports, "_plan_batch", discard_after_the_first_batch)
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.lines_read, job.rows.count(), job.chunks.count()) == (BulkJob.CANCELLED, 11, 0, 0)
 
 
 # --- Faults -------------------------------------------------------------------------------------------

@@ -154,9 +154,9 @@ def _stall_limit() -> timedelta:
 
 
 def stalled(job: BulkJob) -> bool:
-    """Return True when an active job has shown no progress for longer than a lease (a worker may be gone)."""
+    """Return True when an active job (or a file being read) has shown no progress for longer than a lease."""
     last = job.heartbeat_at or job.started_at or job.created_at
-    return job.status in ACTIVE and last is not None and timezone.now() - last > _stall_limit()
+    return job.status in (*ACTIVE, BulkJob.READING) and last is not None and timezone.now() - last > _stall_limit()
 
 
 def stalled_q() -> Q:

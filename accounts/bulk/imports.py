@@ -1,5 +1,9 @@
 """CSV import: read a file of users, plan every row against the directory index (the dry run), apply a row.
 
+An upload is stored in the database (1 MB chunks) and planned by a worker (`import_read`), so a file at
+the upload limit never runs past the web request's timeout; the database, not a disk, because the workers
+may run on other machines and the database is the one thing they all share.
+
 The dry run reads only the index and makes no Cognito call. Applying a row reads the user live first, so a
 row the index got wrong, or one a stopped worker left half done, is judged on what Cognito holds now; the
 changes go through the same services as the single-user screens, which audit them.
@@ -8,6 +12,7 @@ changes go through the same services as the single-user screens, which audit the
 import codecs
 import csv
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -15,19 +20,23 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Min
+from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
 from accounts.directory import index as directory, selectors, services
 from accounts.rules import permissions, roles
 from accounts.audit.record import audit_record
-from accounts.models import AuditEvent, BulkJob, BulkRow, DirectoryEntry
+from accounts.models import AuditEvent, BulkFileChunk, BulkJob, BulkRow, DirectoryEntry
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
 BATCH = 1000
+CHUNK_BYTES = 1024 * 1024
+NOT_APPLIED = (BulkJob.READING, BulkJob.REFUSED, BulkJob.PREVIEW)  # a job of the file that applied nothing yet
 
 MESSAGES = {
+    "discarded": "The job was discarded while its file was being read.",
     "too_large": "The file is {size} and the limit is {limit} MB: split it into smaller files. Nothing was read.",
     "empty": "The file is empty.",
     "no_rows": "The file has a header but no rows.",
@@ -248,19 +257,33 @@ def _batches(rows: Iterator[ParsedRow]) -> Iterator[list[ParsedRow]]:
         yield batch
 
 
-def _discard(job: BulkJob) -> None:
-    """Delete a preview that could not be finished, BATCH rows per transaction."""
+def _discard_rows(job: BulkJob) -> None:
+    """Delete a job's planned rows, BATCH rows per transaction."""
     while ids := list(job.rows.values_list("pk", flat=True)[:BATCH]):
         BulkRow.objects.filter(pk__in=ids).delete()
-    job.delete()
+
+
+def _plan_file(actor, job: BulkJob, binary) -> None:
+    """Plan every row of the file into the job, a batch per transaction; raise FileError for the whole file.
+
+    Each batch of rows is written in a transaction of its own, so that no write lock is held while the file
+    is read (on SQLite a long one would stop every other writer: the workers, the sign-ins).
+    """
+    status = job.status
+    for batch in _batches(rows_read(binary)):
+        BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
+        if not BulkJob.objects.filter(pk=job.pk, status=status).update(lines_read=batch[-1].number,
+                                                                      heartbeat_at=timezone.now()):
+            raise FileError(MESSAGES["discarded"])  # cancelled meanwhile: stop reading
+    _mark_duplicates(job)
 
 
 def import_preview(*, actor, binary, name: str, size: int) -> BulkJob:
-    """Read and plan a file (the dry run: no Cognito call, nothing applied); return the preview job.
+    """Read and plan a file here and now (the dry run: no Cognito call, nothing applied); return the preview job.
 
-    Each batch of rows is written in a transaction of its own, so that no write lock is held while the file
-    is read (on SQLite a long one would stop every other writer: the workers, the sign-ins). The job counts
-    its rows only at the end, and a job without a count cannot be started.
+    The command's way (no request timeout to keep); the upload screen stores the file for a worker instead.
+    A refused file leaves nothing. The job counts its rows only at the end, and a job without a count cannot
+    be started.
     """
     if not permissions.can_import(actor):
         raise PermissionDenied(services.MESSAGES["not_allowed"])
@@ -269,21 +292,99 @@ def import_preview(*, actor, binary, name: str, size: int) -> BulkJob:
     binary.seek(0)
     job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], file_sha256=digest)
     try:
-        for batch in _batches(rows_read(binary)):
-            BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
-        _mark_duplicates(job)
+        _plan_file(actor, job, binary)
     except BaseException:
-        _discard(job)
+        _discard_rows(job)
+        job.delete()
         raise
     job.total = job.rows.count()
     job.save(update_fields=["total"])
     return job
 
 
+def header_check(binary) -> None:
+    """Refuse a file whose first line is not the header (or that is empty), reading only that line."""
+    first = binary.readline(64 * 1024)
+    binary.seek(0)
+    if not first.removeprefix(codecs.BOM_UTF8):
+        raise FileError(MESSAGES["empty"])
+    next(rows_read(io.BytesIO(first + b"\n-\n")))  # a stand-in row, so that only the header is judged
+
+
+def _store(job: BulkJob, binary) -> None:
+    """Store the file in CHUNK_BYTES pieces (a short insert each), noting its digest and line count."""
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
+    for number, data in enumerate(iter(lambda: binary.read(CHUNK_BYTES), b""), 1):
+        BulkFileChunk.objects.create(job=job, number=number, data=data)
+        digest.update(data)
+        lines, last = lines + data.count(b"\n"), data[-1:]
+    lines += last != b"\n"
+    BulkJob.objects.filter(pk=job.pk).update(file_sha256=digest.hexdigest(), lines_total=lines)
+
+
+def import_store(*, actor, binary, name: str, size: int) -> BulkJob:
+    """Store an uploaded file for a worker to read; return the job, being read.
+
+    Only the cheap checks run here (the size, the header); every other error in the file reaches the job page.
+    """
+    if not permissions.can_import(actor):
+        raise PermissionDenied(services.MESSAGES["not_allowed"])
+    size_check(size)
+    header_check(binary)
+    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255],
+                                 status=BulkJob.READING)
+    _store(job, binary)
+    job.refresh_from_db()
+    return job
+
+
+class _Chunks(io.RawIOBase):
+    """The stored file, read chunk by chunk (one in memory at a time)."""
+
+    def __init__(self, job: BulkJob):
+        self.numbers = iter(job.chunks.order_by("number").values_list("number", flat=True))
+        self.job, self.held = job, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        """Fill the buffer from the chunk in hand, fetching the next one when it is used up."""
+        while not self.held:
+            number = next(self.numbers, None)
+            if number is None:
+                return 0
+            self.held = bytes(self.job.chunks.get(number=number).data)
+        size = min(len(buffer), len(self.held))
+        buffer[:size], self.held = self.held[:size], self.held[size:]
+        return size
+
+
+def import_read(*, job_id: int) -> dict:
+    """Plan a stored file (the worker's dry run); mark the job previewed, or refused with the file's error."""
+    job = BulkJob.objects.select_related("created_by").get(pk=job_id)
+    if job.status != BulkJob.READING:
+        job.chunks.all().delete()  # discarded before a worker came to it
+        return {"status": job.status}
+    _discard_rows(job)  # a worker that stopped midway may have left some
+    try:
+        _plan_file(job.created_by, job, io.BufferedReader(_Chunks(job), CHUNK_BYTES))
+    except FileError as exc:
+        _discard_rows(job)
+        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(status=BulkJob.REFUSED, error=exc.message,
+                                                                         finished_at=timezone.now())
+    else:
+        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(status=BulkJob.PREVIEW,
+                                                                         total=job.rows.count())
+    job.chunks.all().delete()
+    job.refresh_from_db()
+    return {"status": job.status, "total": job.total, "error": job.error}
+
+
 def earlier_run(job: BulkJob) -> BulkJob | None:
     """Return the last applied import of the same file, if any."""
     return (BulkJob.objects.filter(kind=BulkJob.IMPORT, file_sha256=job.file_sha256)
-            .exclude(pk=job.pk).exclude(status=BulkJob.PREVIEW).order_by("-created_at").first())
+            .exclude(pk=job.pk).exclude(status__in=NOT_APPLIED).order_by("-created_at").first())
 
 
 # --- Applying one row -------------------------------------------------------------------------------

@@ -15,18 +15,21 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.audit.attempt import Attempt, audited
-from accounts.bulk import engine
+from accounts.bulk import engine, imports
 from accounts.models import BulkJob, BulkRow
 from accounts.rules import permissions
 from accounts.rules.errors import NOT_ALLOWED, ServiceError
 
 SAID = {
     "not_startable": "This job was already started.",
+    "still_reading": "This file is still being read: it can be applied once its preview is shown.",
+    "refused": "This file was refused, so there is nothing to apply: correct it and upload it again.",
     "not_resumable": "Only an interrupted, finished or stalled job can be resumed; nothing was changed.",
     "not_cancellable": "This job is already finished or cancelled; nothing was changed.",
 }
 RESUMABLE = (BulkJob.INTERRUPTED, BulkJob.DONE)  # and an active job that stalled
-CANCELLABLE = (BulkJob.PREVIEW, *engine.ACTIVE, BulkJob.INTERRUPTED)
+CANCELLABLE = (BulkJob.READING, BulkJob.PREVIEW, *engine.ACTIVE, BulkJob.INTERRUPTED)
+NOT_STARTABLE = {BulkJob.READING: "still_reading", BulkJob.PREVIEW: "still_reading", BulkJob.REFUSED: "refused"}
 
 
 @contextmanager
@@ -44,7 +47,8 @@ def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> 
     with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
                  request=request) as attempt:
         if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
-            raise ServiceError(SAID["not_startable"])
+            job.refresh_from_db(fields=["status"])
+            raise ServiceError(SAID[NOT_STARTABLE.get(job.status, "not_startable")])
         job.refresh_from_db()
         attempt.after = {"job": job.pk, "rows": job.total, "file": job.file_name, **job.action}
     if background:
@@ -87,3 +91,10 @@ def selection_apply(*, actor, job: BulkJob) -> dict | None:
     if not inline:
         return None
     return tasks.bulk_work(job_id=job.pk, actor_id=actor.pk, worker=f"inline:{engine.worker_name()}"[:64])
+
+
+def import_upload(*, actor, binary, name: str, size: int) -> BulkJob:
+    """Store an uploaded file and queue its dry run for a worker; return the job, being read."""
+    job = imports.import_store(actor=actor, binary=binary, name=name, size=size)
+    tasks.import_read_run.enqueue(job_id=job.pk)
+    return job

@@ -29,6 +29,7 @@ from accounts.models import BulkJob, BulkRow
 
 TEMPLATES = "admin/accounts/bulkjob/"
 ROWS_PER_PAGE = 100
+REFRESH_SECONDS = 2  # the page of a file being read reloads itself (a meta refresh: the CSP allows no inline script)
 ROW_FILTERS = {
     "error": {"plan": BulkRow.ERROR}, "create": {"plan": BulkRow.CREATE}, "update": {"plan": BulkRow.UPDATE},
     "unchanged": {"plan": BulkRow.UNCHANGED}, "failed": {"outcome": BulkRow.FAILED},
@@ -85,7 +86,7 @@ def _upload_form(request, admin, form, error: str = "", status: int = 200):
 @require_http_methods(["GET", "POST"])
 @csrf_exempt  # CSRF is checked in _import_checked, once the size is known to be acceptable
 def import_upload(request, admin):
-    """Show the upload form (GET); refuse an oversized file unread, else check CSRF and preview it (POST)."""
+    """Show the upload form (GET); refuse an oversized file unread, else check CSRF and store it (POST)."""
     if not permissions.can_import(request.user):
         raise PermissionDenied
     if request.method == "POST":
@@ -100,7 +101,7 @@ def import_upload(request, admin):
 
 @csrf_protect
 def _import_checked(request, admin):
-    """Preview the uploaded file (POST, CSRF checked) or show the form (GET)."""
+    """Store the uploaded file for its preview (POST, CSRF checked) or show the form (GET)."""
     if request.method != "POST":
         return _upload_form(request, admin, ImportForm())
     form = ImportForm(request.POST, request.FILES)
@@ -112,7 +113,7 @@ def _import_checked(request, admin):
     if upload is None:
         return _upload_form(request, admin, form, SAID["no_file"], status=400)
     try:
-        job = imports.import_preview(actor=request.user, binary=upload.file, name=upload.name, size=upload.size)
+        job = jobs.import_upload(actor=request.user, binary=upload.file, name=upload.name, size=upload.size)
     except imports.FileError as exc:
         return _upload_form(request, admin, form, exc.message, status=400)
     return redirect(job_url(job))
@@ -132,7 +133,7 @@ def job_page(request, job_id, admin):
         plans=plans, changes=plans[BulkRow.CREATE] + plans[BulkRow.UPDATE], filters=list(ROW_FILTERS), earlier=imports.earlier_run(job) if job.file_sha256 else None,
         can={"apply": permissions.can_apply_job(request.user, job),
              "steer": permissions.can_steer_job(request.user, job)},
-        lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS,
+        lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS, refresh_seconds=REFRESH_SECONDS,
     ))
 
 

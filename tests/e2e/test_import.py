@@ -1,4 +1,4 @@
-"""Browser test of the CSV import: upload, preview, apply, the progress page following the worker to the end.
+"""Browser test of the CSV import: upload, the worker's preview, apply, the progress following the worker to the end.
 
 The worker runs in this test's thread, through the task runner's own Worker (django-tasks-db), rather than as
 a db_worker subprocess: on SQLite the live server's database is in memory, shared with this thread only, so
@@ -34,6 +34,8 @@ def test_an_administrator_uploads_previews_applies_and_follows_the_progress_to_d
     page.set_input_files("#id_file", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": data}])
     page.click("#import-submit")
 
+    expect(page.locator("#reading-file")).to_contain_text("Reading 0 of 5 lines")  # the request planned nothing
+    run_worker()  # the worker reads the file; the page reloads itself (a meta refresh) into the preview
     expect(page.locator("#preview-summary")).to_contain_text("Preview: nothing has been applied")
     expect(page.locator("#count-create")).to_have_text("2")
     expect(page.locator("#count-update")).to_have_text("1")
