@@ -3,8 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
-# LINT=1: `make test` runs `make lint` first.
-LINT   ?= 0
+# `make test` runs `make lint` first (LINT=0 skips it).
+LINT   ?= 1
 
 .PHONY: run test lint bench load check-deploy clean
 

@@ -18,5 +18,7 @@ def _sections(user) -> dict[str, bool]:
 
 def portal(request) -> dict:
     """Expose whether the portal runs on the embedded emulator, and (read when used) the navigation's sections."""
-    return {"embedded": settings.COGNITO_EMBEDDED,
-            "nav": SimpleLazyObject(lambda: _sections(getattr(request, "user", None)))}
+    return {
+        "embedded": settings.COGNITO_EMBEDDED,
+        "nav": SimpleLazyObject(lambda: _sections(getattr(request, "user", None))),
+    }

@@ -12,7 +12,8 @@ class User(AbstractUser):
 
     cognito_sub = models.CharField(max_length=64, unique=True, null=True, blank=True)
     staff_checked_at = models.DateTimeField(
-        default=timezone.now, help_text="When the staff standing was last read live from Cognito.")
+        default=timezone.now, help_text="When the staff standing was last read live from Cognito."
+    )
 
     class Meta:
         db_table = "accounts_user"
@@ -84,6 +85,9 @@ class Portal(models.Model):
             ("manage_applications", "Manage the application registry"),
             ("view_audit", "Read and export the audit log"),
         ]
+
+    def __str__(self) -> str:
+        return "the portal"
 
 
 class DirectoryEntry(models.Model):
@@ -207,8 +211,12 @@ class Application(models.Model):
     description = models.CharField(max_length=2048, blank=True)
     role_arn = models.CharField("IAM role ARN", max_length=2048, blank=True)
     precedence = models.PositiveIntegerField(null=True, blank=True)
-    client_id = models.CharField("app client ID", max_length=128, blank=True,
-                                 help_text="The application's own Cognito app client: its tokens count for it alone.")
+    client_id = models.CharField(
+        "app client ID",
+        max_length=128,
+        blank=True,
+        help_text="The application's own Cognito app client: its tokens count for it alone.",
+    )
     synced_at = models.DateTimeField(help_text="When the portal last wrote or read the group.")
 
     class Meta:
@@ -247,10 +255,25 @@ class BulkJob(models.Model):
     IMPORT, ACTION = "import", "action"
     KINDS = [(IMPORT, "CSV import"), (ACTION, "Bulk action")]
     READING, REFUSED, PREVIEW, QUEUED, RUNNING, DONE, INTERRUPTED, CANCELLED = (
-        "reading", "refused", "preview", "queued", "running", "done", "interrupted", "cancelled")
-    STATUSES = [(READING, "Reading the file (nothing applied)"), (REFUSED, "File refused (nothing applied)"),
-                (PREVIEW, "Preview (nothing applied)"), (QUEUED, "Queued"), (RUNNING, "Running"), (DONE, "Done"),
-                (INTERRUPTED, "Interrupted"), (CANCELLED, "Cancelled")]
+        "reading",
+        "refused",
+        "preview",
+        "queued",
+        "running",
+        "done",
+        "interrupted",
+        "cancelled",
+    )
+    STATUSES = [
+        (READING, "Reading the file (nothing applied)"),
+        (REFUSED, "File refused (nothing applied)"),
+        (PREVIEW, "Preview (nothing applied)"),
+        (QUEUED, "Queued"),
+        (RUNNING, "Running"),
+        (DONE, "Done"),
+        (INTERRUPTED, "Interrupted"),
+        (CANCELLED, "Cancelled"),
+    ]
 
     kind = models.CharField(max_length=16, choices=KINDS)
     status = models.CharField(max_length=16, choices=STATUSES, default=PREVIEW, db_index=True)
@@ -316,8 +339,10 @@ class BulkRow(models.Model):
     class Meta:
         ordering = ["job", "number"]
         constraints = [models.UniqueConstraint(fields=["job", "number"], name="bulk_row_unique")]
-        indexes = [models.Index(fields=["job", "state", "number"], name="bulk_row_state"),
-                   models.Index(fields=["job", "outcome"], name="bulk_row_outcome")]
+        indexes = [
+            models.Index(fields=["job", "state", "number"], name="bulk_row_state"),
+            models.Index(fields=["job", "outcome"], name="bulk_row_outcome"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.number} {self.email}"
@@ -330,6 +355,9 @@ class BulkPace(models.Model):
 
     class Meta:
         default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"next bulk call at {self.next_at:%H:%M:%S.%f}"
 
 
 class Revocation(models.Model):

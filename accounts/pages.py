@@ -18,15 +18,19 @@ from accounts.rules import permissions
 @login_required
 def home(request):
     """Show the signed-in staff member's start page: find a user, and what they may do."""
-    return render(request, "home.html", {
-        "can_view_directory": permissions.can_view_directory(request.user),
-        "can_invite": permissions.can_invite(request.user),
-        "can_import": permissions.can_import(request.user),
-        "can_review_access": permissions.can_review_access(request.user),
-        "can_view_audit": permissions.can_view_audit(request.user),
-        "as_of": selectors.directory_as_of(),
-        "users": selectors.directory_entries().count(),
-    })
+    return render(
+        request,
+        "home.html",
+        {
+            "can_view_directory": permissions.can_view_directory(request.user),
+            "can_invite": permissions.can_invite(request.user),
+            "can_import": permissions.can_import(request.user),
+            "can_review_access": permissions.can_review_access(request.user),
+            "can_view_audit": permissions.can_view_audit(request.user),
+            "as_of": selectors.directory_as_of(),
+            "users": selectors.directory_entries().count(),
+        },
+    )
 
 
 @never_cache

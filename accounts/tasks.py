@@ -55,8 +55,9 @@ def bulk_work(*, job_id: int, actor_id: int, worker: str = "", limit: int | None
     Stopped with rows left, it queues the job again, so that the next worker carries on.
     """
     job, actor = BulkJob.objects.get(pk=job_id), User.objects.get(pk=actor_id)
-    result = bulk.job_run(job=job, actor=actor, row_function=ROW_FUNCTIONS[job.kind], worker=worker, limit=limit,
-                          stop=stop)
+    result = bulk.job_run(
+        job=job, actor=actor, row_function=ROW_FUNCTIONS[job.kind], worker=worker, limit=limit, stop=stop
+    )
     if result["stopped"]:
         bulk_enqueue(job, tasks=1)
     return result

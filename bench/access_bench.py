@@ -30,7 +30,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, also when run as a script
-from tests.support.ports import free_port  # noqa: E402
+from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results" / "access.json"
@@ -74,7 +74,6 @@ def setup_portal(out: Path, users: int) -> None:
     import django
 
     django.setup()
-    from django.conf import settings
 
     from accounts import cognito
     from accounts.applications import services as app_services
@@ -86,16 +85,24 @@ def setup_portal(out: Path, users: int) -> None:
     emails = [f"bench{number}@example.com" for number in range(users)]
     for number, email in enumerate(emails):
         role = roles.Role(roles.role_names()[number % 3], 1 + number % roles.max_level())
-        cognito.user_create(email, {"name": f"Bench {number}", **roles.attributes_for(role)},
-                            temporary_password=password, send_invitation=False)
+        cognito.user_create(
+            email,
+            {"name": f"Bench {number}", **roles.attributes_for(role)},
+            temporary_password=password,
+            send_invitation=False,
+        )
         cognito.user_set_password(email, password, permanent=True)
         cognito.user_add_to_group(email, roles.group_for_application("billing"))
     sync.run(source="access_bench")
     key = app_services.api_key_issue(actor=CommandActor("access_bench"), name="billing").plain
     tokens = []
     for email in emails:
-        answer = cognito.call("initiate_auth", ClientId=os.environ["COGNITO_CLIENT_ID_BILLING"],  # billing's own
-                              AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": password})
+        answer = cognito.call(
+            "initiate_auth",
+            ClientId=os.environ["COGNITO_CLIENT_ID_BILLING"],  # billing's own
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
         tokens.append(answer["AuthenticationResult"]["IdToken"])
     out.write_text(json.dumps({"key": key, "tokens": tokens}))
 
@@ -130,18 +137,36 @@ def load(url: str, headers: dict, tokens: list[str], *, clients: int, seconds: f
     elapsed = time.monotonic() - started
     latencies.sort()
     return {
-        "requests": len(latencies), "seconds": round(elapsed, 2), "per_second": round(len(latencies) / elapsed, 1),
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2), "statuses": statuses,
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
+        "statuses": statuses,
     }
 
 
 def gunicorn(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
     """Start gunicorn with one sync worker on loopback."""
-    return subprocess.Popen([str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                             "--worker-class", "sync", "--timeout", "60"],
-                            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -160,33 +185,59 @@ def measure(args, work: Path) -> dict:
     recording = work / "moto_recording.jsonl"
     recording.touch()
     base = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "COGNITO_", "PORTAL_"))}
-    base.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                PYTHONPATH=str(ROOT))
-    servers = [subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], cwd=work,
-                                env={**base, "MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(recording)},
-                                stdout=(work / "moto.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)]
+    base.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", PYTHONPATH=str(ROOT)
+    )
+    servers = [
+        subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+            cwd=work,
+            env={**base, "MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(recording)},
+            stdout=(work / "moto.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ]
     try:
         wait_for(f"http://127.0.0.1:{moto_port}/moto-api/recorder/download-recording")
-        env = {**base, "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "false",
-               "DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite3'}",
-               "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
-               "PORTAL_ACCESS_CHECK_RATE_PER_MINUTE": "10000000", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+        env = {
+            **base,
+            "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": args.database_url or f"sqlite:///{work / 'db.sqlite3'}",
+            "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "PORTAL_ACCESS_CHECK_RATE_PER_MINUTE": "10000000",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        }
         manage = [sys.executable, "manage.py"]
         run(manage + ["migrate", "--noinput"], env, work / "migrate.log")
         run(manage + ["createcachetable"], env, work / "cache.log")
         run(manage + ["cognito_bootstrap", "--write-env", str(work / "ids.env")], env, work / "bootstrap.log")
         env.update(line.split("=", 1) for line in (work / "ids.env").read_text().splitlines() if "=" in line)
-        run([sys.executable, str(Path(__file__)), "--setup", str(work / "setup.json"), "--users", str(args.users)],
-            env, work / "setup.log")
+        run(
+            [sys.executable, str(Path(__file__)), "--setup", str(work / "setup.json"), "--users", str(args.users)],
+            env,
+            work / "setup.log",
+        )
         setup = json.loads((work / "setup.json").read_text())
         if recorded(recording) < args.users:  # the setup alone made several calls per user
             raise SystemExit("the emulator's recorder counted nothing: the Cognito request count would be void")
         results = {"_setup": {"emulator_requests": recorded(recording)}}
         targets = [
-            ("access-check API (portal)", "portal.wsgi:application", portal_port, "/api/v1/access-check",
-             {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"}),
-            ("token verification alone", "bench.verify_app:application", verify_port, "/",
-             {"Content-Type": "application/json"}),
+            (
+                "access-check API (portal)",
+                "portal.wsgi:application",
+                portal_port,
+                "/api/v1/access-check",
+                {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"},
+            ),
+            (
+                "token verification alone",
+                "bench.verify_app:application",
+                verify_port,
+                "/",
+                {"Content-Type": "application/json"},
+            ),
         ]
         for name, app, port, path, headers in targets:
             server = gunicorn(app, port, env, work / f"gunicorn-{port}.log")
@@ -213,18 +264,27 @@ def report(results: dict, args) -> dict:
     ratio = round(api["per_second"] / alone["per_second"], 3)
     print(f"{'target':30} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'Cognito req/check':>18}  statuses")
     for name, row in results.items():
-        print(f"{name:30} {row['requests']:>9} {row['per_second']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} "
-              f"{row['cognito_requests_per_check']:>18}  {row['statuses']}")
+        print(
+            f"{name:30} {row['requests']:>9} {row['per_second']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} "
+            f"{row['cognito_requests_per_check']:>18}  {row['statuses']}"
+        )
     print(f"access-check throughput / verification alone: {ratio}")
     return {
         "command": "python bench/access_bench.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "setup": {"gunicorn_workers": 1, "worker_class": "sync", "clients": args.clients, "seconds": args.seconds,
-                  "users": args.users, "database": (args.database_url or "sqlite").split(":", 1)[0],
-                  "cache": "django DatabaseCache",
-                  "emulator_requests_during_setup": setup["emulator_requests"]},
-        "results": results, "throughput_ratio_api_over_verification": ratio,
+        "setup": {
+            "gunicorn_workers": 1,
+            "worker_class": "sync",
+            "clients": args.clients,
+            "seconds": args.seconds,
+            "users": args.users,
+            "database": (args.database_url or "sqlite").split(":", 1)[0],
+            "cache": "django DatabaseCache",
+            "emulator_requests_during_setup": setup["emulator_requests"],
+        },
+        "results": results,
+        "throughput_ratio_api_over_verification": ratio,
     }
 
 
@@ -233,8 +293,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--database-url", metavar="URL",
-                        help="An empty database to use instead of a temporary SQLite file (e.g. postgres://...).")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="An empty database to use instead of a temporary SQLite file (e.g. postgres://...).",
+    )
     parser.add_argument("--setup", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, database).")
     args = parser.parse_args()

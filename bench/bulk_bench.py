@@ -29,39 +29,47 @@ sys.path.insert(0, str(ROOT))
 _TMP = tempfile.mkdtemp(prefix="bulk-bench-")
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{_TMP}/bench.sqlite3"
-for _name, _value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
-                      "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1"}.items():
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "NO_PROXY": "127.0.0.1",
+}.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
 warnings.filterwarnings("ignore", message="No directory at")
 
-import logging  # noqa: E402
+import logging
 
-import django  # noqa: E402
+import django
 
 django.setup()
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
 
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import OperationalError, connection, transaction  # noqa: E402
-from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import OperationalError, connection, transaction
+from django.test import Client
+from django.test.utils import setup_test_environment
+from django.urls import reverse
+from django.utils import timezone
+from moto.server import ThreadedMotoServer
 
-from accounts import cognito
-from accounts import tasks  # noqa: E402
-from accounts.bulk import engine as bulk, imports, jobs  # noqa: E402
-from accounts.pool.bootstrap import bootstrap  # noqa: E402
-from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User  # noqa: E402
-from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
-from accounts.tasks import import_read_run  # noqa: E402
-from portal.settings import base as base_settings  # noqa: E402
-from tests.support.ports import free_port  # noqa: E402
+from accounts import (
+    cognito,
+    tasks,
+)
+from accounts.bulk import engine as bulk
+from accounts.bulk import imports, jobs
+from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User
+from accounts.pool.bootstrap import bootstrap
+from accounts.rules.permissions import DJANGO_GROUPS
+from accounts.tasks import import_read_run
+from portal.settings import base as base_settings
+from tests.support.ports import free_port
 
 RESULTS = ROOT / "bench" / "results" / "bulk.json"
 ADMIN = "bench-admin@example.com"
@@ -79,8 +87,7 @@ def setup() -> User:
     settings.COGNITO_APP_CLIENT_SECRET = report.client_secret
     setup_test_environment()
     call_command("migrate", verbosity=0)
-    admin = User.objects.create(username="bench", cognito_sub=cognito.user_get(ADMIN).sub, email=ADMIN,
-                                is_staff=True)
+    admin = User.objects.create(username="bench", cognito_sub=cognito.user_get(ADMIN).sub, email=ADMIN, is_staff=True)
     admin.groups.add(Group.objects.get(name=DJANGO_GROUPS["admin"]))
     return admin
 
@@ -108,11 +115,20 @@ def run_import(admin: User, data: bytes, *, rate: int, workers: int) -> dict:
     job.refresh_from_db()
     progress = bulk.progress(job)
     total_calls = sum(calls.values())
-    return {"rows": job.total, "rate_setting": rate, "workers": workers, "seconds": round(seconds, 2),
-            "rows_per_second": round(job.total / seconds, 2), "cognito_calls": total_calls,
-            "calls_per_row": round(total_calls / job.total, 2), "calls_per_second": round(total_calls / seconds, 2),
-            "status": progress["status"], "created": progress["created"], "unchanged": progress["unchanged"],
-            "failed": progress["failed"]}
+    return {
+        "rows": job.total,
+        "rate_setting": rate,
+        "workers": workers,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(job.total / seconds, 2),
+        "cognito_calls": total_calls,
+        "calls_per_row": round(total_calls / job.total, 2),
+        "calls_per_second": round(total_calls / seconds, 2),
+        "status": progress["status"],
+        "created": progress["created"],
+        "unchanged": progress["unchanged"],
+        "failed": progress["failed"],
+    }
 
 
 def _worker(job_id: int, actor_id: int, number: int) -> None:
@@ -130,12 +146,25 @@ def seed_index(count: int) -> None:
     now = timezone.now()
     for start in range(0, count, 5000):
         chunk = range(start, min(count, start + 5000))
-        DirectoryEntry.objects.bulk_create([
-            DirectoryEntry(sub=f"sub-{n:07d}", username=f"sub-{n:07d}", email=f"user{n:07d}@example.com",
-                           name=f"User {n}", status="CONFIRMED", role="abc"[n % 3], level=1 + n % 3,
-                           synced_at=now, modified=now - timedelta(days=1)) for n in chunk])
-        DirectoryGrant.objects.bulk_create([DirectoryGrant(entry_id=f"sub-{n:07d}", application=app)
-                                            for n in chunk for app in ("crm", "hr")])
+        DirectoryEntry.objects.bulk_create(
+            [
+                DirectoryEntry(
+                    sub=f"sub-{n:07d}",
+                    username=f"sub-{n:07d}",
+                    email=f"user{n:07d}@example.com",
+                    name=f"User {n}",
+                    status="CONFIRMED",
+                    role="abc"[n % 3],
+                    level=1 + n % 3,
+                    synced_at=now,
+                    modified=now - timedelta(days=1),
+                )
+                for n in chunk
+            ]
+        )
+        DirectoryGrant.objects.bulk_create(
+            [DirectoryGrant(entry_id=f"sub-{n:07d}", application=app) for n in chunk for app in ("crm", "hr")]
+        )
 
 
 def export_peak(client: Client) -> dict:
@@ -205,8 +234,13 @@ def measure_upload_at_limit(admin: User) -> dict:
     chunks = job.chunks.count()
     jobs.job_cancel(actor=admin, job=job)
     import_read_run.call(job_id=job.pk)  # finds it discarded: deletes the stored pieces
-    return {"megabytes": round(len(data) / 1024 / 1024, 1), "lines": job.lines_total,
-            "upload_request_seconds": round(seconds, 2), "rows_planned_in_request": planned, "chunks": chunks}
+    return {
+        "megabytes": round(len(data) / 1024 / 1024, 1),
+        "lines": job.lines_total,
+        "upload_request_seconds": round(seconds, 2),
+        "rows_planned_in_request": planned,
+        "chunks": chunks,
+    }
 
 
 def measure_preview(admin: User, rows: int) -> dict:
@@ -227,37 +261,56 @@ def measure_preview(admin: User, rows: int) -> dict:
     writer.join()
     job.refresh_from_db()
     timings = [wait for wait in waits if isinstance(wait, float)]
-    return {"rows": job.total, "megabytes": round(len(data) / 1024 / 1024, 1), "seconds": round(seconds, 2),
-            "upload_request_seconds": round(upload_seconds, 2), "rows_planned_in_request": planned_in_request,
-            "status": job.status, "rows_per_second": round(job.total / seconds), "cognito_calls": sum(calls.values()),
-            "other_writes": len(waits), "other_write_longest_wait_s": round(max(timings, default=0), 3),
-            "other_write_errors": sorted({wait for wait in waits if isinstance(wait, str)}),
-            "database": connection.vendor}
+    return {
+        "rows": job.total,
+        "megabytes": round(len(data) / 1024 / 1024, 1),
+        "seconds": round(seconds, 2),
+        "upload_request_seconds": round(upload_seconds, 2),
+        "rows_planned_in_request": planned_in_request,
+        "status": job.status,
+        "rows_per_second": round(job.total / seconds),
+        "cognito_calls": sum(calls.values()),
+        "other_writes": len(waits),
+        "other_write_longest_wait_s": round(max(timings, default=0), 3),
+        "other_write_errors": sorted({wait for wait in waits if isinstance(wait, str)}),
+        "database": connection.vendor,
+    }
 
 
 def print_table(results: dict) -> None:
     """Print the results as plain tables."""
     print("\nImport on moto's server (new users: role B1 + crm; re-run: the same file again)")
-    print(f"{'scenario':34} {'rows':>6} {'rate':>5} {'wkrs':>4} {'sec':>8} {'rows/s':>7} {'calls/row':>9} "
-          f"{'calls/s':>8} {'status':>7}")
+    print(
+        f"{'scenario':34} {'rows':>6} {'rate':>5} {'wkrs':>4} {'sec':>8} {'rows/s':>7} {'calls/row':>9} "
+        f"{'calls/s':>8} {'status':>7}"
+    )
     for label, run in results["import"].items():
-        print(f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
-              f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}")
+        print(
+            f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
+            f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}"
+        )
     run = results["preview"]
-    print(f"\nImport of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: the upload request "
-          f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it); the worker's "
-          f"preview (dry run) {run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; another "
-          f"writer meanwhile: {run['other_writes']} writes, longest wait {run['other_write_longest_wait_s']} s, "
-          f"errors: {run['other_write_errors'] or 'none'}")
+    print(
+        f"\nImport of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: the upload request "
+        f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it); the worker's "
+        f"preview (dry run) {run['seconds']} s, {run['rows_per_second']} rows/s, {run['cognito_calls']} Cognito calls; "
+        f"another "
+        f"writer meanwhile: {run['other_writes']} writes, longest wait {run['other_write_longest_wait_s']} s, "
+        f"errors: {run['other_write_errors'] or 'none'}"
+    )
     run = results["upload_at_limit"]
-    print(f"Upload of a file at the limit ({run['megabytes']} MB, {run['lines']:,} lines): the request "
-          f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it, {run['chunks']} "
-          "pieces stored)")
+    print(
+        f"Upload of a file at the limit ({run['megabytes']} MB, {run['lines']:,} lines): the request "
+        f"{run['upload_request_seconds']} s ({run['rows_planned_in_request']} rows planned in it, {run['chunks']} "
+        "pieces stored)"
+    )
     export = results["export"]
     print("\nAccess review export, whole pool (tracemalloc peak while streaming)")
     for size, run in export["by_users"].items():
-        print(f"  {int(size):>7} users: {run['rows']:>7} rows, {run['bytes'] / 1024:>9.0f} KiB out, "
-              f"peak {run['peak_kib']:>8} KiB, {run['seconds']} s")
+        print(
+            f"  {int(size):>7} users: {run['rows']:>7} rows, {run['bytes'] / 1024:>9.0f} KiB out, "
+            f"peak {run['peak_kib']:>8} KiB, {run['seconds']} s"
+        )
     print(f"  peak ratio (largest / smallest): {export['peak_ratio']}")
 
 
@@ -269,14 +322,16 @@ def main() -> None:
     rows, rerun = (100, 50) if quick else (1000, 200)
     default = base_settings.PORTAL_BULK_RATE_PER_SECOND  # the test settings raise it; measure the real default
     results = {"import": {}, "quick": quick}
-    results["import"][f"{rows} new, default rate, 1 worker"] = run_import(admin, people("a", rows), rate=default,
-                                                                            workers=1)
-    results["import"][f"{rerun} new, default rate, 2 workers"] = run_import(admin, people("b", rerun), rate=default,
-                                                                             workers=2)
-    results["import"][f"{rows} new, rate 1000, 1 worker"] = run_import(admin, people("c", rows), rate=1000,
-                                                                        workers=1)
-    results["import"][f"{rerun} re-run (unchanged), default"] = run_import(admin, people("b", rerun), rate=default,
-                                                                           workers=1)
+    results["import"][f"{rows} new, default rate, 1 worker"] = run_import(
+        admin, people("a", rows), rate=default, workers=1
+    )
+    results["import"][f"{rerun} new, default rate, 2 workers"] = run_import(
+        admin, people("b", rerun), rate=default, workers=2
+    )
+    results["import"][f"{rows} new, rate 1000, 1 worker"] = run_import(admin, people("c", rows), rate=1000, workers=1)
+    results["import"][f"{rerun} re-run (unchanged), default"] = run_import(
+        admin, people("b", rerun), rate=default, workers=1
+    )
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
     results["upload_at_limit"] = measure_upload_at_limit(admin)
     results["export"] = measure_export(admin, [100, 10_000] if quick else [100, 100_000])

@@ -7,7 +7,6 @@ Prints a table and writes bench/results/directory.json.
 """
 
 import argparse
-import warnings
 import json
 import os
 import random
@@ -15,8 +14,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+import warnings
+from datetime import UTC, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,40 +23,85 @@ sys.path.insert(0, str(ROOT))
 _TMP = tempfile.mkdtemp(prefix="directory-bench-")
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
 os.environ["DATABASE_URL"] = f"sqlite:///{_TMP}/bench.sqlite3"
-for _name, _value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
-                      "AWS_DEFAULT_REGION": "us-east-1"}.items():
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_SESSION_TOKEN": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
 warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, about collected static files
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from moto.cognitoidp.models import CognitoIdpUser, UserStatus, cognitoidp_backends  # noqa: E402
-from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import setup_test_environment
+from django.urls import reverse
+from django.utils import timezone
+from moto import mock_aws
+from moto.cognitoidp.models import CognitoIdpUser, UserStatus, cognitoidp_backends
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from accounts import cognito
-from accounts.directory import index as directory, services
-from accounts.rules import roles  # noqa: E402
-from accounts.pool.bootstrap import bootstrap  # noqa: E402
-from accounts.models import DirectoryEntry, DirectoryGrant, User  # noqa: E402
-from accounts.rules.permissions import DJANGO_GROUPS  # noqa: E402
+from accounts.directory import index as directory
+from accounts.directory import services
+from accounts.models import DirectoryEntry, DirectoryGrant, User
+from accounts.pool.bootstrap import bootstrap
+from accounts.rules import roles
+from accounts.rules.permissions import DJANGO_GROUPS
 
 RESULTS = ROOT / "bench" / "results" / "directory.json"
-FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John", "Radia",
-         "Tim", "Katherine", "Dennis", "Hedy", "Niklaus", "Shafi", "Leslie", "Sophie", "Bjarne"]
-LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "McCarthy",
-        "Perlman", "Lee", "Johnson", "Ritchie", "Lamarr", "Wirth", "Goldwasser", "Lamport", "Wilson", "Stroustrup"]
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Margaret",
+    "Ken",
+    "Frances",
+    "John",
+    "Radia",
+    "Tim",
+    "Katherine",
+    "Dennis",
+    "Hedy",
+    "Niklaus",
+    "Shafi",
+    "Leslie",
+    "Sophie",
+    "Bjarne",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Hamilton",
+    "Thompson",
+    "Allen",
+    "McCarthy",
+    "Perlman",
+    "Lee",
+    "Johnson",
+    "Ritchie",
+    "Lamarr",
+    "Wirth",
+    "Goldwasser",
+    "Lamport",
+    "Wilson",
+    "Stroustrup",
+]
 
 
 # --- Set-up ------------------------------------------------------------------------------------
@@ -113,7 +157,7 @@ def seed_pool(pool_id: str, start: int, count: int, rng: random.Random) -> list[
 
 def aware(moment):
     """Return moto's naive UTC timestamp as an aware one (what botocore would have parsed)."""
-    return timezone.make_aware(moment, dt_timezone.utc) if timezone.is_naive(moment) else moment
+    return timezone.make_aware(moment, UTC) if timezone.is_naive(moment) else moment
 
 
 def seed_index(users: list[CognitoIdpUser]) -> None:
@@ -121,12 +165,19 @@ def seed_index(users: list[CognitoIdpUser]) -> None:
     entries, grants = [], []
     now = timezone.now()
     for moto_user in users:
-        user = cognito.User(username=moto_user.username, attributes=dict(moto_user.attribute_lookup),
-                            status="CONFIRMED", enabled=True, created=aware(moto_user.create_date),
-                            modified=aware(moto_user.last_modified_date))
+        user = cognito.User(
+            username=moto_user.username,
+            attributes=dict(moto_user.attribute_lookup),
+            status="CONFIRMED",
+            enabled=True,
+            created=aware(moto_user.create_date),
+            modified=aware(moto_user.last_modified_date),
+        )
         entries.append(DirectoryEntry(sub=user.sub, synced_at=now, **directory.entry_fields(user, staff="")))
-        grants += [DirectoryGrant(entry_id=user.sub, application=roles.application_for_group(group.group_name))
-                   for group in moto_user.groups]
+        grants += [
+            DirectoryGrant(entry_id=user.sub, application=roles.application_for_group(group.group_name))
+            for group in moto_user.groups
+        ]
     DirectoryEntry.objects.bulk_create(entries, batch_size=2000)
     DirectoryGrant.objects.bulk_create(grants, batch_size=5000)
 
@@ -183,19 +234,31 @@ def operation_calls(client: Client) -> dict:
     result = {
         "list page": calls_of(lambda: get_ok(client, url("changelist"))),
         "list page, search and filter": calls_of(
-            lambda: get_ok(client, url("changelist") + "?q=a&role=a&application=crm")),
+            lambda: get_ok(client, url("changelist") + "?q=a&role=a&application=crm")
+        ),
         "user page": calls_of(lambda: get_ok(client, url("change", subs[0]))),
         "role change": calls_of(lambda: client.post(url("role", subs[0]), {"role": "b", "level": "2", "shown": "a1"})),
     }
     for k in (1, 3, 5):
         result[f"grant of {k} applications"] = calls_of(
-            lambda k=k: client.post(url("access", subs[k]), {"applications": apps[:k]}))
+            lambda k=k: client.post(url("access", subs[k]), {"applications": apps[:k]})
+        )
     result["same grant submitted again"] = calls_of(
-        lambda: client.post(url("access", subs[5]), {"applications": apps[:5]}))
+        lambda: client.post(url("access", subs[5]), {"applications": apps[:5]})
+    )
     result["revoke of 1 application"] = calls_of(lambda: client.post(url("access", subs[1]), {"applications": []}))
-    result["invite with 2 applications"] = calls_of(lambda: client.post(url("add"), {
-        "email": "bench.invite@example.com", "name": "Bench Invite", "role": "c", "level": "1",
-        "applications": apps[:2]}))
+    result["invite with 2 applications"] = calls_of(
+        lambda: client.post(
+            url("add"),
+            {
+                "email": "bench.invite@example.com",
+                "name": "Bench Invite",
+                "role": "c",
+                "level": "1",
+                "applications": apps[:2],
+            },
+        )
+    )
     result["disable"] = calls_of(lambda: client.post(url("disable", subs[6])))
     result["reset password"] = calls_of(lambda: client.post(url("reset_password", subs[7])))
     result["sign out everywhere"] = calls_of(lambda: client.post(url("sign_out", subs[8])))
@@ -209,13 +272,15 @@ def staff_check_calls(sub: str, other: str) -> dict:
     desk = staff_client("bench.desk@example.com", "helpdesk")
     shown = DirectoryEntry.objects.get(sub=sub).role_key
     boss = cognito.user_create("bench.boss@example.com", {"name": "Boss"}, send_invitation=False)
-    DirectoryEntry.objects.create(sub=boss.sub, username=boss.sub, email="bench.boss@example.com", status="CONFIRMED",
-                                  synced_at=timezone.now())  # indexed before being made staff in the console
+    DirectoryEntry.objects.create(
+        sub=boss.sub, username=boss.sub, email="bench.boss@example.com", status="CONFIRMED", synced_at=timezone.now()
+    )  # indexed before being made staff in the console
     cognito.user_add_to_group(boss.sub, roles.staff_groups()["admin"])
     desk_user = User.objects.get(email="bench.desk@example.com")
     result = {
-        "help desk: role change": calls_of(lambda: desk.post(url("role", sub), {"role": "c", "level": "1",
-                                                                                "shown": shown})),
+        "help desk: role change": calls_of(
+            lambda: desk.post(url("role", sub), {"role": "c", "level": "1", "shown": shown})
+        ),
         "help desk: reset password": calls_of(lambda: desk.post(url("reset_password", other))),
         "help desk: sign out everywhere": calls_of(lambda: desk.post(url("sign_out", other))),
         "help desk on a console-made admin (403)": calls_of(lambda: desk.post(url("sign_out", boss.sub))),
@@ -265,11 +330,14 @@ def sync_bench(pool_id: str, rng: random.Random, users: int) -> dict:
         with cognito.count_calls() as calls:
             report = services.directory_sync(actor="bench")
         runs[label] = {
-            "seconds": round(time.perf_counter() - started, 2), "listing_seconds": round(report.read_seconds, 2),
-            "users": report.users, "calls": sum(calls.values()),
-            "minimum_calls": report.minimum_calls, "staff_group_calls": report.staff_calls,
-            "by_operation": dict(calls), **{key: report.counts[key] for key in ("added", "updated", "removed",
-                                                                               "unchanged")},
+            "seconds": round(time.perf_counter() - started, 2),
+            "listing_seconds": round(report.read_seconds, 2),
+            "users": report.users,
+            "calls": sum(calls.values()),
+            "minimum_calls": report.minimum_calls,
+            "staff_group_calls": report.staff_calls,
+            "by_operation": dict(calls),
+            **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged")},
         }
     return runs
 
@@ -293,9 +361,11 @@ def print_table(results: dict) -> None:
     print("\nPrefix-search plan (SQLite):", " | ".join(results["prefix_search_plan"]))
     print(f"\ncognito_sync at {results['sync']['first run (index filled)']['users']} users")
     for label, run in results["sync"].items():
-        print(f"  {label:30} {run['seconds']:6.2f} s ({run['listing_seconds']:.2f} s listing)  calls {run['calls']} "
-              f"(minimum {run['minimum_calls']} + {run['staff_group_calls']} staff groups)  added {run['added']} "
-              f"updated {run['updated']} removed {run['removed']} unchanged {run['unchanged']}")
+        print(
+            f"  {label:30} {run['seconds']:6.2f} s ({run['listing_seconds']:.2f} s listing)  calls {run['calls']} "
+            f"(minimum {run['minimum_calls']} + {run['staff_group_calls']} staff groups)  added {run['added']} "
+            f"updated {run['updated']} removed {run['removed']} unchanged {run['unchanged']}"
+        )
 
 
 def main() -> None:

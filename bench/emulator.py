@@ -29,8 +29,10 @@ def _fast_paginate(self: Paginator, results: list):
             return Paginator.__dict__["_original_paginate"](self, results)
         key = (self._param_checksum, tuple(self._unique_attributes), _signature(results))
         if key not in _positions:
-            _positions[key] = {"|".join(str(self._get_unique_value(item, attr)) for attr in self._unique_attributes):
-                               index for index, item in enumerate(results)}
+            _positions[key] = {
+                "|".join(str(self._get_unique_value(item, attr)) for attr in self._unique_attributes): index
+                for index, item in enumerate(results)
+            }
         start = _positions[key].get(self._parsed_token["uniqueAttributes"])
         if start is None:
             return Paginator.__dict__["_original_paginate"](self, results)  # moto's own error or empty page

@@ -11,6 +11,7 @@ Prints a table and writes bench/results/freshness.json.
 """
 
 import argparse
+import io
 import json
 import random
 import sys
@@ -18,19 +19,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import directory_bench as base  # noqa: E402  (sets Django up on its own throw-away database)
-
-from django.conf import settings  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from django_tasks_db.management.commands import db_worker  # noqa: E402
-from django_tasks_db.models import DBTaskResult  # noqa: E402
+import directory_bench as base
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.management.commands import db_worker
+from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
 from accounts.applications import services as app_services
-from accounts.directory import sync_lease  # noqa: E402
-from accounts.models import Application, User  # noqa: E402
+from accounts.directory import sync_lease
+from accounts.models import Application, User
 
 RESULTS = base.ROOT / "bench" / "results" / "freshness.json"
 PASSWORD = "Bench-Fresh-Pass-1!"
@@ -39,8 +39,16 @@ WORKER_POLL_SECONDS = 1  # scripts/run starts db_worker --interval 1
 
 def run_worker() -> None:
     """Run the due tasks in this process, as a db_worker does."""
-    db_worker.Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                     max_tasks=None, worker_id="bench", excluded_queue_names=[]).run()
+    db_worker.Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="bench",
+        excluded_queue_names=[],
+    ).run()
 
 
 def billing_client() -> str:
@@ -50,12 +58,17 @@ def billing_client() -> str:
 
 def target_user(email: str) -> str:
     """Create a billing user who signs in through the applications' client; return their ID token."""
-    cognito.user_create(email, {"name": "Fresh Bench", "custom:role_b": "1"}, temporary_password=PASSWORD,
-                        send_invitation=False)
+    cognito.user_create(
+        email, {"name": "Fresh Bench", "custom:role_b": "1"}, temporary_password=PASSWORD, send_invitation=False
+    )
     cognito.user_set_password(email, PASSWORD, permanent=True)
     cognito.user_add_to_group(email, "app-billing")
-    answer = cognito.call("initiate_auth", ClientId=billing_client(),
-                          AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})
+    answer = cognito.call(
+        "initiate_auth",
+        ClientId=billing_client(),
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
     return answer["AuthenticationResult"]["IdToken"]
 
 
@@ -69,8 +82,9 @@ def measure(users: int, key: str, rng: random.Random) -> dict:
 
     def allowed() -> bool:
         body = json.dumps({"token": token, "application": "billing"})
-        response = Client().post(reverse("api_access_check"), body, content_type="application/json",
-                                 HTTP_AUTHORIZATION=f"Api-Key {key}")
+        response = Client().post(
+            reverse("api_access_check"), body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}"
+        )
         # Refused either way: 401 once the sync voided the user's tokens, or allowed: false for a newer token.
         return response.status_code == 200 and response.json()["allowed"]
 
@@ -84,10 +98,16 @@ def measure(users: int, key: str, rng: random.Random) -> dict:
     seconds = round(time.monotonic() - started, 2)
     assert not answer, "the API should refuse once the scheduled sync ran"
     interval = settings.PORTAL_SYNC_INTERVAL_SECONDS
-    return {"users": users, "calls": sum(calls.values()), "by_operation": dict(calls), "seconds": seconds,
-            "rate_per_second": sync_lease.rate(), "interval_seconds": interval,
-            "bound_seconds": interval + WORKER_POLL_SECONDS + seconds,
-            "bound_seconds_embedded": 300 + WORKER_POLL_SECONDS + seconds}
+    return {
+        "users": users,
+        "calls": sum(calls.values()),
+        "by_operation": dict(calls),
+        "seconds": seconds,
+        "rate_per_second": sync_lease.rate(),
+        "interval_seconds": interval,
+        "bound_seconds": interval + WORKER_POLL_SECONDS + seconds,
+        "bound_seconds_embedded": 300 + WORKER_POLL_SECONDS + seconds,
+    }
 
 
 def main() -> None:
@@ -100,7 +120,7 @@ def main() -> None:
     with base.mock_aws():
         pool_id, _ = base.setup()
         base.call_command("createcachetable", verbosity=0)  # the API's rate limit counts in the cache
-        base.call_command("cognito_bootstrap", stdout=open("/dev/null", "w"))  # records billing's own app client
+        base.call_command("cognito_bootstrap", stdout=io.StringIO())  # records billing's own app client
         admin = User.objects.get(email="bench@example.com")  # the bench administrator base.setup() made
         key = app_services.api_key_issue(actor=admin, name="billing").plain
         tasks.sync_schedule(at_once=True)
@@ -113,8 +133,10 @@ def main() -> None:
     RESULTS.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
     print(f"{'users':>7} {'calls':>6} {'seconds':>8}  bound (interval {runs[0]['interval_seconds']} s)")
     for run in runs:
-        print(f"{run['users']:>7,} {run['calls']:>6} {run['seconds']:>8}  {run['bound_seconds']:.0f} s "
-              f"({run['bound_seconds'] / 60:.1f} min; embedded, 300 s: {run['bound_seconds_embedded'] / 60:.1f} min)")
+        print(
+            f"{run['users']:>7,} {run['calls']:>6} {run['seconds']:>8}  {run['bound_seconds']:.0f} s "
+            f"({run['bound_seconds'] / 60:.1f} min; embedded, 300 s: {run['bound_seconds_embedded'] / 60:.1f} min)"
+        )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, also when run as a script
-from tests.support.ports import free_port  # noqa: E402
+from tests.support.ports import free_port
 
 RESULTS = ROOT / "bench" / "results" / "load.json"
 PASSWORD = "Load-Staff-Password-1!"
@@ -48,8 +48,17 @@ QUOTAS = {
     "UserAuthentication": (120, {"AdminInitiateAuth", "AdminRespondToAuthChallenge"}),
     "UserRead": (120, {"AdminGetUser"}),
     "UserResourceRead": (50, {"AdminListGroupsForUser"}),
-    "UserUpdate": (25, {"AdminUpdateUserAttributes", "AdminUserGlobalSignOut", "AdminAddUserToGroup",
-                        "AdminRemoveUserFromGroup", "AdminDisableUser", "AdminEnableUser"}),
+    "UserUpdate": (
+        25,
+        {
+            "AdminUpdateUserAttributes",
+            "AdminUserGlobalSignOut",
+            "AdminAddUserToGroup",
+            "AdminRemoveUserFromGroup",
+            "AdminDisableUser",
+            "AdminEnableUser",
+        },
+    ),
     "UserList": (30, {"ListUsers", "ListUsersInGroup"}),
 }
 
@@ -70,13 +79,23 @@ class Portal:
         self.moto_port, self.port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (work / "empty.env").write_text("")
-        keep = {k: v for k, v in os.environ.items()
-                if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_", "DATABASE_"))}
-        self.env = {**keep, "MOTO_PORT": str(self.moto_port), "PORTAL_PORT": str(self.port),
-                    "PORTAL_VAR_DIR": str(self.var), "PORTAL_WEB_WORKERS": str(workers),
-                    "PORTAL_ENV_FILE": str(work / "empty.env"), "PORTAL_START_TIMEOUT": "120",
-                    # moto's recorder, only to count the Cognito requests (make run keeps a snapshot instead)
-                    "MOTO_ENABLE_RECORDING": "1", "MOTO_RECORDER_FILEPATH": str(self.var / "moto" / "recording.jsonl")}
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "COGNITO_", "PORTAL_", "AWS_", "DATABASE_"))
+        }
+        self.env = {
+            **keep,
+            "MOTO_PORT": str(self.moto_port),
+            "PORTAL_PORT": str(self.port),
+            "PORTAL_VAR_DIR": str(self.var),
+            "PORTAL_WEB_WORKERS": str(workers),
+            "PORTAL_ENV_FILE": str(work / "empty.env"),
+            "PORTAL_START_TIMEOUT": "120",
+            # moto's recorder, only to count the Cognito requests (make run keeps a snapshot instead)
+            "MOTO_ENABLE_RECORDING": "1",
+            "MOTO_RECORDER_FILEPATH": str(self.var / "moto" / "recording.jsonl"),
+        }
         if os.environ.get("LOAD_DATABASE_URL"):  # an empty database to use instead of SQLite in the temporary directory
             self.env["DATABASE_URL"] = os.environ["LOAD_DATABASE_URL"]
         self.log = work / "run.log"
@@ -84,8 +103,14 @@ class Portal:
 
     def start(self) -> None:
         """Start scripts/run and wait until /healthz answers 200."""
-        self.process = subprocess.Popen([str(ROOT / "scripts" / "run")], cwd=ROOT, env=self.env,
-                                        stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -112,12 +137,22 @@ class Portal:
     def django_environment(self) -> None:
         """Point this process's Django at the same pool, emulator and database as the portal."""
         ids = dict(line.split("=", 1) for line in (self.var / "embedded.env").read_text().splitlines() if "=" in line)
-        os.environ.update({**{k: v for k, v in self.env.items() if k.startswith(("PORTAL_", "DATABASE_"))}, **ids,
-                           "DJANGO_SETTINGS_MODULE": "portal.settings.base", "COGNITO_EMBEDDED": "true",
-                           "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}", "COGNITO_REGION": "us-east-1",
-                           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+        os.environ.update(
+            {
+                **{k: v for k, v in self.env.items() if k.startswith(("PORTAL_", "DATABASE_"))},
+                **ids,
+                "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+                "COGNITO_EMBEDDED": "true",
+                "COGNITO_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
+                "COGNITO_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         os.environ.pop("AWS_PROFILE", None)
         if "DATABASE_URL" not in self.env:
             os.environ.pop("DATABASE_URL", None)  # the portal's database: SQLite in the temporary directory
@@ -152,8 +187,9 @@ def seed(staff: int, users: int, rng: random.Random) -> tuple[list[dict], list[d
     for number in range(staff):
         standing = "admin" if number < admins else "helpdesk"
         email = f"load.{standing}.{number:02}@example.com"
-        cognito.user_create(email, {"name": f"Load {standing} {number}"}, temporary_password=PASSWORD,
-                            send_invitation=False)
+        cognito.user_create(
+            email, {"name": f"Load {standing} {number}"}, temporary_password=PASSWORD, send_invitation=False
+        )
         cognito.user_set_password(email, PASSWORD, permanent=True)
         cognito.user_add_to_group(email, roles.staff_groups()[standing])
         people.append({"email": email, "standing": standing})
@@ -161,8 +197,9 @@ def seed(staff: int, users: int, rng: random.Random) -> tuple[list[dict], list[d
     for number in range(users):
         email = f"target.{number:04}.{rng.choice(['ops', 'sales', 'eng', 'hr'])}@example.com"
         role = roles.Role(rng.choice(roles.role_names()), rng.randint(1, roles.max_level()))
-        user = cognito.user_create(email, {"name": f"Target {number}", **roles.attributes_for(role)},
-                                   send_invitation=False)
+        user = cognito.user_create(
+            email, {"name": f"Target {number}", **roles.attributes_for(role)}, send_invitation=False
+        )
         for app in rng.sample(applications, rng.choice([0, 1, 1, 2])):
             cognito.user_add_to_group(user.sub, roles.group_for_application(app))
         targets.append({"email": email, "sub": user.sub})
@@ -211,9 +248,16 @@ class StaffMember(threading.Thread):
         page = self.request("sign-in page", "GET", "/accounts/login/")
         if page is None or page.status_code != 200:
             return False
-        answer = self.request("sign-in", "POST", "/accounts/login/", data={
-            "csrfmiddlewaretoken": CSRF.search(page.text).group(1), "email": self.person["email"],
-            "password": PASSWORD})
+        answer = self.request(
+            "sign-in",
+            "POST",
+            "/accounts/login/",
+            data={
+                "csrfmiddlewaretoken": CSRF.search(page.text).group(1),
+                "email": self.person["email"],
+                "password": PASSWORD,
+            },
+        )
         return answer is not None and answer.status_code == 302 and "/accounts/login/" not in answer.headers["Location"]
 
     def run(self) -> None:
@@ -248,8 +292,9 @@ class StaffMember(threading.Thread):
         shown = SHOWN.search(page).group(1)
         choices = [(role, level) for role in "abc" for level in (1, 2, 3) if f"{role}{level}" != shown]
         role, level = self.rng.choice(choices)
-        self.write("change role", "role_change", target, "role/",
-                   {"role": role, "level": str(level), "shown": shown}, page)
+        self.write(
+            "change role", "role_change", target, "role/", {"role": role, "level": str(level), "shown": shown}, page
+        )
 
     def grant(self, target: dict, page: str) -> None:
         """Post the access form: what the user holds plus one to three more applications."""
@@ -334,7 +379,8 @@ def check_audit(staff: list[StaffMember], since) -> list[str]:
 
 def check_index() -> tuple[list[str], int]:
     """Return how the directory index differs from a fresh reading of the whole pool, and the users read."""
-    from accounts.directory import index as directory, sync
+    from accounts.directory import index as directory
+    from accounts.directory import sync
     from accounts.models import DirectoryEntry
 
     reading = sync.read_pool()
@@ -352,8 +398,10 @@ def check_index() -> tuple[list[str], int]:
                 broken.append(f"{sub}: {name} is {getattr(entry, name)!r} in the index, {wanted[name]!r} in Cognito")
         apps = set(directory.entry_applications(entry))
         if apps != reading.applications.get(sub, set()):
-            broken.append(f"{sub}: applications {sorted(apps)} in the index, "
-                          f"{sorted(reading.applications.get(sub, set()))} in Cognito")
+            broken.append(
+                f"{sub}: applications {sorted(apps)} in the index, "
+                f"{sorted(reading.applications.get(sub, set()))} in Cognito"
+            )
     return broken, len(reading.users)
 
 
@@ -377,11 +425,15 @@ def latency_table(staff: list[StaffMember]) -> dict:
         times = sorted(seconds for seconds, _ in rows)
         statuses = Counter(status for _, status in rows)
         wanted = expected.get(kind, 200)
-        table[kind] = {"requests": len(rows), "p50_ms": round(percentile(times, 0.5) * 1000, 1),
-                       "p95_ms": round(percentile(times, 0.95) * 1000, 1), "max_ms": round(times[-1] * 1000, 1),
-                       "errors": sum(n for status, n in statuses.items() if status != wanted),
-                       "5xx": sum(n for status, n in statuses.items() if status >= 500),
-                       "statuses": {str(status): n for status, n in sorted(statuses.items())}}
+        table[kind] = {
+            "requests": len(rows),
+            "p50_ms": round(percentile(times, 0.5) * 1000, 1),
+            "p95_ms": round(percentile(times, 0.95) * 1000, 1),
+            "max_ms": round(times[-1] * 1000, 1),
+            "errors": sum(n for status, n in statuses.items() if status != wanted),
+            "5xx": sum(n for status, n in statuses.items() if status >= 500),
+            "statuses": {str(status): n for status, n in sorted(statuses.items())},
+        }
     return table
 
 
@@ -392,20 +444,27 @@ def quota_table(monitor: CallMonitor) -> dict:
     categories = {}
     for category, (quota, operations) in QUOTAS.items():
         per_second = [sum(n for op, n in second.items() if op in operations) for second in monitor.seconds]
-        categories[category] = {"default_quota_rps": quota, "peak_rps": max(per_second, default=0),
-                                "mean_rps": round(sum(per_second) / seconds, 1)}
+        categories[category] = {
+            "default_quota_rps": quota,
+            "peak_rps": max(per_second, default=0),
+            "mean_rps": round(sum(per_second) / seconds, 1),
+        }
     return {"by_operation": dict(total.most_common()), "categories": categories}
 
 
 def print_report(document: dict) -> None:
     """Print the tables and the invariants."""
     setup = document["setup"]
-    print(f"\n{setup['staff']} staff ({setup['administrators']} administrators) for {setup['seconds']} s on "
-          f"gunicorn with {setup['workers']} workers, {setup['users']} target users, database {setup['database']}")
+    print(
+        f"\n{setup['staff']} staff ({setup['administrators']} administrators) for {setup['seconds']} s on "
+        f"gunicorn with {setup['workers']} workers, {setup['users']} target users, database {setup['database']}"
+    )
     print(f"  {'kind':14} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'errors':>7} {'5xx':>4}  statuses")
     for kind, row in document["latency"].items():
-        print(f"  {kind:14} {row['requests']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8} "
-              f"{row['errors']:>7} {row['5xx']:>4}  {row['statuses']}")
+        print(
+            f"  {kind:14} {row['requests']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['max_ms']:>8} "
+            f"{row['errors']:>7} {row['5xx']:>4}  {row['statuses']}"
+        )
     print(f"  {document['requests']} requests, {document['requests_per_second']} per second")
     print("\nWrites (from the audit)")
     for action, outcomes in document["write_outcomes"].items():
@@ -414,8 +473,10 @@ def print_report(document: dict) -> None:
         print(f"    {count:4} x {reason}")
     print("\nCognito requests during the load, per quota category (requests per second)")
     for category, row in document["cognito"]["categories"].items():
-        print(f"  {category:20} peak {row['peak_rps']:>4}  mean {row['mean_rps']:>5}  "
-              f"default quota {row['default_quota_rps']}")
+        print(
+            f"  {category:20} peak {row['peak_rps']:>4}  mean {row['mean_rps']:>5}  "
+            f"default quota {row['default_quota_rps']}"
+        )
     print(f"  by operation: {document['cognito']['by_operation']}")
     print("\nInvariants")
     for name, problems in document["invariants"].items():
@@ -452,8 +513,10 @@ def write_outcomes(since) -> tuple[dict, dict]:
 
     writes = AuditEvent.objects.filter(at__gte=since, action__in=["role_change", "access_set"])
     rows = writes.values("action", "outcome").annotate(n=Count("id"))
-    outcomes = {action: {row["outcome"]: row["n"] for row in rows if row["action"] == action}
-                for action in ("role_change", "access_set")}
+    outcomes = {
+        action: {row["outcome"]: row["n"] for row in rows if row["action"] == action}
+        for action in ("role_change", "access_set")
+    }
     refused = writes.exclude(outcome=AuditEvent.SUCCESS).values_list("error", flat=True)
     reasons = Counter(error[:90] for error in refused)
     return outcomes, dict(reasons.most_common())
@@ -476,17 +539,29 @@ def measure(portal: Portal, args) -> dict:
     return {
         "command": "python bench/load.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "setup": {"staff": args.staff, "administrators": sum(p["standing"] == "admin" for p in people),
-                  "seconds": args.seconds, "workers": args.workers, "users": args.users, "pool_users": pool_users,
-                  "think_seconds": THINK, "after_opening": AFTER_OPENING, "cpus": os.cpu_count(),
-                  "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]},
-        "latency": latency, "requests": requests_made, "requests_per_second": round(requests_made / elapsed, 1),
-        "write_outcomes": outcomes, "write_refusals": refusals, "cognito": quota_table(monitor),
+        "setup": {
+            "staff": args.staff,
+            "administrators": sum(p["standing"] == "admin" for p in people),
+            "seconds": args.seconds,
+            "workers": args.workers,
+            "users": args.users,
+            "pool_users": pool_users,
+            "think_seconds": THINK,
+            "after_opening": AFTER_OPENING,
+            "cpus": os.cpu_count(),
+            "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        },
+        "latency": latency,
+        "requests": requests_made,
+        "requests_per_second": round(requests_made / elapsed, 1),
+        "write_outcomes": outcomes,
+        "write_refusals": refusals,
+        "cognito": quota_table(monitor),
         "client_failures": [f for member in staff for f in member.failures][:50],
         "invariants": {
             "no 5xx": [f"{kind}: {row['5xx']} answers 5xx" for kind, row in latency.items() if row["5xx"]],
-            "every staff member signed in and stopped in time": stuck + [
-                f for member in staff for f in member.failures if "could not sign in" in f],
+            "every staff member signed in and stopped in time": stuck
+            + [f for member in staff for f in member.failures if "could not sign in" in f],
             f"every touched user holds exactly one role ({len(touched)} users)": check_roles(touched),
             "one audit event per attempted write and per sign-in": check_audit(staff, since),
             "the index matches Cognito": index_problems,
@@ -496,19 +571,24 @@ def measure(portal: Portal, args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=env_int("LOAD_SECONDS", 60), choices=range(1, 601),
-                        metavar="1..600")
+    parser.add_argument(
+        "--seconds", type=int, default=env_int("LOAD_SECONDS", 60), choices=range(1, 601), metavar="1..600"
+    )
     parser.add_argument("--staff", type=int, default=env_int("LOAD_STAFF", 20), choices=range(1, 51), metavar="1..50")
-    parser.add_argument("--users", type=int, default=env_int("LOAD_USERS", 300), choices=range(10, 5001),
-                        metavar="10..5000")
+    parser.add_argument(
+        "--users", type=int, default=env_int("LOAD_USERS", 300), choices=range(10, 5001), metavar="10..5000"
+    )
     parser.add_argument("--workers", type=int, default=4, choices=range(1, 17), metavar="1..16")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where to write the JSON ({RESULTS.name})")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portal-load-"))
     portal = Portal(work, args.workers)
-    print(f"starting the portal ({args.workers} workers) on {portal.url}, the emulator on port {portal.moto_port}; "
-          f"log: {portal.log}", flush=True)
+    print(
+        f"starting the portal ({args.workers} workers) on {portal.url}, the emulator on port {portal.moto_port}; "
+        f"log: {portal.log}",
+        flush=True,
+    )
     try:
         portal.start()
         portal.django_environment()

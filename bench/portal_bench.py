@@ -24,9 +24,9 @@ from moto import mock_aws
 
 from accounts import cognito
 from accounts.directory import services
+from accounts.models import DirectoryEntry
 from accounts.rules import roles
 from accounts.signin import flows, tokens
-from accounts.models import DirectoryEntry
 
 RESULTS = bench.ROOT / "bench" / "results" / "portal.json"
 PASSWORD = "Bench-Staff-Password-1!"
@@ -101,7 +101,8 @@ def signin_calls() -> tuple[dict, str]:
     age_session(again)
     interval = settings.PORTAL_SESSION_REVALIDATE_SECONDS
     result[f"ordinary page, once per {interval} s (session revalidation)"] = measured(
-        lambda: get_ok(again, reverse("home")))
+        lambda: get_ok(again, reverse("home"))
+    )
     return result, again.session[flows.common.TOKENS]["id"]
 
 
@@ -115,8 +116,14 @@ def per_call_us(functions: dict, *, rounds: int, number: int) -> dict:
             for _ in range(number):
                 function()
             samples[name].append((time.perf_counter() - started) / number * 1e6)
-    return {name: {"median_us": round(statistics.median(values), 1), "best_us": round(min(values), 1),
-                   "calls": rounds * number} for name, values in samples.items()}
+    return {
+        name: {
+            "median_us": round(statistics.median(values), 1),
+            "best_us": round(min(values), 1),
+            "calls": rounds * number,
+        }
+        for name, values in samples.items()
+    }
 
 
 def verification(id_token: str, number: int) -> dict:
@@ -125,12 +132,18 @@ def verification(id_token: str, number: int) -> dict:
     key = tokens.keys.key(jwt.get_unverified_header(id_token)["kid"]).key
     audience = settings.COGNITO_APP_CLIENT_ID
     portal, plain = "accounts.signin.tokens.verify_id_token (cached keys)", "jwt.decode (signature, exp, aud only)"
-    functions = {portal: lambda: tokens.verify_id_token(id_token),
-                 plain: lambda: jwt.decode(id_token, key, algorithms=["RS256"], audience=audience)}
+    functions = {
+        portal: lambda: tokens.verify_id_token(id_token),
+        plain: lambda: jwt.decode(id_token, key, algorithms=["RS256"], audience=audience),
+    }
     with JwksFetches() as fetches, cognito.count_calls() as calls:
         timings = per_call_us(functions, rounds=9, number=number)
-    return {**timings, "ratio": round(timings[portal]["best_us"] / timings[plain]["best_us"], 2),
-            "cognito_calls": sum(calls.values()), "jwks_downloads": fetches.count}
+    return {
+        **timings,
+        "ratio": round(timings[portal]["best_us"] / timings[plain]["best_us"], 2),
+        "cognito_calls": sum(calls.values()),
+        "jwks_downloads": fetches.count,
+    }
 
 
 def large_sync(pool_id: str, users: int) -> dict:
@@ -142,10 +155,15 @@ def large_sync(pool_id: str, users: int) -> dict:
         report = services.directory_sync(actor="bench")
     seconds = time.perf_counter() - started
     return {
-        "users": report.users, "seconds": round(seconds, 2), "listing_seconds": round(report.read_seconds, 2),
-        "portal_seconds": round(seconds - report.read_seconds, 2), "calls": sum(calls.values()),
-        "minimum_calls": report.minimum_calls, "staff_group_calls": report.staff_calls,
-        "ratio": round(sum(calls.values()) / report.minimum_calls, 4), "by_operation": dict(calls),
+        "users": report.users,
+        "seconds": round(seconds, 2),
+        "listing_seconds": round(report.read_seconds, 2),
+        "portal_seconds": round(seconds - report.read_seconds, 2),
+        "calls": sum(calls.values()),
+        "minimum_calls": report.minimum_calls,
+        "staff_group_calls": report.staff_calls,
+        "ratio": round(sum(calls.values()) / report.minimum_calls, 4),
+        "by_operation": dict(calls),
         "added": report.counts["added"],
     }
 
@@ -155,8 +173,9 @@ def list_subs() -> list[str]:
     from moto.cognitoidp.models import cognitoidp_backends
     from moto.core import DEFAULT_ACCOUNT_ID
 
-    return list(cognitoidp_backends[DEFAULT_ACCOUNT_ID][settings.COGNITO_REGION].user_pools[
-        settings.COGNITO_USER_POOL_ID].users)
+    return list(
+        cognitoidp_backends[DEFAULT_ACCOUNT_ID][settings.COGNITO_REGION].user_pools[settings.COGNITO_USER_POOL_ID].users
+    )
 
 
 def print_table(results: dict) -> None:
@@ -169,12 +188,16 @@ def print_table(results: dict) -> None:
     for label, value in check.items():
         if isinstance(value, dict):
             print(f"  {label:55} {value['median_us']:8.1f} us (best {value['best_us']:.1f}, {value['calls']} calls)")
-    print(f"  {'ratio':55} {check['ratio']:8.2f}   Cognito calls {check['cognito_calls']}, "
-          f"JWKS downloads {check['jwks_downloads']}")
+    print(
+        f"  {'ratio':55} {check['ratio']:8.2f}   Cognito calls {check['cognito_calls']}, "
+        f"JWKS downloads {check['jwks_downloads']}"
+    )
     run = results["sync"]
-    print(f"\ncognito_sync at {run['users']} users: {run['seconds']} s ({run['listing_seconds']} s listing in the "
-          f"emulator, {run['portal_seconds']} s in the portal); calls {run['calls']}, minimum {run['minimum_calls']} "
-          f"(+{run['staff_group_calls']} staff groups): ratio {run['ratio']}")
+    print(
+        f"\ncognito_sync at {run['users']} users: {run['seconds']} s ({run['listing_seconds']} s listing in the "
+        f"emulator, {run['portal_seconds']} s in the portal); calls {run['calls']}, minimum {run['minimum_calls']} "
+        f"(+{run['staff_group_calls']} staff groups): ratio {run['ratio']}"
+    )
 
 
 def main() -> None:

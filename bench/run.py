@@ -30,8 +30,12 @@ MISSING = "not measured: module missing"
 
 def rows_directory(data: dict) -> tuple[list, list]:
     """Return (calls, ratios) rows from bench/directory_bench.py's results."""
-    wanted = {"list page": "directory page", "list page, search and filter": "directory page, search and filter",
-              "user page": "user page", "role change": "role change"}
+    wanted = {
+        "list page": "directory page",
+        "list page, search and filter": "directory page, search and filter",
+        "user page": "user page",
+        "role change": "role change",
+    }
     ops = data["calls_per_operation"]
     calls = [call_row(label, ops[key]) for key, label in wanted.items()]
     calls += [call_row(key, value) for key, value in ops.items() if key.startswith("grant of")]
@@ -41,8 +45,14 @@ def rows_directory(data: dict) -> tuple[list, list]:
     ratios = []
     for size, pages in data["list_page"].items():
         live = pages["live: ListUsers + AdminListGroupsForUser x50"]
-        ratios.append(ratio_row("live listing / directory page", int(size), pages["ratio live / index first page"],
-                                f"{live['median_ms']:.0f} ms / {pages['index: first page']['median_ms']:.1f} ms"))
+        ratios.append(
+            ratio_row(
+                "live listing / directory page",
+                int(size),
+                pages["ratio live / index first page"],
+                f"{live['median_ms']:.0f} ms / {pages['index: first page']['median_ms']:.1f} ms",
+            )
+        )
     ratios.append(sync_ratio(sync))
     return calls, ratios
 
@@ -55,10 +65,15 @@ def rows_portal(data: dict) -> tuple[list, list]:
         calls.append(call_row(label, row["calls"], extra))
     check = data["token_verification"]
     portal, bare = (value for value in check.values() if isinstance(value, dict))
-    ratios = [ratio_row("token verification / bare PyJWT decode", None, check["ratio"],
-                        f"{portal['best_us']:.0f} us / {bare['best_us']:.0f} us per token "
-                        "(best of 9 rounds), keys cached"),
-              sync_ratio(data["sync"])]
+    ratios = [
+        ratio_row(
+            "token verification / bare PyJWT decode",
+            None,
+            check["ratio"],
+            f"{portal['best_us']:.0f} us / {bare['best_us']:.0f} us per token (best of 9 rounds), keys cached",
+        ),
+        sync_ratio(data["sync"]),
+    ]
     calls.append(call_row(f"sync ({data['sync']['users']:,} users)", data["sync"]["by_operation"]))
     return calls, ratios
 
@@ -66,12 +81,23 @@ def rows_portal(data: dict) -> tuple[list, list]:
 def rows_access(data: dict) -> tuple[list, list]:
     """Return (calls, ratios) rows from bench/access_bench.py's results."""
     api = data["results"]["access-check API (portal)"]
-    calls = [{"operation": "access check", "calls": api["cognito_requests_per_check"], "by_operation": {},
-              "note": f"{api['cognito_requests']} emulator requests over {api['requests']} checks"}]
+    calls = [
+        {
+            "operation": "access check",
+            "calls": api["cognito_requests_per_check"],
+            "by_operation": {},
+            "note": f"{api['cognito_requests']} emulator requests over {api['requests']} checks",
+        }
+    ]
     alone = data["results"]["token verification alone"]
-    ratios = [ratio_row("access check / token verification alone (throughput)", None,
-                        data["throughput_ratio_api_over_verification"],
-                        f"{api['per_second']} / {alone['per_second']} requests/s, one worker")]
+    ratios = [
+        ratio_row(
+            "access check / token verification alone (throughput)",
+            None,
+            data["throughput_ratio_api_over_verification"],
+            f"{api['per_second']} / {alone['per_second']} requests/s, one worker",
+        )
+    ]
     return calls, ratios
 
 
@@ -82,22 +108,39 @@ def rows_bulk(data: dict) -> tuple[list, list]:
         if run["rate_setting"] == 1000:  # the unpaced run measures the emulator, not the pacing
             continue
         kind = "same file again" if "re-run" in label else f"{run['workers']} worker" + "s" * (run["workers"] > 1)
-        ratios.append(ratio_row(f"import calls/s / configured rate ({kind})", None,
-                                round(run["calls_per_second"] / run["rate_setting"], 3),
-                                f"{run['calls_per_second']} calls/s = {run['rows_per_second']} rows/s x "
-                                f"{run['calls_per_row']} calls/row over {run['rows']} rows; {run['rate_setting']} "
-                                "configured"))
+        ratios.append(
+            ratio_row(
+                f"import calls/s / configured rate ({kind})",
+                None,
+                round(run["calls_per_second"] / run["rate_setting"], 3),
+                f"{run['calls_per_second']} calls/s = {run['rows_per_second']} rows/s x "
+                f"{run['calls_per_row']} calls/row over {run['rows']} rows; {run['rate_setting']} "
+                "configured",
+            )
+        )
         if "re-run" not in label and not calls:
-            calls.append({"operation": "import, one new user (role and an application)", "calls": run["calls_per_row"],
-                          "by_operation": {}, "note": f"mean over {run['rows']} rows"})
+            calls.append(
+                {
+                    "operation": "import, one new user (role and an application)",
+                    "calls": run["calls_per_row"],
+                    "by_operation": {},
+                    "note": f"mean over {run['rows']} rows",
+                }
+            )
     if "preview" in data:
         run = data["preview"]
-        calls.append({"operation": f"import preview (dry run), {run['rows']:,} rows", "calls": run["cognito_calls"],
-                      "by_operation": {}, "note": f"upload request {run.get('upload_request_seconds', '?')} s "
-                      f"({run.get('rows_planned_in_request', '?')} rows planned in it); the worker's preview "
-                      f"{run['seconds']} s ({run['rows_per_second']} rows/s, "
-                      f"{run['database']}); another writer's longest wait meanwhile "
-                      f"{run['other_write_longest_wait_s']} s, errors: {run['other_write_errors'] or 'none'}"})
+        calls.append(
+            {
+                "operation": f"import preview (dry run), {run['rows']:,} rows",
+                "calls": run["cognito_calls"],
+                "by_operation": {},
+                "note": f"upload request {run.get('upload_request_seconds', '?')} s "
+                f"({run.get('rows_planned_in_request', '?')} rows planned in it); the worker's preview "
+                f"{run['seconds']} s ({run['rows_per_second']} rows/s, "
+                f"{run['database']}); another writer's longest wait meanwhile "
+                f"{run['other_write_longest_wait_s']} s, errors: {run['other_write_errors'] or 'none'}",
+            }
+        )
     return calls, ratios
 
 
@@ -105,12 +148,22 @@ def rows_freshness(data: dict) -> tuple[list, list]:
     """Return (calls, ratios) rows from bench/freshness_bench.py's results: a console change to the API's answer."""
     calls, ratios = [], []
     for run in data["runs"]:
-        calls.append(call_row(f"sync on the schedule, console change to the API's answer ({run['users']:,} users)",
-                              run["by_operation"], f"{run['seconds']} s at {run['rate_per_second']:g} calls/s"))
-        ratios.append(ratio_row("freshness bound (s): interval + worker poll + sync and check", run["users"],
-                                round(run["bound_seconds"], 1),
-                                f"{run['interval_seconds']} + 1 + {run['seconds']} s; embedded (300 s): "
-                                f"{run['bound_seconds_embedded']:.0f} s"))
+        calls.append(
+            call_row(
+                f"sync on the schedule, console change to the API's answer ({run['users']:,} users)",
+                run["by_operation"],
+                f"{run['seconds']} s at {run['rate_per_second']:g} calls/s",
+            )
+        )
+        ratios.append(
+            ratio_row(
+                "freshness bound (s): interval + worker poll + sync and check",
+                run["users"],
+                round(run["bound_seconds"], 1),
+                f"{run['interval_seconds']} + 1 + {run['seconds']} s; embedded (300 s): "
+                f"{run['bound_seconds_embedded']:.0f} s",
+            )
+        )
     return calls, ratios
 
 
@@ -126,9 +179,12 @@ def ratio_row(name: str, users: int | None, value: float, detail: str) -> dict:
 
 def sync_ratio(sync: dict) -> dict:
     """Return the sync-against-minimum row of one sync run."""
-    return ratio_row("sync calls / minimum", sync["users"], round(sync["calls"] / sync["minimum_calls"], 4),
-                     f"{sync['calls']} / {sync['minimum_calls']} (+{sync['staff_group_calls']} staff groups), "
-                     f"{sync['seconds']} s")
+    return ratio_row(
+        "sync calls / minimum",
+        sync["users"],
+        round(sync["calls"] / sync["minimum_calls"], 4),
+        f"{sync['calls']} / {sync['minimum_calls']} (+{sync['staff_group_calls']} staff groups), {sync['seconds']} s",
+    )
 
 
 # name: (script, options, options with --quick, how to read its results). The import is paced at the configured
@@ -157,23 +213,37 @@ def run_bench(name: str, quick: bool, options: list[str] | None = None) -> dict:
     options = options if options is not None else quick_options if quick else default
     command = [sys.executable, str(path), *options]
     log = RESULTS / f"{name}.log"
-    print(f"running {' '.join([Path(command[0]).name, *command[1:]])} (output: {log.relative_to(ROOT)})",
-          flush=True)
+    print(f"running {' '.join([Path(command[0]).name, *command[1:]])} (output: {log.relative_to(ROOT)})", flush=True)
     started = time.monotonic()
     with log.open("w") as output:
-        code = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
+        code = subprocess.run(
+            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        ).returncode
     seconds = round(time.monotonic() - started, 1)
     if code:
         tail = log.read_text().splitlines()[-15:]
         print("\n".join("    " + line for line in tail))
         return {"status": f"not measured: failed (exit {code}), see {log.relative_to(ROOT)}", "seconds": seconds}
-    return {"status": "measured", "seconds": seconds, "script": f"bench/{script}",
-            "results": json.loads(results_file(name, options).read_text())}
+    return {
+        "status": "measured",
+        "seconds": seconds,
+        "script": f"bench/{script}",
+        "results": json.loads(results_file(name, options).read_text()),
+    }
 
 
-ORDER = ["sign-in", "ordinary page", "directory page", "user page", "role change", "grant", "same grant", "revoke",
-         "access check", "sync"]
+ORDER = [
+    "sign-in",
+    "ordinary page",
+    "directory page",
+    "user page",
+    "role change",
+    "grant",
+    "same grant",
+    "revoke",
+    "access check",
+    "sync",
+]
 
 
 def order(row: dict) -> tuple:
@@ -224,15 +294,18 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    runs = {name: run_bench(name, args.quick, [] if name == "bulk" and args.bulk_full else None)
-            for name in (args.only or BENCHES)}
+    runs = {
+        name: run_bench(name, args.quick, [] if name == "bulk" and args.bulk_full else None)
+        for name in (args.only or BENCHES)
+    }
     calls, ratios = gather(runs)
     document = {
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.monotonic() - started, 1),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "calls_per_operation": calls, "ratios": ratios,
+        "calls_per_operation": calls,
+        "ratios": ratios,
         "benches": {name: {key: value for key, value in run.items() if key != "results"} for name, run in runs.items()},
         "sources": {name: run["results"] for name, run in runs.items() if "results" in run},
     }

@@ -13,10 +13,14 @@ from cognito_access import Config, TokenError, Verifier
 _region = os.environ.get("COGNITO_REGION", "us-east-1")
 _pool = os.environ["COGNITO_USER_POOL_ID"]
 _endpoint = os.environ.get("COGNITO_ENDPOINT_URL", "").rstrip("/")
-verifier = Verifier(Config(
-    region=_region, user_pool_id=_pool, client_ids=(os.environ["COGNITO_CLIENT_ID_BILLING"],),
-    jwks_url=f"{_endpoint}/{_pool}/.well-known/jwks.json" if _endpoint else "",
-))
+verifier = Verifier(
+    Config(
+        region=_region,
+        user_pool_id=_pool,
+        client_ids=(os.environ["COGNITO_CLIENT_ID_BILLING"],),
+        jwks_url=f"{_endpoint}/{_pool}/.well-known/jwks.json" if _endpoint else "",
+    )
+)
 
 
 def application(environ, start_response):

@@ -10,7 +10,14 @@ Django views: `from cognito_access.decorators import require_application`. Plain
 """
 
 from cognito_access.access import (
-    Access, Config, Forbidden, Verifier, applications_of, held_roles, role_attribute, role_of,
+    Access,
+    Config,
+    Forbidden,
+    Verifier,
+    applications_of,
+    held_roles,
+    role_attribute,
+    role_of,
 )
 from cognito_access.revocations import FeedUnavailable, RevocationFeed
 from cognito_access.tokens import Claims, KeySet, KeysUnavailable, TokenError, issuer_for, verify, verify_any
@@ -18,7 +25,21 @@ from cognito_access.tokens import Claims, KeySet, KeysUnavailable, TokenError, i
 __version__ = "1.0.0"
 
 __all__ = [
-    "Access", "Claims", "Config", "FeedUnavailable", "Forbidden", "KeySet", "KeysUnavailable", "RevocationFeed",
-    "TokenError", "Verifier",
-    "applications_of", "held_roles", "issuer_for", "role_attribute", "role_of", "verify", "verify_any",
+    "Access",
+    "Claims",
+    "Config",
+    "FeedUnavailable",
+    "Forbidden",
+    "KeySet",
+    "KeysUnavailable",
+    "RevocationFeed",
+    "TokenError",
+    "Verifier",
+    "applications_of",
+    "held_roles",
+    "issuer_for",
+    "role_attribute",
+    "role_of",
+    "verify",
+    "verify_any",
 ]

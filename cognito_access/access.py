@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cognito_access.revocations import RevocationFeed
-from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any  # noqa: F401
+from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any
 
 DEFAULT_ROLES = ("a", "b", "c")
 DEFAULT_PREFIX = "app-"
@@ -49,7 +49,7 @@ def role_of(attributes: Mapping[str, object], role_names: Iterable[str]) -> tupl
 
 def applications_of(groups: Iterable[str], prefix: str) -> tuple[str, ...]:
     """Return the applications that these groups grant, sorted (other groups are ignored)."""
-    names = (group[len(prefix):] for group in groups if group.startswith(prefix) and len(group) > len(prefix))
+    names = (group[len(prefix) :] for group in groups if group.startswith(prefix) and len(group) > len(prefix))
     return tuple(sorted(names))
 
 
@@ -122,8 +122,9 @@ class Verifier:
         self.config = config
         self.keys = keys or KeySet(config.keys_url, refetch_seconds=config.refetch_seconds, timeout=config.timeout)
         if revocations is None and config.revocations_url:
-            revocations = RevocationFeed(config.revocations_url, config.api_key, interval=config.revocations_seconds,
-                                         timeout=config.timeout)
+            revocations = RevocationFeed(
+                config.revocations_url, config.api_key, interval=config.revocations_seconds, timeout=config.timeout
+            )
         self.revocations = revocations
 
     def verify(self, token: str, token_use: str | None = None) -> Claims:
@@ -136,8 +137,9 @@ class Verifier:
                 raise TokenError(REVOKED)
         return claims
 
-    def access(self, claims: Claims, application: str, *, roles: Iterable[str] | None = None,
-               min_level: int = 1) -> Access:
+    def access(
+        self, claims: Claims, application: str, *, roles: Iterable[str] | None = None, min_level: int = 1
+    ) -> Access:
         """Return what verified claims grant in `application`.
 
         Raise Forbidden without the application's group, and, when `roles` is given, unless the
@@ -152,13 +154,27 @@ class Verifier:
             raise Forbidden(f"This account's role does not allow this part of {application}.")
         return Access(application, claims, applications, role, level, held)
 
-    def check(self, token: str, application: str, *, token_use: str | None = None,
-              roles: Iterable[str] | None = None, min_level: int = 1) -> Access:
+    def check(
+        self,
+        token: str,
+        application: str,
+        *,
+        token_use: str | None = None,
+        roles: Iterable[str] | None = None,
+        min_level: int = 1,
+    ) -> Access:
         """Verify the token, then return what it grants in `application` (TokenError, then Forbidden)."""
         return self.access(self.verify(token, token_use), application, roles=roles, min_level=min_level)
 
 
 __all__ = [
-    "Access", "Config", "Forbidden", "TokenError", "Verifier", "applications_of", "held_roles", "role_attribute",
+    "Access",
+    "Config",
+    "Forbidden",
+    "TokenError",
+    "Verifier",
+    "applications_of",
+    "held_roles",
+    "role_attribute",
     "role_of",
 ]

@@ -36,8 +36,14 @@ def bearer_from_request(request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def require_application(application: str, *, roles: Iterable[str] | None = None, min_level: int = 1,
-                        verifier: Verifier | None = None, token_from: Callable | None = None) -> Callable:
+def require_application(
+    application: str,
+    *,
+    roles: Iterable[str] | None = None,
+    min_level: int = 1,
+    verifier: Verifier | None = None,
+    token_from: Callable | None = None,
+) -> Callable:
     """Let a view run only for members of `application`; set request.cognito_access (role, level...).
 
     No or invalid token: 401 with WWW-Authenticate; not a member, or a role not in `roles`

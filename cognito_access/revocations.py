@@ -44,8 +44,15 @@ def http_transport(url: str, headers: dict, timeout: tuple[float, float]) -> tup
 class RevocationFeed:
     """The revocations the portal published, polled in the background; thread-safe, one per process."""
 
-    def __init__(self, url: str, api_key: str, *, interval: float = 10, timeout: tuple[float, float] = (3, 10),
-                 transport: Transport | None = None):
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        interval: float = 10,
+        timeout: tuple[float, float] = (3, 10),
+        transport: Transport | None = None,
+    ):
         self.url, self.interval, self.timeout = url, interval, timeout
         self._headers = {"Authorization": f"Api-Key {api_key}"}
         self._transport = transport or http_transport
@@ -77,8 +84,7 @@ class RevocationFeed:
 
     def _page(self) -> dict:
         """Fetch one page after the cursor; raise FeedUnavailable unless the portal answered 200 with a page."""
-        status, body = self._transport(f"{self.url}?{urlencode({'after': self._cursor})}", self._headers,
-                                       self.timeout)
+        status, body = self._transport(f"{self.url}?{urlencode({'after': self._cursor})}", self._headers, self.timeout)
         if status != 200 or not isinstance(body, dict) or not isinstance(body.get("revocations"), list):
             raise FeedUnavailable(f"The revocation feed answered {status}: {json.dumps(body)[:200]}")
         return body

@@ -96,8 +96,14 @@ class KeySet:
     `timeout` into properties read from elsewhere (the portal reads Django settings).
     """
 
-    def __init__(self, url: str = "", *, refetch_seconds: float = 60, timeout: tuple[float, float] = (3, 10),
-                 failure_seconds: float = 10):
+    def __init__(
+        self,
+        url: str = "",
+        *,
+        refetch_seconds: float = 60,
+        timeout: tuple[float, float] = (3, 10),
+        failure_seconds: float = 10,
+    ):
         self._config = (url, refetch_seconds, timeout, failure_seconds)
         self._lock = threading.Lock()  # held by the one download in progress
         self._cache: tuple[str, dict[str, jwt.PyJWK]] = ("", {})  # (url, keys), replaced whole

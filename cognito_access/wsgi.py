@@ -26,8 +26,7 @@ def bearer_token(environ: dict) -> str:
 def refusal(status: int, message: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """Return (status line, headers, body) of a JSON refusal."""
     body = json.dumps({"error": message}).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-               ("Cache-Control", "no-store")]
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")]
     if status == 401:
         headers.append(("WWW-Authenticate", 'Bearer realm="cognito"'))
     if status == 503:
@@ -59,9 +58,16 @@ class AccessMiddleware:
     the pool's keys unreadable: 503.
     """
 
-    def __init__(self, app: Callable, verifier: Verifier, application: str, *,
-                 token_from: Callable[[dict], str] = bearer_token, roles: Iterable[str] | None = None,
-                 min_level: int = 1):
+    def __init__(
+        self,
+        app: Callable,
+        verifier: Verifier,
+        application: str,
+        *,
+        token_from: Callable[[dict], str] = bearer_token,
+        roles: Iterable[str] | None = None,
+        min_level: int = 1,
+    ):
         self.app, self.verifier, self.application = app, verifier, application
         self.token_from, self.rules = token_from, {"roles": roles, "min_level": min_level}
 

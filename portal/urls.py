@@ -2,8 +2,8 @@
 
 from django.urls import include, path
 
-from accounts.admin import portal_site
 from accounts import pages
+from accounts.admin import portal_site
 from accounts.applications import api
 
 urlpatterns = [

@@ -75,8 +75,11 @@ def cognito_rules() -> dict:
             if user is not None and user.status is UserStatus.RESET_REQUIRED:
                 user.status = UserStatus.CONFIRMED  # as Cognito: the emailed code ends the reset
 
-    return {"admin_initiate_auth": admin_initiate_auth, "initiate_auth": initiate_auth,
-            "confirm_forgot_password": confirm_forgot_password}
+    return {
+        "admin_initiate_auth": admin_initiate_auth,
+        "initiate_auth": initiate_auth,
+        "confirm_forgot_password": confirm_forgot_password,
+    }
 
 
 # --- The snapshot -------------------------------------------------------------------------------------
@@ -96,8 +99,11 @@ class _Unpickler(pickle.Unpickler):
 
 def state_dump() -> bytes:
     """Return moto's cognito-idp state, every account and region, as bytes."""
-    state = {(account, region): vars(backend) for account, backends in cognitoidp_backends.items()
-             for region, backend in backends.items()}
+    state = {
+        (account, region): vars(backend)
+        for account, backends in cognitoidp_backends.items()
+        for region, backend in backends.items()
+    }
     out = io.BytesIO()
     _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(state)
     return out.getvalue()
@@ -171,8 +177,10 @@ def main(argv: list[str]) -> None:
     try:
         snapshots.load()
     except Exception as exc:  # a file from another moto version, or damaged
-        sys.exit(f"embedded Cognito: cannot read {args.state} ({exc.__class__.__name__}: {exc}); "
-                 "move it away to start afresh.")
+        sys.exit(
+            f"embedded Cognito: cannot read {args.state} ({exc.__class__.__name__}: {exc}); "
+            "move it away to start afresh."
+        )
 
     def stop(_number, _frame):
         snapshots.save()
@@ -181,8 +189,13 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=snapshots.run, daemon=True).start()
-    run_simple(args.host, args.port, snapshots.app(DomainDispatcherApplication(create_backend_app)), threaded=True,
-               request_handler=MotoRequestHandler)
+    run_simple(
+        args.host,
+        args.port,
+        snapshots.app(DomainDispatcherApplication(create_backend_app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,16 @@ def run_worker(max_tasks: int | None = None) -> None:
     holds the test's transaction (as Django's own test cases prevent for requests), so it is left open here.
     """
     with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-               max_tasks=max_tasks, worker_id="test-worker", excluded_queue_names=[]).run()
+        Worker(
+            queue_names=["default"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=max_tasks,
+            worker_id="test-worker",
+            excluded_queue_names=[],
+        ).run()
 
 
 def outcomes(job) -> dict[str, tuple[str, str]]:

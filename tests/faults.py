@@ -25,15 +25,18 @@ class _Raw:
 def error_response(code: str, status: int = 400, message: str = "simulated") -> AWSResponse:
     """Return an HTTP response carrying a Cognito JSON error."""
     body = json.dumps({"__type": code, "message": message}).encode()
-    return AWSResponse("https://cognito-idp.invalid/", status, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(body))
+    return AWSResponse(
+        "https://cognito-idp.invalid/", status, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(body)
+    )
 
 
 NOWHERE = "https://cognito-idp.invalid/"
 
 
 @contextmanager
-def cognito_fault(code: str = "TooManyRequestsException", *, operations=None, after: int = 0,
-                  times: int = 10**6, status: int = 400):
+def cognito_fault(
+    code: str = "TooManyRequestsException", *, operations=None, after: int = 0, times: int = 10**6, status: int = 400
+):
     """Let `after` matching requests through, then fail the next `times` ones before moto applies them.
 
     botocore emits before-send to every handler and keeps the first response, so moto's own handler
@@ -135,8 +138,11 @@ def cognito_hung(*, operations=None):
             hang.now += hang.attempts[-1].connect_timeout + hang.attempts[-1].read_timeout
         raise ReadTimeoutError(endpoint_url=request.url)
 
-    with (cognito.watch_attempts() as hang.attempts, mock.patch.object(cognito.client, "_clock", lambda: hang.now),
-          mock.patch.object(cognito.client, "_sleep", hang.sleep)):
+    with (
+        cognito.watch_attempts() as hang.attempts,
+        mock.patch.object(cognito.client, "_clock", lambda: hang.now),
+        mock.patch.object(cognito.client, "_sleep", hang.sleep),
+    ):
         cognito.on_event("before-send.cognito-idp", handler, first=True)
         try:
             yield hang

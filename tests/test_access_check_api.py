@@ -9,15 +9,16 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import cognito
-from accounts.applications import api_keys, services as app_services
-from accounts.directory import services
-from accounts.signin import tokens
-from accounts.models import ApiKey, Application
 from accounts.applications import api as api_views
+from accounts.applications import api_keys
+from accounts.applications import services as app_services
 from accounts.applications.api import UNAUTHORIZED
+from accounts.directory import services
+from accounts.models import ApiKey, Application
+from accounts.signin import tokens
 from tests import tokens_helpers as forge
-from tests.support.apps import token_after_revocations
 from tests.conftest import USER_PASSWORD
+from tests.support.apps import token_after_revocations
 from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +79,12 @@ def test_a_role_change_is_answered_at_once(api, bella, admin_user, settings):
     user, signed_in = bella
     services.role_change(actor=admin_user, sub=user.sub, role="c", level=1, shown="b2")
     assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED  # signed out: issued before
-    assert api(after(user, settings)).json() == {"allowed": True, "role": "c", "level": 1,
-                                                 "applications": ["billing", "crm"]}
+    assert api(after(user, settings)).json() == {
+        "allowed": True,
+        "role": "c",
+        "level": 1,
+        "applications": ["billing", "crm"],
+    }
 
 
 def test_a_revoked_application_is_refused_at_once(api, bella, admin_user, settings):
@@ -105,8 +110,12 @@ def test_drift_answers_no_role(api, bella):
     user, signed_in = bella
     cognito.user_update_attributes(user.sub, {"custom:role_a": "1"})
     index_user(user)
-    assert api(signed_in["IdToken"]).json() == {"allowed": True, "role": None, "level": 0,
-                                                "applications": ["billing", "crm"]}
+    assert api(signed_in["IdToken"]).json() == {
+        "allowed": True,
+        "role": None,
+        "level": 0,
+        "applications": ["billing", "crm"],
+    }
 
 
 def _forged(kind: str, settings) -> str:
@@ -121,8 +130,9 @@ def _forged(kind: str, settings) -> str:
     }[kind]()
 
 
-@pytest.mark.parametrize("kind", ["expired", "other-key", "other-audience", "other-client-access", "alg-none",
-                                  "garbage"])
+@pytest.mark.parametrize(
+    "kind", ["expired", "other-key", "other-audience", "other-client-access", "alg-none", "garbage"]
+)
 def test_bad_tokens_get_the_same_401(api, bella, settings, kind):
     response = api(_forged(kind, settings))
     assert response.status_code == HTTPStatus.UNAUTHORIZED and response["WWW-Authenticate"] == "Api-Key"
@@ -170,11 +180,11 @@ def test_oversized_body_is_413_before_anything_else(billing_key, settings):
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", '{"token": 1, "application": "billing"}', '{"token": "x"}',
-                                  "\xff"])
+@pytest.mark.parametrize("body", ["not json", "[]", '{"token": 1, "application": "billing"}', '{"token": "x"}', "\xff"])
 def test_malformed_body_is_400(billing_key, body):
-    response = Client().post(URL, body.encode("latin-1"), content_type="application/json",
-                             HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    response = Client().post(
+        URL, body.encode("latin-1"), content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {billing_key}"
+    )
     assert response.status_code == HTTPStatus.BAD_REQUEST and "Send JSON" in response.json()["error"]
 
 
@@ -216,8 +226,9 @@ def test_logs_name_the_key_and_user_but_never_the_token(api, bella, billing_key,
 
 def test_deeply_nested_json_is_400_without_a_traceback(billing_key, caplog):
     with caplog.at_level(logging.INFO):
-        response = Client().post(URL, "[" * 3000, content_type="application/json",
-                                 HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+        response = Client().post(
+            URL, "[" * 3000, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {billing_key}"
+        )
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.json() == {"error": api_views.BAD_REQUEST}
     assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
@@ -249,10 +260,15 @@ def test_a_billing_token_is_refused_for_crm(api, bella, admin_user, app_sign_in)
     assert api(crm["AccessToken"], application="crm", key=crm_key).json()["allowed"] is True
 
 
-def test_a_pool_with_one_shared_client_keeps_working_when_the_setting_says_so(api, bella, admin_user, apps_pool,
-                                                                               settings):
-    shared = cognito.call("initiate_auth", ClientId=apps_pool.applications_client_id, AuthFlow="USER_PASSWORD_AUTH",
-                          AuthParameters={"USERNAME": "bella@example.com", "PASSWORD": USER_PASSWORD})
+def test_a_pool_with_one_shared_client_keeps_working_when_the_setting_says_so(
+    api, bella, admin_user, apps_pool, settings
+):
+    shared = cognito.call(
+        "initiate_auth",
+        ClientId=apps_pool.applications_client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "bella@example.com", "PASSWORD": USER_PASSWORD},
+    )
     token = shared["AuthenticationResult"]["IdToken"]
     assert api(token).status_code == HTTPStatus.UNAUTHORIZED  # by default, only billing's own client counts
     settings.PORTAL_APPLICATIONS_SHARE_CLIENT = True

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.directory import reviews as access, services
+from accounts.directory import reviews as access
+from accounts.directory import services
 from accounts.models import DirectoryEntry, DirectoryGrant
 from tests.support.staff import user_url
 
@@ -36,7 +37,7 @@ def people(pool, make_cognito_user, admin_user):
     """Users with roles and applications; two changed through the portal by the administrator."""
     made = {
         "amy": make_cognito_user("amy@example.com", role=("a", 1), apps=["billing", "crm"], name="Amy"),
-        "ben": make_cognito_user("ben@example.com", role=("b", 2), apps=["crm"], name="=HYPERLINK(\"x\")"),
+        "ben": make_cognito_user("ben@example.com", role=("b", 2), apps=["crm"], name='=HYPERLINK("x")'),
         "cat": make_cognito_user("cat@example.com", role=None, apps=[], name="Cat"),
         "dan": make_cognito_user("dan@example.com", role=("c", 1), apps=["crm"], name="Dan"),
     }
@@ -51,26 +52,50 @@ def people(pool, make_cognito_user, admin_user):
 
 def test_the_review_lists_every_user_with_role_applications_and_last_change(admin_client, people):
     rows = {row["email"]: row for row in review(admin_client)}
-    assert list(rows) == ["admin@example.com", "amy@example.com", "ben@example.com", "cat@example.com",
-                          "dan@example.com"]
+    assert list(rows) == [
+        "admin@example.com",
+        "amy@example.com",
+        "ben@example.com",
+        "cat@example.com",
+        "dan@example.com",
+    ]
     amy = rows["amy@example.com"]
     assert (amy["status"], amy["enabled"], amy["role"], amy["level"], amy["applications"], amy["changed_by"]) == (
-        "CONFIRMED", "yes", "b", "3", "billing;crm", "admin@example.com")
+        "CONFIRMED",
+        "yes",
+        "b",
+        "3",
+        "billing;crm",
+        "admin@example.com",
+    )
     assert rows["cat@example.com"]["applications"] == "docs" and rows["cat@example.com"]["role"] == "none"
     assert rows["dan@example.com"]["role"] == "several"
     assert rows["ben@example.com"]["changed_by"] == "outside the portal"  # created in Cognito, not by the portal
-    assert rows["ben@example.com"]["name"] == "'=HYPERLINK(\"x\")"  # neutralised against formula injection
+    assert rows["ben@example.com"]["name"] == '\'=HYPERLINK("x")'  # neutralised against formula injection
     assert list(rows["amy@example.com"]) == access.REVIEW_COLUMNS
 
 
 def test_the_review_of_one_application_lists_its_holders_only(admin_client, people):
     assert [row["email"] for row in review(admin_client, "?application=crm")] == [
-        "amy@example.com", "ben@example.com", "dan@example.com"]
+        "amy@example.com",
+        "ben@example.com",
+        "dan@example.com",
+    ]
     assert admin_client.get(REVIEW + "?application=payroll").status_code == HTTPStatus.BAD_REQUEST
 
 
-@pytest.mark.parametrize("value, shown", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-                                          ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+    ],
+)
 def test_cells_that_a_spreadsheet_would_run_are_neutralised(value, shown):
     from accounts.audit.csvexport import neutralise
 
@@ -80,13 +105,27 @@ def test_cells_that_a_spreadsheet_would_run_are_neutralised(value, shown):
 def seed_index(count: int) -> None:
     """Fill the index with `count` users, each holding two applications."""
     now = timezone.now()
-    DirectoryEntry.objects.bulk_create([
-        DirectoryEntry(sub=f"sub-{n:06d}", username=f"sub-{n:06d}", email=f"user{n:06d}@example.com",
-                       name=f"User {n}", status="CONFIRMED", role="abc"[n % 3], level=1 + n % 3, synced_at=now,
-                       modified=now - timedelta(days=1)) for n in range(count)], batch_size=1000)
-    DirectoryGrant.objects.bulk_create([
-        DirectoryGrant(entry_id=f"sub-{n:06d}", application=app) for n in range(count) for app in ("crm", "hr")
-    ], batch_size=2000)
+    DirectoryEntry.objects.bulk_create(
+        [
+            DirectoryEntry(
+                sub=f"sub-{n:06d}",
+                username=f"sub-{n:06d}",
+                email=f"user{n:06d}@example.com",
+                name=f"User {n}",
+                status="CONFIRMED",
+                role="abc"[n % 3],
+                level=1 + n % 3,
+                synced_at=now,
+                modified=now - timedelta(days=1),
+            )
+            for n in range(count)
+        ],
+        batch_size=1000,
+    )
+    DirectoryGrant.objects.bulk_create(
+        [DirectoryGrant(entry_id=f"sub-{n:06d}", application=app) for n in range(count) for app in ("crm", "hr")],
+        batch_size=2000,
+    )
 
 
 def export_peak(client) -> tuple[int, int]:
@@ -151,11 +190,15 @@ def test_the_matrix_shows_users_by_applications_with_their_role_filtered_and_pag
     response = admin_client.get(MATRIX + "?application=crm")
     lines = response.context["lines"]
     assert [(line["entry"].email, sorted(line["held"])) for line in lines] == [
-        ("amy@example.com", ["billing", "crm"]), ("ben@example.com", ["crm"]), ("dan@example.com", ["crm"])]
+        ("amy@example.com", ["billing", "crm"]),
+        ("ben@example.com", ["crm"]),
+        ("dan@example.com", ["crm"]),
+    ]
     page = response.content.decode()
     assert page.count('<span class="held" title="crm">') == 3 and '<span class="held" title="billing">B3<' in page
     assert [line["entry"].email for line in admin_client.get(MATRIX + "?role=b&q=Am").context["lines"]] == [
-        "amy@example.com"]
+        "amy@example.com"
+    ]
     seed_index(120)
     second = admin_client.get(MATRIX + "?application=hr&page=2")
     assert len(second.context["lines"]) == 50 and "page 2 of 3" in second.content.decode()
@@ -169,8 +212,10 @@ def test_the_matrix_reads_a_page_in_a_fixed_number_of_queries(admin_client, pool
     assert len(queries(admin_client, MATRIX)) == few
 
 
-@pytest.mark.parametrize("persona, dashboard, export", [
-    ("anonymous", 302, 302), ("nonstaff", 403, 403), ("helpdesk", 200, 403), ("admin", 200, 200)])
+@pytest.mark.parametrize(
+    "persona, dashboard, export",
+    [("anonymous", 302, 302), ("nonstaff", 403, 403), ("helpdesk", 200, 403), ("admin", 200, 200)],
+)
 def test_who_may_see_the_dashboard_and_export_the_review(persona, dashboard, export, persona_client):
     assert persona_client.get(DASHBOARD).status_code == dashboard
     assert persona_client.get(MATRIX).status_code == dashboard

@@ -4,15 +4,15 @@ changes nothing the portal sees, the load test runs end to end and its invariant
 import json
 import os
 import subprocess
-from contextlib import nullcontext
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from accounts import cognito
-from accounts.rules import roles
 from accounts.models import AuditEvent
+from accounts.rules import roles
 from bench import load, run
 from bench.emulator import fast_listing
 from tests.support.staff import index_user
@@ -51,7 +51,7 @@ def test_fast_listing_changes_neither_the_calls_nor_what_they_return(pool):
             cognito.user_add_to_group(user.sub, roles.group_for_application("billing"))
     readings = []
     for speed_up in (False, True):
-        with cognito.count_calls() as calls, (fast_listing() if speed_up else nullcontext()):
+        with cognito.count_calls() as calls, fast_listing() if speed_up else nullcontext():
             users = [user.sub for user in cognito.users_list(page_size=60)]
             members = [user.sub for user in cognito.users_in_group("app-billing", page_size=60)]
         readings.append((users, members, dict(calls)))
@@ -66,8 +66,14 @@ def test_fast_listing_changes_neither_the_calls_nor_what_they_return(pool):
 def test_make_load_runs_end_to_end_on_loopback_and_its_invariants_hold(tmp_path):
     results = tmp_path / "load.json"
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DATABASE_", "LOAD_"))}
-    done = subprocess.run([sys.executable, "bench/load.py", "--seconds", "3", "--staff", "3", "--users", "10",
-                           "--results", str(results)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "bench/load.py", "--seconds", "3", "--staff", "3", "--users", "10", "--results", str(results)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(results.read_text())
     assert all(problems == [] for problems in document["invariants"].values())
@@ -95,7 +101,8 @@ def test_the_role_invariant_catches_several_roles_or_none(make_cognito_user):
     nothing = make_cognito_user("none@example.com", role=None)
     fine = make_cognito_user("one@example.com", role=("b", 3))
     assert load.check_roles({several.sub, nothing.sub, fine.sub}) == sorted(
-        [f"{several.sub} holds ['A1', 'C2']", f"{nothing.sub} holds no role"])
+        [f"{several.sub} holds ['A1', 'C2']", f"{nothing.sub} holds no role"]
+    )
 
 
 @pytest.mark.django_db
@@ -107,5 +114,7 @@ def test_the_audit_invariant_catches_a_missing_or_extra_event():
     member.writes.update({"role_change": 2})
     for action in ("sign_in", "role_change", "access_set"):
         AuditEvent.objects.create(actor="desk@example.com", action=action, outcome=AuditEvent.SUCCESS)
-    assert load.check_audit([member], since) == ["desk@example.com role_change: 2 attempted, 1 audited",
-                                                 "desk@example.com access_set: 0 attempted, 1 audited"]
+    assert load.check_audit([member], since) == [
+        "desk@example.com role_change: 2 attempted, 1 audited",
+        "desk@example.com access_set: 0 attempted, 1 audited",
+    ]

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts import cognito
-from accounts.rules import roles
 from accounts.models import Application
 from accounts.pool.bootstrap import bootstrap
+from accounts.rules import roles
 
 ADMIN_EMAIL = "first.admin@example.com"
 ADMIN_PASSWORD = "First-Admin-Pass-1!"
@@ -44,15 +44,19 @@ def test_second_run_keeps_every_id_and_writes_nothing(aws, admin_settings, db):
     contents = pool_contents(first.pool_id)
     with cognito.count_calls() as calls:
         second = bootstrap()
-    assert (second.pool_id, second.client_id, second.client_secret, second.applications_client_id,
-            second.application_clients) == (
-        first.pool_id, first.client_id, first.client_secret, first.applications_client_id, first.application_clients
-    )
+    assert (
+        second.pool_id,
+        second.client_id,
+        second.client_secret,
+        second.applications_client_id,
+        second.application_clients,
+    ) == (first.pool_id, first.client_id, first.client_secret, first.applications_client_id, first.application_clients)
     assert writes(calls) == {}
     assert [pid for pid, _ in cognito.pools_list()] == [first.pool_id]
     assert pool_contents(first.pool_id) == contents
-    assert contents["clients"] == sorted(["applications", "portal", *(
-        f"applications-{app}" for app in admin_settings.PORTAL_APPLICATIONS)])
+    assert contents["clients"] == sorted(
+        ["applications", "portal", *(f"applications-{app}" for app in admin_settings.PORTAL_APPLICATIONS)]
+    )
     assert len(contents["groups"]) == len(admin_settings.PORTAL_APPLICATIONS) + 2
     assert contents["users"] == [ADMIN_EMAIL]
 
@@ -132,7 +136,7 @@ def test_seed_demo_is_refused_unless_embedded(aws, admin_settings):
 def test_write_env_writes_the_ids_readable_only_by_the_owner(aws, admin_settings, tmp_path, db):
     target = tmp_path / "state" / "embedded.env"
     call_command("cognito_bootstrap", "--write-env", str(target), stdout=io.StringIO())
-    (pool_id, _), = cognito.pools_list()
+    ((pool_id, _),) = cognito.pools_list()
     ids = {name: client_id for client_id, name in cognito.clients_list(pool_id)}
     written = dict(line.split("=", 1) for line in target.read_text().splitlines())
     assert written["COGNITO_USER_POOL_ID"] == pool_id
@@ -161,7 +165,7 @@ def test_first_administrator_signs_in_with_the_configured_password(aws, admin_se
 def test_first_administrator_without_a_password_gets_a_temporary_one(aws, admin_settings):
     admin_settings.PORTAL_ADMIN_PASSWORD = ""
     report = bootstrap()
-    (_, email, shown), = report.credentials
+    ((_, email, shown),) = report.credentials
     temporary = shown.split()[0]
     with cognito.target(report.pool_id, report.client_id, report.client_secret):
         result = cognito.auth_password(email, temporary)
@@ -169,10 +173,9 @@ def test_first_administrator_without_a_password_gets_a_temporary_one(aws, admin_
     assert result.challenge == "NEW_PASSWORD_REQUIRED"
 
 
-
 def test_every_application_gets_its_own_client_recorded_in_the_registry(aws, admin_settings, db):
     call_command("cognito_bootstrap", stdout=io.StringIO())
-    (pool_id, _), = cognito.pools_list()
+    ((pool_id, _),) = cognito.pools_list()
     ids = {name: client_id for client_id, name in cognito.clients_list(pool_id)}
     registry = dict(Application.objects.values_list("name", "client_id"))
     assert registry == {app: ids[f"applications-{app}"] for app in admin_settings.PORTAL_APPLICATIONS}

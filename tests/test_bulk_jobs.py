@@ -10,13 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from accounts.bulk import actions as bulk_actions, jobs
+from accounts.bulk import actions as bulk_actions
+from accounts.bulk import jobs
 from accounts.directory import selectors, services
-from accounts.rules import permissions
 from accounts.models import AuditEvent, BulkJob, BulkRow
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, helpdesk_client, helpdesk_user,
-)
+from accounts.rules import permissions
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +29,9 @@ def people(pool, make_cognito_user, admin_identity, helpdesk_identity):
 
 def disable_job(actor, *emails: str) -> BulkJob:
     """Make (not start) a job disabling these users."""
-    return bulk_actions.selection_job(actor=actor, action={"name": "disable"},
-                                      queryset=selectors.directory_entries().filter(email__in=emails))
+    return bulk_actions.selection_job(
+        actor=actor, action={"name": "disable"}, queryset=selectors.directory_entries().filter(email__in=emails)
+    )
 
 
 def job_url(job, name: str) -> str:
@@ -50,8 +49,9 @@ def audited(action: str) -> list[tuple[str, str]]:
     return list(AuditEvent.objects.filter(action=action).order_by("at", "id").values_list("target", "outcome"))
 
 
-def test_cancelling_a_finished_job_is_refused_audited_as_a_failure_and_changes_nothing(admin_client, admin_user,
-                                                                                         people):
+def test_cancelling_a_finished_job_is_refused_audited_as_a_failure_and_changes_nothing(
+    admin_client, admin_user, people
+):
     job = disable_job(admin_user, "cat@example.com")
     jobs.selection_apply(actor=admin_user, job=job)
     job.refresh_from_db()
@@ -75,8 +75,9 @@ def test_cancelling_a_running_job_stops_it_and_is_audited_as_a_success(admin_cli
     assert audited("bulk_cancel") == [(f"job {job.pk}", AuditEvent.SUCCESS)]
 
 
-def test_retrying_the_failed_rows_of_a_cancelled_job_is_refused_with_the_rows_untouched(admin_client, admin_user,
-                                                                                          people):
+def test_retrying_the_failed_rows_of_a_cancelled_job_is_refused_with_the_rows_untouched(
+    admin_client, admin_user, people
+):
     job = disable_job(admin_user, "admin@example.com", "cat@example.com")  # one's own account: that row fails
     jobs.selection_apply(actor=admin_user, job=job)
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.CANCELLED)
@@ -135,8 +136,7 @@ def test_applying_a_job_twice_is_refused_the_second_time_and_audited(admin_user,
 
 
 @pytest.mark.parametrize("service", ["job_start", "job_resume", "job_cancel"])
-def test_an_actor_the_rule_refuses_is_denied_audited_and_nothing_changes(admin_user, helpdesk_user, people,
-                                                                         service):
+def test_an_actor_the_rule_refuses_is_denied_audited_and_nothing_changes(admin_user, helpdesk_user, people, service):
     job = disable_job(admin_user, "cat@example.com")
     if service != "job_start":
         jobs.job_start(actor=admin_user, job=job, background=False)
@@ -149,11 +149,13 @@ def test_an_actor_the_rule_refuses_is_denied_audited_and_nothing_changes(admin_u
     assert audited(action)[-1] == (f"job {job.pk}", AuditEvent.DENIED)
 
 
-def test_the_job_list_shows_a_help_desk_member_only_their_own_jobs(helpdesk_client, admin_user, helpdesk_user,
-                                                                    people):
+def test_the_job_list_shows_a_help_desk_member_only_their_own_jobs(helpdesk_client, admin_user, helpdesk_user, people):
     theirs = disable_job(admin_user, "cat@example.com")
-    mine = bulk_actions.selection_job(actor=helpdesk_user, action={"name": "set_role", "role": "a", "level": 2},
-                                      queryset=selectors.directory_entries().filter(email="amy@example.com"))
+    mine = bulk_actions.selection_job(
+        actor=helpdesk_user,
+        action={"name": "set_role", "role": "a", "level": 2},
+        queryset=selectors.directory_entries().filter(email="amy@example.com"),
+    )
     assert list(permissions.jobs_visible(helpdesk_user, BulkJob.objects.all())) == [mine]
     assert set(permissions.jobs_visible(admin_user, BulkJob.objects.all())) == {mine, theirs}
     page = helpdesk_client.get(reverse("admin:accounts_bulkjob_changelist")).content.decode()

@@ -45,28 +45,58 @@ def portal(tmp_path, emulator, settings):
     """Run manage.py commands against a migrated SQLite file and the emulator; read that file back."""
     database = tmp_path / "db.sqlite3"
     env = {
-        "PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORTAL_ENV_FILE": str(tmp_path / "none.env"),
-        "PORTAL_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "portal.settings.base",
-        "DATABASE_URL": f"sqlite:///{database}", "COGNITO_ENDPOINT_URL": settings.COGNITO_ENDPOINT_URL,
-        "COGNITO_USER_POOL_ID": emulator.pool_id, "COGNITO_APP_CLIENT_ID": emulator.client_id,
-        "COGNITO_APP_CLIENT_SECRET": emulator.client_secret, "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1",
-        "PORTAL_BULK_RATE_PER_SECOND": "30", "PORTAL_BULK_LEASE_SECONDS": "2", "PORTAL_BULK_TASKS_PER_JOB": "2",
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PORTAL_ENV_FILE": str(tmp_path / "none.env"),
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.base",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "COGNITO_ENDPOINT_URL": settings.COGNITO_ENDPOINT_URL,
+        "COGNITO_USER_POOL_ID": emulator.pool_id,
+        "COGNITO_APP_CLIENT_ID": emulator.client_id,
+        "COGNITO_APP_CLIENT_SECRET": emulator.client_secret,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "NO_PROXY": "127.0.0.1",
+        "PORTAL_BULK_RATE_PER_SECOND": "30",
+        "PORTAL_BULK_LEASE_SECONDS": "2",
+        "PORTAL_BULK_TASKS_PER_JOB": "2",
     }
     started: list[subprocess.Popen] = []
 
     class Portal:
         def manage(self, *args: str, **variables: str) -> str:
-            done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **variables},
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "manage.py", *args],
+                cwd=ROOT,
+                env={**env, **variables},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, done.stdout + done.stderr
             return done.stdout
 
         def worker(self, name: str) -> subprocess.Popen:
             log = (tmp_path / f"worker-{name}.log").open("w")
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1",
-                 "--worker-id", name], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "manage.py",
+                    "db_worker",
+                    "--no-reload",
+                    "--no-startup-delay",
+                    "--interval",
+                    "0.1",
+                    "--worker-id",
+                    name,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             started.append(process)
             return process
 
@@ -105,14 +135,19 @@ def import_file(tmp_path, prefix: str, count: int) -> str:
 
 def invitations(portal, prefix: str) -> dict[str, int]:
     """Return {email: successful invitations} for the users of one file."""
-    return dict(portal.query("SELECT target, count(*) FROM accounts_auditevent WHERE action = 'user_invite' AND "
-                             "outcome = 'success' AND target LIKE ? GROUP BY target", f"{prefix}%"))
+    return dict(
+        portal.query(
+            "SELECT target, count(*) FROM accounts_auditevent WHERE action = 'user_invite' AND "
+            "outcome = 'success' AND target LIKE ? GROUP BY target",
+            f"{prefix}%",
+        )
+    )
 
 
 def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(portal, tmp_path):
     # Two workers share an import; one is killed mid-way.
     portal.manage("import_users", import_file(tmp_path, "kill", 20), "--apply", "--background", "--actor", ADMIN)
-    (job,), = portal.query("SELECT max(id) FROM accounts_bulkjob")
+    ((job,),) = portal.query("SELECT max(id) FROM accounts_bulkjob")
     first, second = portal.worker("first"), portal.worker("second")
     done_by_first = "SELECT count(*) FROM accounts_bulkrow WHERE job_id = ? AND state = 'done' AND claimed_by LIKE ?"
     portal.wait(lambda: portal.query(done_by_first, job, f"%:{first.pid}:%")[0][0] >= 2)
@@ -128,16 +163,26 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
         # taken over, found the user in Cognito and finished the grant instead of inviting again.
         assert outcomes[email] in ("updated", "unchanged"), outcomes[email]
     assert set(outcomes.values()) <= {"created", "updated", "unchanged"}
-    owners = {owner.split(":")[1] for owner, in portal.query("SELECT claimed_by FROM accounts_bulkrow WHERE job_id = ?", job)}
+    owners = {
+        owner.split(":")[1]
+        for (owner,) in portal.query("SELECT claimed_by FROM accounts_bulkrow WHERE job_id = ?", job)
+    }
     assert owners == {str(first.pid), str(second.pid)}  # both workers applied rows
     assert len(list(cognito.users_list('email ^= "kill"'))) == 20
     second.terminate()
     second.wait(timeout=15)
 
     # A worker asked to stop finishes its row and queues the job again; a worker started later completes it.
-    portal.manage("import_users", import_file(tmp_path, "stop", 12), "--apply", "--background", "--actor", ADMIN,
-                  PORTAL_BULK_TASKS_PER_JOB="1")
-    (job,), = portal.query("SELECT max(id) FROM accounts_bulkjob")
+    portal.manage(
+        "import_users",
+        import_file(tmp_path, "stop", 12),
+        "--apply",
+        "--background",
+        "--actor",
+        ADMIN,
+        PORTAL_BULK_TASKS_PER_JOB="1",
+    )
+    ((job,),) = portal.query("SELECT max(id) FROM accounts_bulkjob")
     stopping = portal.worker("stopping")
     portal.wait(lambda: portal.states(job).get("done", 0) >= 3)
     stopping.send_signal(signal.SIGTERM)

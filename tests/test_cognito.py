@@ -18,8 +18,9 @@ def test_secret_hash_matches_a_known_vector():
 
 
 def test_create_get_and_list_users(pool):
-    created = cognito.user_create("Alice@Example.com", {"name": "Alice", **roles.attributes_for(roles.Role("b", 2))},
-                                  send_invitation=False)
+    created = cognito.user_create(
+        "Alice@Example.com", {"name": "Alice", **roles.attributes_for(roles.Role("b", 2))}, send_invitation=False
+    )
     fetched = cognito.user_get("alice@example.com")
     assert fetched.sub == created.sub
     assert fetched.email == "alice@example.com"
@@ -112,9 +113,8 @@ def test_a_nested_budget_only_shortens_the_deadline():
 
 @pytest.mark.parametrize("code", ["LimitExceededException", "TooManyFailedAttemptsException"])
 def test_cognitos_per_user_limits_are_not_the_busy_or_down_fault_simulated(pool, code):
-    with cognito_fault(code) as failed, pytest.raises(cognito.TooManyAttempts) as raised:
-        with cognito.budget(8):
-            cognito.user_get("anyone@example.com")
+    with cognito_fault(code) as failed, pytest.raises(cognito.TooManyAttempts) as raised, cognito.budget(8):
+        cognito.user_get("anyone@example.com")
     assert not isinstance(raised.value, cognito.CognitoFault) and failed == ["AdminGetUser"]  # not retried
 
 

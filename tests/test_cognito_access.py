@@ -67,8 +67,9 @@ def test_several_roles_count_as_no_role(verifier, make_cognito_user, app_sign_in
         verifier.check(app_sign_in("drift@example.com")["IdToken"], "billing", roles=["a"])
 
 
-@pytest.mark.parametrize("allowed, min_level, passes", [(["b"], 1, True), (["b"], 2, True), (["b"], 3, False),
-                                                        (["a", "c"], 1, False)])
+@pytest.mark.parametrize(
+    "allowed, min_level, passes", [(["b"], 1, True), (["b"], 2, True), (["b"], 3, False), (["a", "c"], 1, False)]
+)
 def test_required_roles_and_levels(verifier, tina, allowed, min_level, passes):
     if passes:
         assert verifier.check(tina["IdToken"], "billing", roles=allowed, min_level=min_level).role == "b"
@@ -115,8 +116,18 @@ def test_a_verifier_without_a_client_id_accepts_nothing(access_config, tina):
         (lambda iss, cid: "not.a.token", "malformed"),
         (lambda iss, cid: "", "malformed"),
     ],
-    ids=["alg-none", "hs256-with-public-key", "other-key", "wrong-iss", "wrong-aud", "access-other-client",
-         "unknown-use", "expired", "garbage", "empty"],
+    ids=[
+        "alg-none",
+        "hs256-with-public-key",
+        "other-key",
+        "wrong-iss",
+        "wrong-aud",
+        "access-other-client",
+        "unknown-use",
+        "expired",
+        "garbage",
+        "empty",
+    ],
 )
 def test_forged_tokens_are_refused(verifier, access_config, make_token, reason):
     token = make_token(access_config.issuer, access_config.client_ids[0])
@@ -179,8 +190,9 @@ def clock(monkeypatch):
     return now
 
 
-@pytest.mark.parametrize("status, body", [(500, {"message": "internal error"}), (200, {"keys": []})],
-                         ids=["500", "empty set"])
+@pytest.mark.parametrize(
+    "status, body", [(500, {"message": "internal error"}), (200, {"keys": []})], ids=["500", "empty set"]
+)
 def test_a_failed_jwks_download_is_remembered_for_a_short_while(jwks_answers, clock, status, body):
     downloads, answer = jwks_answers
     answer["value"] = (status, body)
@@ -229,8 +241,10 @@ def test_a_token_over_the_length_cap_is_refused_before_it_is_parsed(verifier, mo
     monkeypatch.setattr(core.jwt, "decode", lambda *args, **kwargs: parsed.append("decode"))
     monkeypatch.setattr(core.jwt, "get_unverified_header", lambda *args, **kwargs: parsed.append("header"))
     token = "e" * (core.MAX_TOKEN_LENGTH + 1)
-    for check in (verifier.verify, lambda t: core.verify(t, token_use="id", issuer="i", client_ids=["c"],
-                                                         keys=core.KeySet())):
+    for check in (
+        verifier.verify,
+        lambda t: core.verify(t, token_use="id", issuer="i", client_ids=["c"], keys=core.KeySet()),
+    ):
         with pytest.raises(TokenError, match=r"too long \(over 8192 characters\)"):
             check(token)
     assert core.declared_use(token) == "" and parsed == []
@@ -249,8 +263,11 @@ def test_pyjwt_versions_with_known_advisories_are_excluded():
     # 2.10.0: iss matched as a substring (CVE-2024-53861); before 2.12.0: unknown `crit` headers accepted;
     # before 2.13.0: algorithm allow-list bypass with PyJWK and four more (GHSA-jq35-7prp-9v3f and others).
     assert not any(spec.specifier.contains(version) for version in ("2.8.0", "2.10.0", "2.11.1", "2.12.1"))
-    pinned = next(line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines()
-                  if line.lower().startswith("pyjwt"))
+    pinned = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.lower().startswith("pyjwt")
+    )
     assert spec.specifier.contains(pinned)
 
 
@@ -332,8 +349,11 @@ def billing_view(request):
 @pytest.fixture
 def django_access(settings, access_config):
     """Configure COGNITO_ACCESS as a Django application would."""
-    settings.COGNITO_ACCESS = {"region": access_config.region, "user_pool_id": access_config.user_pool_id,
-                               "client_ids": list(access_config.client_ids)}
+    settings.COGNITO_ACCESS = {
+        "region": access_config.region,
+        "user_pool_id": access_config.user_pool_id,
+        "client_ids": list(access_config.client_ids),
+    }
 
 
 def get(token: str | None = None):
@@ -370,8 +390,7 @@ def test_decorator_without_configuration_says_what_is_missing(settings, tina):
 
 
 def test_the_module_never_imports_django():
-    code = ("import sys, cognito_access, cognito_access.wsgi, cognito_access.decorators; "
-            "print('django' in sys.modules)")
+    code = "import sys, cognito_access, cognito_access.wsgi, cognito_access.decorators; print('django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -380,9 +399,28 @@ def test_the_module_builds_as_a_wheel(tmp_path):
     import shutil
 
     source = shutil.copytree(ROOT / "cognito_access", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("cognito_access-1.0.0-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"cognito_access/__init__.py", "cognito_access/tokens.py", "cognito_access/access.py",
-            "cognito_access/wsgi.py", "cognito_access/decorators.py"} <= names
+    assert {
+        "cognito_access/__init__.py",
+        "cognito_access/tokens.py",
+        "cognito_access/access.py",
+        "cognito_access/wsgi.py",
+        "cognito_access/decorators.py",
+    } <= names

@@ -6,21 +6,33 @@ import io
 import pytest
 from django.urls import reverse
 
-from accounts.audit.record import audit_record
 from accounts.audit.csvexport import lines, neutralise
+from accounts.audit.record import audit_record
 from accounts.models import Application
-from tests.staff import admin_client, admin_user, index_user  # noqa: F401  (fixtures)
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = "Joan;=1+1;x"
 
 
-@pytest.mark.parametrize("value, shown", [
-    ("Joan;=1+1;x", "'Joan;=1+1;x"), ("a,+1", "'a,+1"), ("a\t-1", "'a\t-1"), ("a\n@SUM(A1)", "'a\n@SUM(A1)"),
-    ("a\r=1", "'a\r=1"), ("=1", "'=1"), ("Smith-Jones", "Smith-Jones"), ("a; b", "a; b"), ("a,b", "a,b"),
-    ("o'brien+x@example.com", "o'brien+x@example.com"), (None, ""), (3, "3"),
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("Joan;=1+1;x", "'Joan;=1+1;x"),
+        ("a,+1", "'a,+1"),
+        ("a\t-1", "'a\t-1"),
+        ("a\n@SUM(A1)", "'a\n@SUM(A1)"),
+        ("a\r=1", "'a\r=1"),
+        ("=1", "'=1"),
+        ("Smith-Jones", "Smith-Jones"),
+        ("a; b", "a; b"),
+        ("a,b", "a,b"),
+        ("o'brien+x@example.com", "o'brien+x@example.com"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
 def test_a_formula_after_any_separator_is_neutralised(value, shown):
     assert neutralise(value) == shown
 
@@ -36,8 +48,14 @@ def hostile_everywhere(make_cognito_user, admin_user):
     audit_record(actor="setup", action="test", target=HOSTILE)
 
 
-@pytest.mark.parametrize("export", ["admin:accounts_auditevent_export", "admin:accounts_directoryentry_access_review",
-                                    "admin:accounts_application_members_csv"])
+@pytest.mark.parametrize(
+    "export",
+    [
+        "admin:accounts_auditevent_export",
+        "admin:accounts_directoryentry_access_review",
+        "admin:accounts_application_members_csv",
+    ],
+)
 def test_every_export_quotes_every_cell_and_neutralises_the_cell(admin_client, hostile_everywhere, export):
     args = [Application.objects.get(name="billing").pk] if export.endswith("members_csv") else []
     text = b"".join(admin_client.get(reverse(export, args=args)).streaming_content).decode()

@@ -37,8 +37,10 @@ def test_role_change_reaches_a_fresh_sign_in_and_the_old_refresh_token_is_refuse
         response = admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "3", "shown": "a1"})
     assert response.status_code == HTTPStatus.FOUND and response["Location"] == user_url("change", alice.sub)
     assert dict(calls) == {"AdminUpdateUserAttributes": 1, "AdminUserGlobalSignOut": 1}
-    assert said(response) == ["Role changed to B3. The user was signed out everywhere, so every application gets "
-                               "the new role at its next sign-in or token refresh."]
+    assert said(response) == [
+        "Role changed to B3. The user was signed out everywhere, so every application gets "
+        "the new role at its next sign-in or token refresh."
+    ]
     with pytest.raises(cognito.NotAuthorized):
         cognito.auth_refresh(alice.sub, before.refresh_token)
     fresh = claims(cognito.auth_password("alice@example.com", USER_PASSWORD).id_token)
@@ -47,9 +49,17 @@ def test_role_change_reaches_a_fresh_sign_in_and_the_old_refresh_token_is_refuse
     assert (entry.role, entry.level) == ("b", 3)
     event = AuditEvent.objects.get()
     assert (event.action, event.outcome, event.before, event.after) == (
-        "role_change", "success", {"role": "a1"}, {"role": "b3", "sessions_revoked": True})
+        "role_change",
+        "success",
+        {"role": "a1"},
+        {"role": "b3", "sessions_revoked": True},
+    )
     assert (event.actor, event.target, event.target_sub, event.client_ip) == (
-        "admin@example.com", "alice@example.com", alice.sub, "127.0.0.1")
+        "admin@example.com",
+        "alice@example.com",
+        alice.sub,
+        "127.0.0.1",
+    )
 
 
 def test_helpdesk_changes_a_role(helpdesk_client, alice):
@@ -91,13 +101,16 @@ def test_a_role_change_repairs_drift(admin_client, make_cognito_user):
     assert [attributes[f"custom:role_{name}"] for name in "abc"] == ["0", "1", "0"]
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"role": "z", "level": "1"}, "Unknown role 'z'; the roles are a, b, c."),
-    ({"role": "b", "level": "4"}, "Level must be a whole number from 1 to 3."),
-    ({"role": "b", "level": "0"}, "Level must be a whole number from 1 to 3."),
-    ({"role": "b", "level": "two"}, "Level must be a whole number from 1 to 3."),
-    ({"role": "", "level": ""}, "Unknown role ''; the roles are a, b, c."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"role": "z", "level": "1"}, "Unknown role 'z'; the roles are a, b, c."),
+        ({"role": "b", "level": "4"}, "Level must be a whole number from 1 to 3."),
+        ({"role": "b", "level": "0"}, "Level must be a whole number from 1 to 3."),
+        ({"role": "b", "level": "two"}, "Level must be a whole number from 1 to 3."),
+        ({"role": "", "level": ""}, "Unknown role ''; the roles are a, b, c."),
+    ],
+)
 def test_bad_role_input_is_refused_with_nothing_changed(data, message, admin_client, alice):
     with cognito.count_calls() as calls:
         response = admin_client.post(user_url("role", alice.sub), {**data, "shown": "a1"})
@@ -138,17 +151,25 @@ def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_clien
     with cognito.count_calls() as calls:
         response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"]})
     assert dict(calls) == {"AdminAddUserToGroup": 3, "AdminRemoveUserFromGroup": 1, "AdminUserGlobalSignOut": 1}
-    assert said(response) == ["Granted crm.", "Granted docs.", "Granted hr.", "Revoked billing.",
-                              "The user was signed out everywhere, so no application keeps a revoked access past "
-                              "its next token refresh."]
+    assert said(response) == [
+        "Granted crm.",
+        "Granted docs.",
+        "Granted hr.",
+        "Revoked billing.",
+        "The user was signed out everywhere, so no application keeps a revoked access past its next token refresh.",
+    ]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-crm", "app-docs", "app-hr"]
     assert sorted(g.application for g in selectors.entry_get(alice.sub).grants.all()) == ["crm", "docs", "hr"]
     with pytest.raises(cognito.NotAuthorized):
         cognito.auth_refresh(alice.sub, session.refresh_token)
     event = AuditEvent.objects.get()
     assert event.before == {"applications": ["billing"]}
-    assert event.after == {"applications": ["crm", "docs", "hr"], "granted": ["crm", "docs", "hr"],
-                           "revoked": ["billing"], "sessions_revoked": True}
+    assert event.after == {
+        "applications": ["crm", "docs", "hr"],
+        "granted": ["crm", "docs", "hr"],
+        "revoked": ["billing"],
+        "sessions_revoked": True,
+    }
 
 
 def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
@@ -229,8 +250,10 @@ def test_throttling_then_success_is_invisible(admin_client, alice, no_backoff):
 
 def test_cognito_unreachable_gives_the_503_page(admin_client, alice, settings):
     settings.COGNITO_ENDPOINT_URL = "http://127.0.0.1:9"
-    for response in [admin_client.get(user_url("change", alice.sub)),
-                     admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})]:
+    for response in [
+        admin_client.get(user_url("change", alice.sub)),
+        admin_client.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"}),
+    ]:
         assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
         assert b"Cognito cannot be reached" in response.content
     assert admin_client.get(user_url("changelist")).status_code == HTTPStatus.OK  # the index needs no Cognito
@@ -259,8 +282,9 @@ def test_disable_signs_out_and_enable_restores(admin_client, alice):
 
 def test_reset_password(admin_client, alice):
     response = admin_client.post(user_url("reset_password", alice.sub))
-    assert said(response) == ["Cognito sent a password reset code to alice@example.com; the user sets a new "
-                              "password at next sign-in."]
+    assert said(response) == [
+        "Cognito sent a password reset code to alice@example.com; the user sets a new password at next sign-in."
+    ]
     assert cognito.user_get(alice.sub).status == "RESET_REQUIRED"
 
 
@@ -297,13 +321,20 @@ def test_delete_needs_the_email_typed(admin_client, alice):
         cognito.user_get(alice.sub)
     assert not DirectoryEntry.objects.filter(sub=alice.sub).exists()
     assert list(AuditEvent.objects.values_list("action", "outcome")) == [
-        ("user_delete", "success"), ("user_delete", "failure")]
+        ("user_delete", "success"),
+        ("user_delete", "failure"),
+    ]
 
 
 # --- Invitation ---------------------------------------------------------------------------------
 
-INVITE = {"email": "New.Person@Example.com", "name": "New Person", "role": "b", "level": "2",
-          "applications": ["crm", "hr"]}
+INVITE = {
+    "email": "New.Person@Example.com",
+    "name": "New Person",
+    "role": "b",
+    "level": "2",
+    "applications": ["crm", "hr"],
+}
 
 
 def test_invite_creates_the_user_with_role_and_applications(admin_client):
@@ -327,7 +358,7 @@ def test_invite_in_embedded_mode_shows_the_temporary_password_once(admin_client,
     assert response.status_code == HTTPStatus.OK
     page = response.content.decode()
     start = page.index('id="temporary-password">') + len('id="temporary-password">')
-    password = page[start:page.index("</code>", start)]
+    password = page[start : page.index("</code>", start)]
     assert cognito.auth_password("new.person@example.com", password).challenge == "NEW_PASSWORD_REQUIRED"
     assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
     user = cognito.user_get("new.person@example.com")
@@ -350,15 +381,18 @@ def test_invite_an_email_cognito_has_but_the_index_lacks(admin_client, make_cogn
     assert selectors.entry_get(bob.sub) is not None
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("email", "not-an-email", services.MESSAGES["invalid_email"]),
-    ("email", '"quoted"@example.com', services.MESSAGES["invalid_email"]),
-    ("role", "d", "Unknown role &#x27;d&#x27;; the roles are a, b, c."),
-    ("level", "9", "Level must be a whole number from 1 to 3."),
-    ("applications", ["crm", "nope"], "Unknown application: nope."),
-    ("name", "", "Enter a name of at most 256 characters, without control characters."),
-    ("name", "Bad\x00Name", "Enter a name of at most 256 characters, without control characters."),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("email", "not-an-email", services.MESSAGES["invalid_email"]),
+        ("email", '"quoted"@example.com', services.MESSAGES["invalid_email"]),
+        ("role", "d", "Unknown role &#x27;d&#x27;; the roles are a, b, c."),
+        ("level", "9", "Level must be a whole number from 1 to 3."),
+        ("applications", ["crm", "nope"], "Unknown application: nope."),
+        ("name", "", "Enter a name of at most 256 characters, without control characters."),
+        ("name", "Bad\x00Name", "Enter a name of at most 256 characters, without control characters."),
+    ],
+)
 def test_bad_invite_input_is_refused_with_nothing_created(field, value, message, admin_client):
     with cognito.count_calls() as calls:
         response = admin_client.post(user_url("add"), {**INVITE, field: value})
@@ -389,8 +423,11 @@ def test_an_email_longer_than_cognitos_username_limit_is_refused_before_cognito(
     email = "a" * (services.EMAIL_MAX - len("@example.com") + 1) + "@example.com"  # valid, but 129 characters
     with cognito.count_calls() as calls:
         response = admin_client.post(user_url("add"), {**INVITE, "email": email})
-    assert response.status_code == HTTPStatus.BAD_REQUEST and response.context["error"] == services.MESSAGES[
-        "invalid_email"] and not calls
+    assert (
+        response.status_code == HTTPStatus.BAD_REQUEST
+        and response.context["error"] == services.MESSAGES["invalid_email"]
+        and not calls
+    )
     assert services.valid_email(email[1:]) == email[1:]
 
 

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from accounts import cognito
 from accounts.directory import selectors
-from accounts.rules import permissions
 from accounts.models import AuditEvent
+from accounts.rules import permissions
 from tests.support.staff import index_user, user_url
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,13 @@ VIEWS = {
     "user page": ("get", lambda sub: user_url("change", sub), None, OK, OK),
     "invite form": ("get", lambda sub: user_url("add"), None, FORBIDDEN, OK),
     "invite": ("post", lambda sub: user_url("add"), INVITE, FORBIDDEN, FOUND),
-    "change role": ("post", lambda sub: user_url("role", sub), {"role": "c", "level": "2", "shown": "a1"},
-                    FOUND, FOUND),
+    "change role": (
+        "post",
+        lambda sub: user_url("role", sub),
+        {"role": "c", "level": "2", "shown": "a1"},
+        FOUND,
+        FOUND,
+    ),
     "grant and revoke": ("post", lambda sub: user_url("access", sub), {"applications": ["crm"]}, FORBIDDEN, FOUND),
     "reset password": ("post", lambda sub: user_url("reset_password", sub), {}, FOUND, FOUND),
     "sign out": ("post", lambda sub: user_url("sign_out", sub), {}, FOUND, FOUND),
@@ -102,12 +107,15 @@ def test_administrator_page_shows_every_control(admin_client, alice):
         assert f'id="{control}"' in page
 
 
-@pytest.mark.parametrize("action, data", [
-    ("role", {"role": "c", "level": "3", "shown": "none"}),
-    ("reset_password", {}),
-    ("sign_out", {}),
-    ("access", {"applications": ["billing"]}),
-])
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("role", {"role": "c", "level": "3", "shown": "none"}),
+        ("reset_password", {}),
+        ("sign_out", {}),
+        ("access", {"applications": ["billing"]}),
+    ],
+)
 def test_helpdesk_cannot_touch_a_staff_account(action, data, helpdesk_client, make_cognito_user):
     other_admin = make_cognito_user("boss@example.com", role=None, staff="admin")
     index_user(other_admin)
@@ -120,8 +128,9 @@ def test_helpdesk_cannot_touch_a_staff_account(action, data, helpdesk_client, ma
 
 def test_helpdesk_cannot_change_its_own_role(helpdesk_client, helpdesk_identity):
     index_user(helpdesk_identity)
-    response = helpdesk_client.post(user_url("role", helpdesk_identity.sub),
-                                    {"role": "a", "level": "3", "shown": "none"})
+    response = helpdesk_client.post(
+        user_url("role", helpdesk_identity.sub), {"role": "a", "level": "3", "shown": "none"}
+    )
     assert response.status_code == FORBIDDEN
     assert cognito.user_get(helpdesk_identity.sub).attributes["custom:role_a"] == "0"
     event = AuditEvent.objects.get()
@@ -131,8 +140,11 @@ def test_helpdesk_cannot_change_its_own_role(helpdesk_client, helpdesk_identity)
 @pytest.mark.parametrize("action", ["invite", "access", "disable", "delete"])
 def test_helpdesk_cannot_escalate_anyone(action, helpdesk_client, alice):
     url = user_url("add") if action == "invite" else user_url(action, alice.sub)
-    data = {**INVITE, "email": "mine@example.com"} if action == "invite" else {
-        "applications": ["billing", "crm", "hr"], "confirm": "alice@example.com"}
+    data = (
+        {**INVITE, "email": "mine@example.com"}
+        if action == "invite"
+        else {"applications": ["billing", "crm", "hr"], "confirm": "alice@example.com"}
+    )
     response = helpdesk_client.post(url, data)
     assert response.status_code == FORBIDDEN
     assert cognito.user_groups(alice.sub) == ["app-billing"] and cognito.user_get(alice.sub).enabled
@@ -167,8 +179,13 @@ def test_predicates_follow_the_rules(admin_user, helpdesk_user, nonstaff_user, a
     desk = index_user(helpdesk_identity)
     assert permissions.allowed_actions(admin_user, plain) == dict.fromkeys(permissions.USER_ACTIONS, True)
     assert permissions.allowed_actions(helpdesk_user, plain) == {
-        "grant": False, "change_role": True, "reset_password": True, "sign_out": True, "disable": False,
-        "delete": False}
+        "grant": False,
+        "change_role": True,
+        "reset_password": True,
+        "sign_out": True,
+        "disable": False,
+        "delete": False,
+    }
     assert not any(permissions.allowed_actions(helpdesk_user, desk).values())  # its own, a staff account
     assert not any(permissions.allowed_actions(nonstaff_user, plain).values())
     assert permissions.can_view_audit(admin_user) and not permissions.can_view_audit(helpdesk_user)

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.directory import services
 from accounts.audit.record import audit_record
+from accounts.directory import services
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
@@ -30,13 +30,25 @@ def listed(client, query: str = "") -> list[str]:
 def seed(count: int, prefix: str = "user") -> None:
     """Put `count` rows, each holding one application, straight into the index."""
     now = timezone.now()
-    DirectoryEntry.objects.bulk_create([
-        DirectoryEntry(sub=f"{prefix}-{n:05}", username=f"{prefix}-{n:05}", email=f"{prefix}{n:05}@example.com",
-                       name=f"{prefix} {n:05}", name_key=f"{prefix} {n:05}", status="CONFIRMED", role="a", level=1,
-                       synced_at=now)
-        for n in range(count)])
-    DirectoryGrant.objects.bulk_create([DirectoryGrant(entry_id=f"{prefix}-{n:05}", application="crm")
-                                        for n in range(count)])
+    DirectoryEntry.objects.bulk_create(
+        [
+            DirectoryEntry(
+                sub=f"{prefix}-{n:05}",
+                username=f"{prefix}-{n:05}",
+                email=f"{prefix}{n:05}@example.com",
+                name=f"{prefix} {n:05}",
+                name_key=f"{prefix} {n:05}",
+                status="CONFIRMED",
+                role="a",
+                level=1,
+                synced_at=now,
+            )
+            for n in range(count)
+        ]
+    )
+    DirectoryGrant.objects.bulk_create(
+        [DirectoryGrant(entry_id=f"{prefix}-{n:05}", application="crm") for n in range(count)]
+    )
 
 
 def page_queries(client, query: str = "") -> int:
@@ -69,8 +81,14 @@ def test_list_page_reads_only_the_index(admin_client, people):
         response = admin_client.get(user_url("changelist"))
     assert response.status_code == HTTPStatus.OK
     assert not calls
-    assert listed(admin_client) == ["admin@example.com", "alice@example.com", "bob@example.com", "boss@example.com",
-                                    "carol@example.com", "dave@example.org"]
+    assert listed(admin_client) == [
+        "admin@example.com",
+        "alice@example.com",
+        "bob@example.com",
+        "boss@example.com",
+        "carol@example.com",
+        "dave@example.org",
+    ]
     page = response.content.decode()
     assert "billing, crm" in page and "Alice Liddell" in page and "Administrator" in page
 
@@ -83,25 +101,37 @@ def test_list_page_queries_do_not_grow_with_rows(admin_client, pool):
     assert page_queries(admin_client, "?application=crm&role=a&q=more") == few
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?q=ali", ["alice@example.com", "dave@example.org"]),  # email or name starting with it
-    ("?q=ALICE", ["alice@example.com"]),                     # case-insensitive
-    ("?q=lice", []),                                          # a prefix, not a substring
-    ("?q=zoë", ["carol@example.com"]),
-    ("?q=dave@example.org", ["dave@example.org"]),
-    ("?role=b", ["bob@example.com", "dave@example.org"]),
-    ("?role=b&level=2", ["bob@example.com"]),
-    ("?role=none", ["admin@example.com", "boss@example.com"]),
-    ("?level=3", ["carol@example.com"]),
-    ("?application=crm", ["alice@example.com", "bob@example.com"]),
-    ("?application=crm&role=a", ["alice@example.com"]),
-    ("?enabled__exact=0", ["bob@example.com"]),
-    ("?status=CONFIRMED&q=c", ["carol@example.com"]),
-    ("?staff=admin", ["admin@example.com", "boss@example.com"]),
-    ("?o=-1", ["dave@example.org", "carol@example.com", "boss@example.com", "bob@example.com", "alice@example.com",
-               "admin@example.com"]),
-    ("?o=2&q=b", ["bob@example.com", "boss@example.com"]),  # by name: Bob Builder, The Boss
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?q=ali", ["alice@example.com", "dave@example.org"]),  # email or name starting with it
+        ("?q=ALICE", ["alice@example.com"]),  # case-insensitive
+        ("?q=lice", []),  # a prefix, not a substring
+        ("?q=zoë", ["carol@example.com"]),
+        ("?q=dave@example.org", ["dave@example.org"]),
+        ("?role=b", ["bob@example.com", "dave@example.org"]),
+        ("?role=b&level=2", ["bob@example.com"]),
+        ("?role=none", ["admin@example.com", "boss@example.com"]),
+        ("?level=3", ["carol@example.com"]),
+        ("?application=crm", ["alice@example.com", "bob@example.com"]),
+        ("?application=crm&role=a", ["alice@example.com"]),
+        ("?enabled__exact=0", ["bob@example.com"]),
+        ("?status=CONFIRMED&q=c", ["carol@example.com"]),
+        ("?staff=admin", ["admin@example.com", "boss@example.com"]),
+        (
+            "?o=-1",
+            [
+                "dave@example.org",
+                "carol@example.com",
+                "boss@example.com",
+                "bob@example.com",
+                "alice@example.com",
+                "admin@example.com",
+            ],
+        ),
+        ("?o=2&q=b", ["bob@example.com", "boss@example.com"]),  # by name: Bob Builder, The Boss
+    ],
+)
 def test_search_filter_and_sort(query, expected, admin_client, people):
     assert listed(admin_client, query) == expected
 
@@ -126,8 +156,10 @@ def test_refresh_selected_rows_action(admin_client, people):
     cognito.user_update_attributes(people["carol"].sub, {"name": "Carol C."})
     cognito.user_delete(people["dave"].sub)
     with cognito.count_calls() as calls:
-        admin_client.post(user_url("changelist"), {"action": "refresh_selected",
-                                                    "_selected_action": [people["carol"].sub, people["dave"].sub]})
+        admin_client.post(
+            user_url("changelist"),
+            {"action": "refresh_selected", "_selected_action": [people["carol"].sub, people["dave"].sub]},
+        )
     assert calls["AdminGetUser"] == 2
     assert DirectoryEntry.objects.get(sub=people["carol"].sub).name == "Carol C."
     assert not DirectoryEntry.objects.filter(sub=people["dave"].sub).exists()
@@ -163,7 +195,7 @@ def test_user_page_history_shows_only_that_user(admin_client, admin_user, people
     services.user_sign_out(actor=admin_user, sub=people["alice"].sub)
     services.user_sign_out(actor=admin_user, sub=people["carol"].sub)
     page = admin_client.get(user_url("change", people["alice"].sub)).content.decode()
-    history = page[page.index('id="history"'):]
+    history = page[page.index('id="history"') :]
     assert history.count("user_sign_out") == 1 and "admin@example.com" in history
 
 
@@ -186,13 +218,26 @@ def test_user_page_for_a_sub_cognito_calls_malformed_simulated(admin_client, ali
 @pytest.fixture
 def events(admin_user, pool):
     """A few audit events from different actors, actions and outcomes."""
-    audit_record(actor=admin_user, action="role_change", target="alice@example.com", target_sub="s-alice",
-                 before={"role": "a1"}, after={"role": "b2"})
+    audit_record(
+        actor=admin_user,
+        action="role_change",
+        target="alice@example.com",
+        target_sub="s-alice",
+        before={"role": "a1"},
+        after={"role": "b2"},
+    )
     audit_record(actor="manage.py cognito_sync", action="directory_sync", after={"added": 3})
-    audit_record(actor=admin_user, action="user_delete", outcome="failure", target="=cmd|' /C calc'!A0",
-                 target_sub="s-evil", error="+SUM(1)")
-    audit_record(actor="desk@example.com", action="access_set", outcome="denied", target="bob@example.com",
-                 target_sub="s-bob")
+    audit_record(
+        actor=admin_user,
+        action="user_delete",
+        outcome="failure",
+        target="=cmd|' /C calc'!A0",
+        target_sub="s-evil",
+        error="+SUM(1)",
+    )
+    audit_record(
+        actor="desk@example.com", action="access_set", outcome="denied", target="bob@example.com", target_sub="s-bob"
+    )
 
 
 def audit_rows(client, query: str = "") -> list[dict]:
@@ -202,18 +247,21 @@ def audit_rows(client, query: str = "") -> list[dict]:
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
-@pytest.mark.parametrize("query, actions", [
-    ("", ["access_set", "user_delete", "directory_sync", "role_change"]),
-    ("?actor=admin@", ["user_delete", "role_change"]),
-    ("?target=alice", ["role_change"]),
-    ("?target=s-bob", ["access_set"]),
-    ("?action=directory_sync", ["directory_sync"]),
-    ("?outcome=denied", ["access_set"]),
-    ("?outcome=failure&actor=admin@example.com", ["user_delete"]),
-    ("?from=2000-01-01&to=2999-12-31", ["access_set", "user_delete", "directory_sync", "role_change"]),
-    ("?from=2999-01-01", []),
-    ("?to=2000-01-01", []),
-])
+@pytest.mark.parametrize(
+    "query, actions",
+    [
+        ("", ["access_set", "user_delete", "directory_sync", "role_change"]),
+        ("?actor=admin@", ["user_delete", "role_change"]),
+        ("?target=alice", ["role_change"]),
+        ("?target=s-bob", ["access_set"]),
+        ("?action=directory_sync", ["directory_sync"]),
+        ("?outcome=denied", ["access_set"]),
+        ("?outcome=failure&actor=admin@example.com", ["user_delete"]),
+        ("?from=2000-01-01&to=2999-12-31", ["access_set", "user_delete", "directory_sync", "role_change"]),
+        ("?from=2999-01-01", []),
+        ("?to=2000-01-01", []),
+    ],
+)
 def test_audit_filters_apply_to_screen_and_export(query, actions, admin_client, events):
     assert [row["action"] for row in audit_rows(admin_client, query)] == actions
     page = admin_client.get(reverse("admin:accounts_auditevent_changelist") + query).content.decode()
@@ -247,8 +295,9 @@ def test_audit_events_cannot_be_added_changed_or_deleted(admin_client, events):
     assert admin_client.get(reverse("admin:accounts_auditevent_add")).status_code == HTTPStatus.FORBIDDEN
     delete_url = reverse("admin:accounts_auditevent_delete", args=[event.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == HTTPStatus.FORBIDDEN
-    listing = admin_client.post(reverse("admin:accounts_auditevent_changelist"),
-                                {"action": "delete_selected", "_selected_action": [event.pk]})
+    listing = admin_client.post(
+        reverse("admin:accounts_auditevent_changelist"), {"action": "delete_selected", "_selected_action": [event.pk]}
+    )
     assert AuditEvent.objects.filter(pk=event.pk, actor="admin@example.com").exists()
     assert listing.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
     with pytest.raises(PermissionError):

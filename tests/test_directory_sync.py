@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.directory import sync
-from accounts.rules import roles
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant, DirectorySync
-from tests.support.staff import index_user
+from accounts.rules import roles
 from tests.faults import cognito_fault
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,13 @@ def test_sync_adds_updates_and_removes(pool, make_cognito_user):
     assert (first["users"], first["added"], first["updated"], first["removed"]) == ("3", "3", "0", "0")
     row = DirectoryEntry.objects.get(sub=alice.sub)
     assert (row.email, row.name, row.role_key, row.status, row.enabled, row.staff) == (
-        "alice@example.com", "Alice", "a1", "CONFIRMED", True, "")
+        "alice@example.com",
+        "Alice",
+        "a1",
+        "CONFIRMED",
+        True,
+        "",
+    )
     assert sorted(row.grants.values_list("application", flat=True)) == ["billing", "crm"]
     assert DirectoryEntry.objects.get(sub=boss.sub).staff == "admin"
 
@@ -50,7 +56,12 @@ def test_sync_adds_updates_and_removes(pool, make_cognito_user):
     carol = make_cognito_user("carol@example.com")
     second = counts(run_command())
     assert (second["users"], second["added"], second["updated"], second["removed"], second["unchanged"]) == (
-        "3", "1", "2", "1", "0")
+        "3",
+        "1",
+        "2",
+        "1",
+        "0",
+    )
     row = DirectoryEntry.objects.get(sub=alice.sub)
     assert (row.name, row.name_key, row.role_key) == ("Alice L.", "alice l.", "c3")
     assert list(row.grants.values_list("application", flat=True)) == ["billing"]
@@ -115,9 +126,11 @@ def test_a_failed_listing_removes_nothing(pool, make_cognito_user, no_backoff):
     alice = make_cognito_user("alice@example.com")
     index_user(alice)
     cognito.user_delete(alice.sub)
-    with cognito_fault("TooManyRequestsException", operations={"ListUsersInGroup"}):
-        with pytest.raises(CommandError, match="nothing was removed"):
-            run_command()
+    with (
+        cognito_fault("TooManyRequestsException", operations={"ListUsersInGroup"}),
+        pytest.raises(CommandError, match="nothing was removed"),
+    ):
+        run_command()
     assert DirectoryEntry.objects.filter(sub=alice.sub).exists()
     assert AuditEvent.objects.get(action="directory_sync").outcome == "failure"
 

@@ -20,7 +20,6 @@ from accounts.bulk import jobs
 from accounts.models import BulkRow
 from tests.bulk import csv_bytes, preview
 from tests.conftest import STAFF_PASSWORD, USER_PASSWORD
-from tests.staff import admin_user  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -46,7 +45,11 @@ class Server:
         env = {**os.environ, "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true"}
         self.process = subprocess.Popen(
             [sys.executable, "scripts/embedded_cognito.py", "-p", str(self.port), "--state", str(self.state)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -99,12 +102,15 @@ def sign_in_with_totp(email: str, password: str, totp, secret: str) -> bool:
     """Sign in with password and TOTP code; return True when Cognito issues tokens."""
     step = cognito.auth_password(email, password)
     assert step.challenge == "SOFTWARE_TOKEN_MFA"
-    return cognito.auth_respond(step.challenge, step.session, email, {"SOFTWARE_TOKEN_MFA_CODE": totp(secret)}).signed_in
+    return cognito.auth_respond(
+        step.challenge, step.session, email, {"SOFTWARE_TOKEN_MFA_CODE": totp(secret)}
+    ).signed_in
 
 
 @pytest.mark.django_db
 def test_a_restart_restores_users_ids_groups_passwords_and_enrolments_exactly_and_the_snapshot_stays_bounded(
-        aws, admin_user, make_cognito_user, totp):
+    aws, admin_user, make_cognito_user, totp
+):
     staff = make_cognito_user("staff@example.com", staff="helpdesk", password=STAFF_PASSWORD)
     session = cognito.auth_password("staff@example.com", STAFF_PASSWORD)
     secret, _ = cognito.token_associate(access_token=session.access_token)
@@ -135,8 +141,9 @@ def test_a_restart_restores_users_ids_groups_passwords_and_enrolments_exactly_an
     with pytest.raises(cognito.CognitoError) as wrong:
         cognito.auth_password("reset@example.com", "Wrong-Password-9!")
     assert not isinstance(wrong.value, cognito.PasswordResetRequired)  # a wrong password is just wrong
-    later = cognito.user_create("later@example.com", {"name": "Later"}, temporary_password="Later-Pass-word-1!",
-                                send_invitation=False)
+    later = cognito.user_create(
+        "later@example.com", {"name": "Later"}, temporary_password="Later-Pass-word-1!", send_invitation=False
+    )
     assert later.sub not in {user.sub for user, _ in before["users"].values()}
 
     update_twenty_times("later@example.com")

@@ -22,9 +22,9 @@ from django.urls import reverse
 
 from accounts import cognito
 from accounts.directory import selectors, services
+from accounts.models import AuditEvent, DirectoryEntry
 from accounts.rules import roles
 from accounts.signin import flows
-from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import STAFF_PASSWORD
 from tests.faults import cognito_down, cognito_fault, cognito_hung
 from tests.support.staff import user_url
@@ -47,7 +47,8 @@ def assert_index_matches_cognito(sub: str) -> None:
     assert len(held) == 1 and entry.role_key == f"{held[0].name}{held[0].level}"
     assert entry.enabled == user.enabled
     assert sorted(g.application for g in entry.grants.all()) == sorted(
-        roles.application_for_group(group) for group in groups)
+        roles.application_for_group(group) for group in groups
+    )
 
 
 # --- Throttling storms ------------------------------------------------------------------------------
@@ -65,8 +66,7 @@ def storm_requests(sub: str) -> list[tuple[str, str, dict | None]]:
     ]
 
 
-def test_a_throttling_storm_answers_every_request_busy_and_changes_nothing_simulated(admin_client, alice,
-                                                                                     no_backoff):
+def test_a_throttling_storm_answers_every_request_busy_and_changes_nothing_simulated(admin_client, alice, no_backoff):
     requests = storm_requests(alice.sub) * 6
     with cognito_fault("TooManyRequestsException") as failed:
         for method, url, data in requests:
@@ -77,8 +77,11 @@ def test_a_throttling_storm_answers_every_request_busy_and_changes_nothing_simul
         assert refreshed.status_code == HTTPStatus.FOUND and refreshed["Location"].endswith("/sync/")
     assert len(requests) <= len(failed) <= 3 * len(requests)  # retried, but never more than the attempts allow
     user = cognito.user_get(alice.sub)
-    assert (user.attributes["custom:role_a"], user.enabled, cognito.user_groups(alice.sub)) == ("1", True,
-                                                                                                ["app-billing"])
+    assert (user.attributes["custom:role_a"], user.enabled, cognito.user_groups(alice.sub)) == (
+        "1",
+        True,
+        ["app-billing"],
+    )
     assert_index_matches_cognito(alice.sub)
     assert DirectoryEntry.objects.count() == 1
     writes = [url for method, url, _ in requests if method == "post"]
@@ -101,7 +104,8 @@ def test_after_a_throttling_storm_the_next_request_works_at_once_simulated(admin
 
 @pytest.mark.django_db
 def test_a_throttling_storm_at_sign_in_locks_nobody_out_and_audits_each_attempt_simulated(
-        client, admin_identity, settings, no_backoff):
+    client, admin_identity, settings, no_backoff
+):
     settings.PORTAL_SIGNIN_MAX_FAILURES = 3
     login = reverse("accounts:login")
     with cognito_fault("TooManyRequestsException", operations={"AdminInitiateAuth"}):
@@ -126,7 +130,8 @@ def only_event() -> AuditEvent:
 
 
 def test_cognito_stopping_midway_through_grants_and_revokes_reports_what_was_applied_simulated(
-        admin_client, alice, no_backoff):
+    admin_client, alice, no_backoff
+):
     with cognito_down(after=1) as failed:  # alice holds billing: grant crm, grant hr, revoke billing
         response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr"]})
     assert response.status_code == HTTPStatus.FOUND and failed == ["AdminAddUserToGroup"] * 3
@@ -142,7 +147,8 @@ def test_cognito_stopping_midway_through_grants_and_revokes_reports_what_was_app
 
 
 def test_cognito_stopping_after_a_role_write_reports_the_role_and_the_missing_sign_out_simulated(
-        admin_client, alice, no_backoff):
+    admin_client, alice, no_backoff
+):
     with cognito_down(after=1):
         response = admin_client.post(user_url("role", alice.sub), {"role": "c", "level": "2", "shown": "a1"})
     assert response.status_code == HTTPStatus.FOUND
@@ -178,9 +184,15 @@ def test_cognito_stopping_after_a_revoke_reports_the_missing_sign_out_simulated(
 
 
 def test_cognito_stopping_after_an_invitation_shows_the_user_made_without_applications_simulated(
-        admin_client, no_backoff):
-    data = {"email": "new@example.com", "name": "New Person", "role": "b", "level": "2",
-            "applications": ["billing", "crm"]}
+    admin_client, no_backoff
+):
+    data = {
+        "email": "new@example.com",
+        "name": "New Person",
+        "role": "b",
+        "level": "2",
+        "applications": ["billing", "crm"],
+    }
     with cognito_down(after=1):
         response = admin_client.post(user_url("add"), data)
     assert response.status_code == HTTPStatus.OK
@@ -224,13 +236,17 @@ def settings_value(name: str):
     return getattr(settings, name)
 
 
-@pytest.mark.parametrize("method, name, data", [
-    ("get", "change", None),
-    ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
-    ("post", "access", {"applications": ["billing", "crm"]}),
-])
+@pytest.mark.parametrize(
+    "method, name, data",
+    [
+        ("get", "change", None),
+        ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
+        ("post", "access", {"applications": ["billing", "crm"]}),
+    ],
+)
 def test_a_hung_cognito_answers_the_503_page_within_the_request_budget_simulated(
-        method, name, data, admin_client, alice, production_timeouts):
+    method, name, data, admin_client, alice, production_timeouts
+):
     with cognito_hung() as hang:
         response = getattr(admin_client, method)(user_url(name, alice.sub), data or {})
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and response["Retry-After"] == "30"
@@ -260,21 +276,24 @@ def test_a_role_change_that_timed_out_is_audited_with_the_reason_simulated(admin
     assert selectors.entry_get(alice.sub).role_key == "a1"
 
 
-def test_background_work_keeps_botocores_attempts_and_timeouts_when_cognito_hangs_simulated(pool, no_backoff,
-                                                                                            production_timeouts):
+def test_background_work_keeps_botocores_attempts_and_timeouts_when_cognito_hangs_simulated(
+    pool, no_backoff, production_timeouts
+):
     with cognito_hung() as hang, pytest.raises(cognito.CognitoTimeout):
         cognito.pool_describe(cognito.pool_id())
     assert hang.attempts == []  # no budget outside a web request: botocore's own retries
     assert hang.waited == 4 * (3 + 10)
 
 
-def test_throttling_in_a_web_request_sleeps_only_briefly_between_attempts_simulated(admin_client, alice,
-                                                                                   production_timeouts, monkeypatch):
+def test_throttling_in_a_web_request_sleeps_only_briefly_between_attempts_simulated(
+    admin_client, alice, production_timeouts, monkeypatch
+):
     from botocore.retries import standard
 
     botocore_sleeps = []
-    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount",
-                        lambda self, context: botocore_sleeps.append(context) or 0)
+    monkeypatch.setattr(
+        standard.ExponentialBackoff, "delay_amount", lambda self, context: botocore_sleeps.append(context) or 0
+    )
     with cognito_hung(operations=set()) as hang, cognito_fault("TooManyRequestsException") as failed:
         response = admin_client.get(user_url("change", alice.sub))
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE and BUSY in response.content
@@ -287,17 +306,25 @@ def test_no_transaction_is_open_while_cognito_is_called_for_role_and_access_writ
     browser = Client()
     browser.force_login(admin_user)
     seen = []
-    cognito.on_event("before-call.cognito-idp", lambda model, **_: seen.append((model.name, connection.in_atomic_block)))
+    cognito.on_event(
+        "before-call.cognito-idp", lambda model, **_: seen.append((model.name, connection.in_atomic_block))
+    )
     browser.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
     browser.post(user_url("access", alice.sub), {"applications": ["crm"]})
     writes = [(name, atomic) for name, atomic in seen if name.startswith("Admin") and name != "AdminGetUser"]
-    assert {name for name, _ in writes} >= {"AdminUpdateUserAttributes", "AdminAddUserToGroup",
-                                            "AdminRemoveUserFromGroup", "AdminUserGlobalSignOut"}
+    assert {name for name, _ in writes} >= {
+        "AdminUpdateUserAttributes",
+        "AdminAddUserToGroup",
+        "AdminRemoveUserFromGroup",
+        "AdminUserGlobalSignOut",
+    }
     assert [name for name, atomic in writes if atomic] == []
     entry = selectors.entry_get(alice.sub)
     assert entry.role_key == "b1" and [g.application for g in entry.grants.all()] == ["crm"]
     assert list(AuditEvent.objects.order_by("id").values_list("action", "outcome")) == [
-        ("role_change", AuditEvent.SUCCESS), ("access_set", AuditEvent.SUCCESS)]
+        ("role_change", AuditEvent.SUCCESS),
+        ("access_set", AuditEvent.SUCCESS),
+    ]
 
 
 def test_a_role_changed_by_someone_else_during_the_cognito_write_is_reported_not_overwritten(admin_client, alice):
@@ -318,15 +345,17 @@ def test_a_role_changed_by_someone_else_during_the_cognito_write_is_reported_not
 
 
 @pytest.mark.parametrize("code", ["LimitExceededException", "TooManyFailedAttemptsException"])
-def test_a_per_user_limit_on_a_reset_says_so_and_is_not_retried_or_the_busy_page_simulated(code, admin_client,
-                                                                                          alice):
+def test_a_per_user_limit_on_a_reset_says_so_and_is_not_retried_or_the_busy_page_simulated(code, admin_client, alice):
     with cognito_fault(code, operations={"AdminResetUserPassword"}) as failed:
         response = admin_client.post(user_url("reset_password", alice.sub))
     assert response.status_code == HTTPStatus.FOUND and failed == ["AdminResetUserPassword"]
     assert said(response) == [cognito.TOO_MANY_ATTEMPTS]
     event = only_event()
-    assert (event.action, event.outcome, event.error) == ("user_reset_password", AuditEvent.FAILURE,
-                                                          cognito.TOO_MANY_ATTEMPTS)
+    assert (event.action, event.outcome, event.error) == (
+        "user_reset_password",
+        AuditEvent.FAILURE,
+        cognito.TOO_MANY_ATTEMPTS,
+    )
 
 
 @pytest.mark.django_db
@@ -364,13 +393,17 @@ def test_healthz_names_the_database_when_it_is_down_simulated(client, pool, data
     assert response.json() == {"status": "degraded", "database": "unavailable: OperationalError", "cognito": "ok"}
 
 
-@pytest.mark.parametrize("method, name, data", [
-    ("get", "changelist", None),
-    ("get", "change", None),
-    ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
-])
-def test_pages_without_their_database_answer_503_and_call_no_cognito_simulated(method, name, data, admin_user,
-                                                                                alice, database):
+@pytest.mark.parametrize(
+    "method, name, data",
+    [
+        ("get", "changelist", None),
+        ("get", "change", None),
+        ("post", "role", {"role": "b", "level": "1", "shown": "a1"}),
+    ],
+)
+def test_pages_without_their_database_answer_503_and_call_no_cognito_simulated(
+    method, name, data, admin_user, alice, database
+):
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
     url = user_url(name) if name == "changelist" else user_url(name, alice.sub)
@@ -385,8 +418,9 @@ def test_pages_without_their_database_answer_503_and_call_no_cognito_simulated(m
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_database_going_away_after_a_cognito_write_loses_no_audit_event_simulated(admin_user, alice, database,
-                                                                                       caplog):
+def test_the_database_going_away_after_a_cognito_write_loses_no_audit_event_simulated(
+    admin_user, alice, database, caplog
+):
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
     cognito.on_event("after-call.cognito-idp.AdminUpdateUserAttributes", lambda **_: database.update(down=True))
@@ -449,7 +483,8 @@ def test_sqlite_writers_in_several_workers_wait_for_each_other_instead_of_failin
 
 def test_a_worker_killed_between_cognito_and_the_audit_leaves_a_complete_audit_simulated(admin_user):
     from accounts import tasks
-    from accounts.bulk import engine as bulk, jobs
+    from accounts.bulk import engine as bulk
+    from accounts.bulk import jobs
     from tests.bulk import csv_bytes, preview
 
     job = preview(admin_user, csv_bytes(*[f"person{n}@example.com,Person {n},b,1,crm" for n in range(3)]))

@@ -13,7 +13,8 @@ from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
-from accounts.bulk import engine as bulk, imports, jobs
+from accounts.bulk import engine as bulk
+from accounts.bulk import imports, jobs
 from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkJob, BulkRow
 from tests.bulk import csv_bytes, outcomes, preview, run_worker
@@ -78,8 +79,11 @@ def test_the_dry_run_plans_every_row_against_the_index_and_applies_nothing(admin
         "new.person@example.com": ("create", "invite with role B2; applications: crm, hr"),
         "alice@example.com": ("unchanged", ""),
         "bob@example.com": ("update", "role C3 → A2; grant docs; revoke hr"),
-        "not-an-email": ("error", "Enter a valid email address. Unknown role 'z'; the roles are a, b, c. "
-                                  "Unknown application: nope. Choose from the listed applications."),
+        "not-an-email": (
+            "error",
+            "Enter a valid email address. Unknown role 'z'; the roles are a, b, c. "
+            "Unknown application: nope. Choose from the listed applications.",
+        ),
     }
     assert (job.status, job.total, job.created_by) == (BulkJob.PREVIEW, 4, admin_user)
     assert not AuditEvent.objects.exists()
@@ -91,27 +95,42 @@ def test_the_dry_run_plans_every_row_against_the_index_and_applies_nothing(admin
 def test_a_file_with_and_without_bom_reads_alike(admin_user, alice):
     line = "alice@example.com,Alice Liddell,a,1,billing"
     assert plans(preview(admin_user, csv_bytes(line, bom=True))) == plans(preview(admin_user, csv_bytes(line)))
-    quirky = csv_bytes(" Alice@Example.COM , Alice Liddell ,A, 1 , Billing ; ", header="Email, NAME,role,Level,applications\n")
+    quirky = csv_bytes(
+        " Alice@Example.COM , Alice Liddell ,A, 1 , Billing ; ", header="Email, NAME,role,Level,applications\n"
+    )
     assert plans(preview(admin_user, quirky)) == {"alice@example.com": ("unchanged", "")}
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", imports.MESSAGES["empty"]),
-    (b"\xef\xbb\xbf", imports.MESSAGES["empty"]),
-    (csv_bytes(), imports.MESSAGES["no_rows"]),
-    (csv_bytes("", " , ,"), imports.MESSAGES["no_rows"]),
-    (csv_bytes("a@example.com,A,a,1", header="email,name,role,level\n"),
-     imports.MESSAGES["missing_columns"].format(names="applications")),
-    (csv_bytes("a@example.com,A,a,1,,x", header="email,name,role,level,applications,team\n"),
-     imports.MESSAGES["extra_columns"].format(names="team")),
-    (csv_bytes("a@example.com,a@example.com,A,a,1,", header="email,email,name,role,level,applications\n"),
-     imports.MESSAGES["repeated_columns"].format(names="email")),
-    (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),
-    ("email,name,role,level,applications\nzoë@example.com,Zoë,a,1,\n".encode("utf-16"),
-     imports.MESSAGES["encoding"].format(line=1)),
-    (csv_bytes("a@example.com,A,a,1,", "b@example.com," + "B" * 140000 + ",a,1,"),
-     "The file is not valid CSV (line 3): field larger than field limit (131072)."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", imports.MESSAGES["empty"]),
+        (b"\xef\xbb\xbf", imports.MESSAGES["empty"]),
+        (csv_bytes(), imports.MESSAGES["no_rows"]),
+        (csv_bytes("", " , ,"), imports.MESSAGES["no_rows"]),
+        (
+            csv_bytes("a@example.com,A,a,1", header="email,name,role,level\n"),
+            imports.MESSAGES["missing_columns"].format(names="applications"),
+        ),
+        (
+            csv_bytes("a@example.com,A,a,1,,x", header="email,name,role,level,applications,team\n"),
+            imports.MESSAGES["extra_columns"].format(names="team"),
+        ),
+        (
+            csv_bytes("a@example.com,a@example.com,A,a,1,", header="email,email,name,role,level,applications\n"),
+            imports.MESSAGES["repeated_columns"].format(names="email"),
+        ),
+        (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),
+        (
+            "email,name,role,level,applications\nzoë@example.com,Zoë,a,1,\n".encode("utf-16"),
+            imports.MESSAGES["encoding"].format(line=1),
+        ),
+        (
+            csv_bytes("a@example.com,A,a,1,", "b@example.com," + "B" * 140000 + ",a,1,"),
+            "The file is not valid CSV (line 3): field larger than field limit (131072).",
+        ),
+    ],
+)
 def test_a_bad_file_is_refused_as_a_whole_and_leaves_nothing(admin_user, data, message):
     with pytest.raises(imports.FileError) as refused:
         preview(admin_user, data)
@@ -159,20 +178,23 @@ def test_a_preview_still_being_read_cannot_be_started(admin_user, status):
 
 
 def test_bad_rows_are_reported_one_by_one(admin_user, alice):
-    job = preview(admin_user, csv_bytes(
-        "ok@example.com,Fine,a,1,",
-        "two@example.com,Too Few,a",
-        "bad@@example.com,Bad,a,1,",
-        "level@example.com,Level,b,4,crm",
-        "level2@example.com,Level,b,two,crm",
-        "name@example.com,,c,1,",
-        "nul@example.com,N\0L,c,1,",
-        "same@example.com,Same,a,1,crm",
-        "other@example.com,Other,a,1,",
-        "same@example.com,Same,a,1,crm",
-        "clash@example.com,Clash,a,1,",
-        "CLASH@example.com,Clash,b,1,",
-    ))
+    job = preview(
+        admin_user,
+        csv_bytes(
+            "ok@example.com,Fine,a,1,",
+            "two@example.com,Too Few,a",
+            "bad@@example.com,Bad,a,1,",
+            "level@example.com,Level,b,4,crm",
+            "level2@example.com,Level,b,two,crm",
+            "name@example.com,,c,1,",
+            "nul@example.com,N\0L,c,1,",
+            "same@example.com,Same,a,1,crm",
+            "other@example.com,Other,a,1,",
+            "same@example.com,Same,a,1,crm",
+            "clash@example.com,Clash,a,1,",
+            "CLASH@example.com,Clash,b,1,",
+        ),
+    )
     assert plans(job) == {
         "ok@example.com": ("create", "invite with role A1; applications: none"),
         "two@example.com": ("error", "This row has 3 fields; the header has 5."),
@@ -224,9 +246,18 @@ def test_upload_shows_the_preview_and_apply_runs_in_the_worker(admin_client, adm
     run_worker()
 
     progress = admin_client.get(job_url(job, "progress")).json()
-    assert {k: progress[k] for k in ("status", "done", "failed", "skipped", "remaining", "created", "updated",
-                                     "unchanged")} == {"status": "done", "done": 3, "failed": 0, "skipped": 1,
-                                                       "remaining": 0, "created": 1, "updated": 1, "unchanged": 1}
+    assert {
+        k: progress[k] for k in ("status", "done", "failed", "skipped", "remaining", "created", "updated", "unchanged")
+    } == {
+        "status": "done",
+        "done": 3,
+        "failed": 0,
+        "skipped": 1,
+        "remaining": 0,
+        "created": 1,
+        "updated": 1,
+        "unchanged": 1,
+    }
     assert roles_of("new.person@example.com") == ["0", "2", "0"]
     assert groups_of("new.person@example.com") == ["app-crm", "app-hr"]
     assert roles_of("bob@example.com") == ["2", "0", "0"] and groups_of("bob@example.com") == ["app-crm", "app-docs"]
@@ -250,8 +281,11 @@ def test_the_same_file_again_changes_nothing(admin_client, admin_user, alice, bo
 
     second = preview(admin_user, MIXED)
     assert {email: plan for email, (plan, _) in plans(second).items()} == {
-        "new.person@example.com": "unchanged", "alice@example.com": "unchanged", "bob@example.com": "unchanged",
-        "not-an-email": "error"}
+        "new.person@example.com": "unchanged",
+        "alice@example.com": "unchanged",
+        "bob@example.com": "unchanged",
+        "not-an-email": "error",
+    }
     assert "This file was already applied" in admin_client.get(job_url(second)).content.decode()
     jobs.job_start(actor=admin_user, job=second)
     with cognito.count_calls() as calls:
@@ -301,11 +335,16 @@ def test_an_oversized_upload_is_refused_with_the_limit_before_it_is_read(admin_c
     assert "the limit is 1 MB" in response.content.decode() and not BulkJob.objects.exists()
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", imports.MESSAGES["empty"]),
-    (csv_bytes("a@example.com,A,a,1", header="email,name,role,level\n"),
-     imports.MESSAGES["missing_columns"].format(names="applications")),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", imports.MESSAGES["empty"]),
+        (
+            csv_bytes("a@example.com,A,a,1", header="email,name,role,level\n"),
+            imports.MESSAGES["missing_columns"].format(names="applications"),
+        ),
+    ],
+)
 def test_the_upload_page_shows_an_empty_file_or_a_bad_header_and_stores_nothing(admin_client, data, message):
     response = upload(admin_client, data)
     assert response.status_code == HTTPStatus.BAD_REQUEST
@@ -320,8 +359,7 @@ def test_a_large_files_upload_plans_nothing_in_the_request_and_the_worker_plans_
     response = upload(admin_client, data, name="big.csv")
     job = BulkJob.objects.get()
     assert response.status_code == HTTPStatus.FOUND and response["Location"] == job_url(job)
-    assert (job.status, job.rows.count(), job.total, job.lines_read, job.lines_total) == (
-        BulkJob.READING, 0, 0, 0, 46)
+    assert (job.status, job.rows.count(), job.total, job.lines_read, job.lines_total) == (BulkJob.READING, 0, 0, 0, 46)
     assert job.chunks.count() == -(-len(data) // 512)
     assert DBTaskResult.objects.get().task_path == tasks.import_read_run.module_path
 
@@ -373,11 +411,14 @@ def test_a_file_whose_reader_stopped_shows_as_stalled_and_can_be_discarded(admin
     assert (job.status, job.rows.count(), job.chunks.count()) == (BulkJob.CANCELLED, 0, 0)
 
 
-@pytest.mark.parametrize("data, message", [
-    (csv_bytes(), imports.MESSAGES["no_rows"]),
-    (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),
-    (many_people(25) + b"\xe9,x,a,1,\n", imports.MESSAGES["encoding"].format(line=27)),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (csv_bytes(), imports.MESSAGES["no_rows"]),
+        (csv_bytes("a@example.com,A,a,1,").replace(b"A,a", b"\xe9,a"), imports.MESSAGES["encoding"].format(line=2)),
+        (many_people(25) + b"\xe9,x,a,1,\n", imports.MESSAGES["encoding"].format(line=27)),
+    ],
+)
 def test_a_malformed_file_is_reported_on_the_job_page_and_leaves_no_rows(admin_client, monkeypatch, data, message):
     monkeypatch.setattr(imports, "BATCH", 10)
     upload(admin_client, data)
@@ -424,10 +465,13 @@ def invites_per_email() -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("code, status, said", [("TooManyRequestsException", 400, "kept throttling"),
-                                                ("InternalErrorException", 500, "could not be reached")])
+@pytest.mark.parametrize(
+    "code, status, said",
+    [("TooManyRequestsException", 400, "kept throttling"), ("InternalErrorException", 500, "could not be reached")],
+)
 def test_throttling_or_an_outage_midway_interrupts_and_a_resume_finishes_without_repeats(
-        admin_client, admin_user, no_backoff, code, status, said):
+    admin_client, admin_user, no_backoff, code, status, said
+):
     job = preview(admin_user, new_people(5))
     jobs.job_start(actor=admin_user, job=job)
     with cognito_fault(code, operations={"AdminCreateUser"}, after=2, status=status) as failed:
@@ -451,7 +495,8 @@ def test_throttling_or_an_outage_midway_interrupts_and_a_resume_finishes_without
 
 
 def test_throttling_that_outlasts_the_retries_on_a_new_users_grant_interrupts_and_resume_finishes_simulated(
-        admin_user, no_backoff):
+    admin_user, no_backoff
+):
     people = [f"person{n}@example.com" for n in range(3)]
     job = preview(admin_user, csv_bytes(*[f"{email},Person,b,1,crm;hr" for email in people]))
     jobs.job_start(actor=admin_user, job=job)
@@ -489,8 +534,9 @@ def test_a_row_a_killed_worker_left_half_done_is_finished_not_repeated(admin_use
     # A worker claims line 2, creates the user, and dies before granting crm and recording the row.
     row = bulk.row_claim(job, "dead-worker")
     assert row.number == 2
-    services.user_invite(actor=admin_user, email=row.data["email"], name=row.data["name"], role="b", level=1,
-                         applications=[])
+    services.user_invite(
+        actor=admin_user, email=row.data["email"], name=row.data["name"], role="b", level=1, applications=[]
+    )
     BulkRow.objects.filter(pk=row.pk).update(lease_until=row.lease_until - bulk.timedelta(hours=1))  # lease ran out
     result = tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk, worker="new-worker")
     assert (result["status"], result["created"], result["updated"]) == ("done", 2, 1)
@@ -582,8 +628,10 @@ def test_a_row_that_failed_half_way_is_reported_and_retrying_finishes_it(admin_c
     failed.refresh_from_db()
     assert (failed.outcome, failed.message) == ("updated", "grant crm")
     invites = AuditEvent.objects.filter(action="user_invite").order_by("target")
-    assert [(event.target, event.outcome) for event in invites] == [("person0@example.com", "failure"),
-                                                                   ("person1@example.com", "success")]
+    assert [(event.target, event.outcome) for event in invites] == [
+        ("person0@example.com", "failure"),
+        ("person1@example.com", "success"),
+    ]
     assert groups_of(failed.email) == ["app-crm"]
 
 

@@ -79,13 +79,20 @@ def test_no_module_imports_one_that_imports_it_back():
 
 
 def test_nothing_below_the_views_imports_views_forms_or_admin():
-    upward = {(name, target) for name, targets in GRAPH.items() if not _above(name)
-              for target in targets if _above(target)}
+    upward = {
+        (name, target) for name, targets in GRAPH.items() if not _above(name) for target in targets if _above(target)
+    }
     assert not sorted(upward)
 
 
 def test_a_domain_reaches_another_only_through_its_services_or_selectors():
-    crossings = {(name, target) for name, targets in GRAPH.items() for target in targets
-                 if _package(target) not in SHARED | {_package(name)} and len(target.split(".")) > 2
-                 and target.rsplit(".", 1)[1] not in DOORS and _package(name) not in ENTRIES}
+    crossings = {
+        (name, target)
+        for name, targets in GRAPH.items()
+        for target in targets
+        if _package(target) not in SHARED | {_package(name)}
+        and len(target.split(".")) > 2
+        and target.rsplit(".", 1)[1] not in DOORS
+        and _package(name) not in ENTRIES
+    }
     assert crossings == KNOWN_CROSSINGS

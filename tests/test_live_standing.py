@@ -14,12 +14,10 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.directory import services
+from accounts.models import AuditEvent, DirectoryEntry, User
 from accounts.rules import permissions, roles
 from accounts.signin import flows, standing
-from accounts.models import AuditEvent, DirectoryEntry, User
-from tests.staff import (  # noqa: F401  (fixtures)
-    admin_client, admin_user, alice, helpdesk_client, helpdesk_user, index_user, user_url,
-)
+from tests.support.staff import index_user, user_url
 
 pytestmark = pytest.mark.django_db
 
@@ -42,13 +40,17 @@ def stale(user: User) -> None:
     user.refresh_from_db()
 
 
-@pytest.mark.parametrize("action, data", [
-    ("role", {"role": "c", "level": "3", "shown": "a1"}),
-    ("reset_password", {}),
-    ("sign_out", {}),
-])
+@pytest.mark.parametrize(
+    "action, data",
+    [
+        ("role", {"role": "c", "level": "3", "shown": "a1"}),
+        ("reset_password", {}),
+        ("sign_out", {}),
+    ],
+)
 def test_helpdesk_on_a_staff_member_made_outside_the_portal_is_refused_and_audited_denied(
-        action, data, helpdesk_client, outside_admin):
+    action, data, helpdesk_client, outside_admin
+):
     response = helpdesk_client.post(user_url(action, outside_admin.sub), data)
     assert response.status_code == HTTPStatus.FORBIDDEN
     account = cognito.user_get(outside_admin.sub)
@@ -57,15 +59,18 @@ def test_helpdesk_on_a_staff_member_made_outside_the_portal_is_refused_and_audit
     event = AuditEvent.objects.get()
     assert (event.action, event.outcome, event.target_sub) == (
         {"role": "role_change", "reset_password": "user_reset_password", "sign_out": "user_sign_out"}[action],
-        AuditEvent.DENIED, outside_admin.sub)
+        AuditEvent.DENIED,
+        outside_admin.sub,
+    )
     assert DirectoryEntry.objects.get(sub=outside_admin.sub).staff == "admin"  # the live reading fixed the index
 
 
 def test_a_bulk_role_change_skips_a_staff_member_made_outside_the_portal(helpdesk_user, outside_admin):
     from accounts.bulk import actions as bulk_actions
 
-    outcome, message = bulk_actions.row_apply(actor=helpdesk_user, action={"name": "set_role", "role": "b",
-                                                                           "level": 1}, sub=outside_admin.sub)
+    outcome, message = bulk_actions.row_apply(
+        actor=helpdesk_user, action={"name": "set_role", "role": "b", "level": 1}, sub=outside_admin.sub
+    )
     assert (outcome, message) == ("failed", bulk_actions.SAID["staff"])
     assert cognito.user_get(outside_admin.sub).attributes["custom:role_b"] == "0"
 
@@ -101,7 +106,8 @@ def test_a_due_actor_standing_is_read_live_at_the_next_request(admin_client, adm
 
 
 def test_a_helpdesk_member_removed_outside_the_portal_is_refused_within_the_recheck(
-        helpdesk_client, helpdesk_user, helpdesk_identity, alice):
+    helpdesk_client, helpdesk_user, helpdesk_identity, alice
+):
     other = Client()
     other.force_login(helpdesk_user)
     cognito.user_remove_from_group(helpdesk_identity.sub, roles.staff_groups()["helpdesk"])
@@ -109,14 +115,16 @@ def test_a_helpdesk_member_removed_outside_the_portal_is_refused_within_the_rech
     response = helpdesk_client.post(user_url("role", alice.sub), {"role": "c", "level": "1", "shown": "a1"})
     assert response.status_code == HTTPStatus.FOUND and response.url == reverse("accounts:login")
     assert flows.common.SESSION_ENDED.format(why=standing.NOT_STAFF) in [
-        str(m) for m in helpdesk_client.get(response.url).context["messages"]]
+        str(m) for m in helpdesk_client.get(response.url).context["messages"]
+    ]
     assert cognito.user_get(alice.sub).attributes["custom:role_a"] == "1"
     assert other.get(HOME).status_code == HTTPStatus.FOUND and SESSION_KEY not in other.session  # every session
     assert permissions.standing_of(User.objects.get(pk=helpdesk_user.pk)) == ""
 
 
 def test_a_bulk_job_of_an_actor_who_lost_standing_writes_nothing_and_is_audited_denied(
-        helpdesk_user, helpdesk_identity, alice):
+    helpdesk_user, helpdesk_identity, alice
+):
     cognito.user_disable(helpdesk_identity.sub)
     stale(helpdesk_user)
     with pytest.raises(PermissionDenied):
@@ -139,7 +147,8 @@ def _signed_in_helpdesk(helpdesk_identity) -> Client:
 
 @pytest.mark.parametrize("write", ["disable", "delete", "sign_out"])
 def test_a_staff_member_the_portal_disables_deletes_or_signs_out_is_refused_at_the_next_request(
-        write, admin_user, helpdesk_identity, alice):
+    write, admin_user, helpdesk_identity, alice
+):
     desk = _signed_in_helpdesk(helpdesk_identity)
     key = desk.session.session_key
     index_user(helpdesk_identity)

@@ -20,8 +20,17 @@ def console_formatter() -> logging.Formatter:
     return next(handler.formatter for handler in logging.getLogger().handlers if handler.name == "console")
 
 
-@pytest.mark.parametrize("value, written", [("a\nb", "a\\nb"), ("a\r\nb", "a\\r\\nb"), ("\x1b[31m", "\\x1b[31m"),
-                                            ("a\u2028b", "a\\u2028b"), ("\x85", "\\x85"), ("plain é", "plain é")])
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("a\nb", "a\\nb"),
+        ("a\r\nb", "a\\r\\nb"),
+        ("\x1b[31m", "\\x1b[31m"),
+        ("a\u2028b", "a\\u2028b"),
+        ("\x85", "\\x85"),
+        ("plain é", "plain é"),
+    ],
+)
 def test_control_characters_are_written_as_escapes(value, written):
     assert escape_controls(value) == written
 

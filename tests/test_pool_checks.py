@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts import cognito
-from accounts.pool import checks as pool_checks
-from accounts.rules import roles
-from accounts.pool.bootstrap import pool_settings
 from accounts.models import Application
+from accounts.pool import checks as pool_checks
+from accounts.pool.bootstrap import pool_settings
+from accounts.rules import roles
 from tests.faults import cognito_fault
 
 
@@ -60,19 +60,32 @@ def test_role_attributes_of_the_wrong_kind_or_missing_are_found(bad_schema_pool)
 
 def test_role_attribute_not_allowing_the_highest_level_is_found(settings):
     settings.PORTAL_ROLE_MAX_LEVEL = 3
-    attribute = {"AttributeDataType": "Number", "Mutable": True,
-                 "NumberAttributeConstraints": {"MinValue": "0", "MaxValue": "2"}}
-    info = cognito.PoolInfo("p", "p", {name: attribute for name in roles.role_attributes()}, "OFF", {}, ("email",))
+    attribute = {
+        "AttributeDataType": "Number",
+        "Mutable": True,
+        "NumberAttributeConstraints": {"MinValue": "0", "MaxValue": "2"},
+    }
+    info = cognito.PoolInfo("p", "p", dict.fromkeys(roles.role_attributes(), attribute), "OFF", {}, ("email",))
     assert [finding.subject for finding in pool_checks.check_role_attributes(info)] == roles.role_attributes()
 
 
 @pytest.mark.django_db
 def test_clients_that_can_write_roles_are_found(pool):
-    cognito.client_create(pool.pool_id, ClientName="writes-role", WriteAttributes=["name", "custom:role_b"],
-                          IdTokenValidity=15, AccessTokenValidity=15,
-                          TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"})
-    cognito.client_create(pool.pool_id, ClientName="writes-all", IdTokenValidity=15, AccessTokenValidity=15,
-                          TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"})
+    cognito.client_create(
+        pool.pool_id,
+        ClientName="writes-role",
+        WriteAttributes=["name", "custom:role_b"],
+        IdTokenValidity=15,
+        AccessTokenValidity=15,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},
+    )
+    cognito.client_create(
+        pool.pool_id,
+        ClientName="writes-all",
+        IdTokenValidity=15,
+        AccessTokenValidity=15,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},
+    )
     messages = [finding.message for finding in findings("client_writes")]
     assert len(messages) == 2
     assert any("'writes-role'" in message and "custom:role_b" in message for message in messages)
@@ -83,9 +96,15 @@ def test_clients_that_can_write_roles_are_found(pool):
 def test_token_lifetimes_over_the_bound_are_found(pool, settings):
     settings.COGNITO_TOKEN_VALIDITY_MINUTES = 15
     settings.COGNITO_REFRESH_TOKEN_VALIDITY_HOURS = 12
-    cognito.client_create(pool.pool_id, ClientName="long-lived", WriteAttributes=["name"], IdTokenValidity=1,
-                          AccessTokenValidity=20, RefreshTokenValidity=30,
-                          TokenValidityUnits={"AccessToken": "minutes"})
+    cognito.client_create(
+        pool.pool_id,
+        ClientName="long-lived",
+        WriteAttributes=["name"],
+        IdTokenValidity=1,
+        AccessTokenValidity=20,
+        RefreshTokenValidity=30,
+        TokenValidityUnits={"AccessToken": "minutes"},
+    )
     messages = [finding.message for finding in findings("token_lifetimes")]
     assert any("ID tokens living 60 minutes" in message for message in messages)
     assert any("access tokens living 20 minutes" in message for message in messages)
@@ -140,18 +159,30 @@ def test_command_when_cognito_is_unreachable_exits_2_simulated(pool):
     assert "[ok" not in output
 
 
-@pytest.mark.parametrize("held, expected", [
-    ((roles.Role("a", 2), roles.Role("c", 1)), roles.Role("c", 1)),
-    ((roles.Role("a", 1), roles.Role("c", 1)), roles.Role("a", 1)),
-    ((roles.Role("b", 999),), None),
-    ((), None),
-])
+@pytest.mark.parametrize(
+    "held, expected",
+    [
+        ((roles.Role("a", 2), roles.Role("c", 1)), roles.Role("c", 1)),
+        ((roles.Role("a", 1), roles.Role("c", 1)), roles.Role("a", 1)),
+        ((roles.Role("b", 999),), None),
+        ((), None),
+    ],
+)
 def test_least_privileged_role_of_several(held, expected):
     assert pool_checks.least_privileged(held) == expected
 
 
-@pytest.mark.parametrize("key, expected", [("b2", roles.Role("b", 2)), ("c3", roles.Role("c", 3)), ("a9", None),
-                                           ("none", None), ("several", None), ("", None)])
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        ("b2", roles.Role("b", 2)),
+        ("c3", roles.Role("c", 3)),
+        ("a9", None),
+        ("none", None),
+        ("several", None),
+        ("", None),
+    ],
+)
 def test_role_keys_from_the_audit(key, expected):
     assert pool_checks.parse_role_key(key) == expected
 
@@ -219,8 +250,12 @@ def test_fix_signs_the_repaired_user_out(pool, make_cognito_user, app_sign_in):
     refresh_token = app_sign_in("tom@example.com")["RefreshToken"]
     run_fix()
     with pytest.raises(cognito.NotAuthorized):
-        cognito.call("initiate_auth", ClientId=pool.application_clients["billing"], AuthFlow="REFRESH_TOKEN_AUTH",
-                     AuthParameters={"REFRESH_TOKEN": refresh_token})
+        cognito.call(
+            "initiate_auth",
+            ClientId=pool.application_clients["billing"],
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
 
 
 @pytest.mark.parametrize("value", ["z:1", "a:9", "a", "a:x"])
@@ -241,7 +276,8 @@ def test_applications_sharing_one_client_or_lacking_their_own_are_findings(pool,
         "PORTAL_APPLICATIONS_SHARE_CLIENT": pool_checks.SAID["shared"].format(client=pool.applications_client_id),
         "hr": pool_checks.SAID["no_client"].format(app="hr"),
         pool.application_clients["billing"]: pool_checks.SAID["same_client"].format(
-            apps="billing, crm", client=pool.application_clients["billing"]),
+            apps="billing, crm", client=pool.application_clients["billing"]
+        ),
     }
     output, error = run_check()
     assert error is not None and "a token issued for one application is accepted for all the others" in output

@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from accounts import cognito
 from accounts.applications import services as app_services
-from accounts.rules import roles
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryGrant
-from tests.support.staff import index_user
+from accounts.rules import roles
 from tests.faults import cognito_fault
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +89,9 @@ def test_list_counts_members_from_the_index_in_a_constant_number_of_queries(admi
 
 
 def test_create_makes_the_group_with_its_settings(admin_client, pool):
-    response = admin_client.post(url("add"), {"name": "payroll", "description": "Salaries", "role_arn": ARN,
-                                              "precedence": "5"})
+    response = admin_client.post(
+        url("add"), {"name": "payroll", "description": "Salaries", "role_arn": ARN, "precedence": "5"}
+    )
     assert response.status_code == FOUND and response["Location"] == url("change", app("payroll").pk)
     group = cognito.group_get("app-payroll")
     assert (group.description, group.role_arn, group.precedence) == ("Salaries", ARN, 5)
@@ -102,19 +103,33 @@ def test_create_makes_the_group_with_its_settings(admin_client, pool):
     assert client.id not in {pool.applications_client_id, *pool.application_clients.values()}
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": "Pay Roll"}, "lower-case letters"),
-    ({"name": "1payroll"}, "lower-case letters"),
-    ({"name": "p" * 49}, "lower-case letters"),
-    ({"name": "billing"}, "already exists"),
-    ({"name": "payroll", "role_arn": "arn:aws:iam::123:role/x"}, "IAM role ARN like"),
-    ({"name": "payroll", "role_arn": "arn:aws:s3:::bucket/role/x"}, "IAM role ARN like"),
-    ({"name": "payroll", "role_arn": "arn:aws:iam::123456789012:user/bob"}, "IAM role ARN like"),
-    ({"name": "payroll", "precedence": "-1"}, "Precedence must be"),
-    ({"name": "payroll", "precedence": "first"}, "Precedence must be"),
-    ({"name": "payroll", "description": "bad\x00text"}, "without control characters"),
-], ids=["spaces", "digit-first", "too-long", "duplicate", "short-account", "not-iam", "not-a-role",
-        "negative-precedence", "word-precedence", "control-char"])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "Pay Roll"}, "lower-case letters"),
+        ({"name": "1payroll"}, "lower-case letters"),
+        ({"name": "p" * 49}, "lower-case letters"),
+        ({"name": "billing"}, "already exists"),
+        ({"name": "payroll", "role_arn": "arn:aws:iam::123:role/x"}, "IAM role ARN like"),
+        ({"name": "payroll", "role_arn": "arn:aws:s3:::bucket/role/x"}, "IAM role ARN like"),
+        ({"name": "payroll", "role_arn": "arn:aws:iam::123456789012:user/bob"}, "IAM role ARN like"),
+        ({"name": "payroll", "precedence": "-1"}, "Precedence must be"),
+        ({"name": "payroll", "precedence": "first"}, "Precedence must be"),
+        ({"name": "payroll", "description": "bad\x00text"}, "without control characters"),
+    ],
+    ids=[
+        "spaces",
+        "digit-first",
+        "too-long",
+        "duplicate",
+        "short-account",
+        "not-iam",
+        "not-a-role",
+        "negative-precedence",
+        "word-precedence",
+        "control-char",
+    ],
+)
 def test_bad_input_is_refused_with_nothing_changed(data, message, admin_client, pool):
     groups = sorted(group.name for group in cognito.groups_list())
     response = admin_client.post(url("add"), {"description": "", "role_arn": "", "precedence": "", **data})
@@ -141,8 +156,9 @@ def test_a_group_already_in_cognito_points_to_refresh(admin_client, pool):
 
 
 def test_update_round_trips_through_cognito(admin_client, pool):
-    response = admin_client.post(url("update", billing_pk()), {"description": "Invoices <b>", "role_arn": ARN,
-                                                               "precedence": "0"})
+    response = admin_client.post(
+        url("update", billing_pk()), {"description": "Invoices <b>", "role_arn": ARN, "precedence": "0"}
+    )
     assert response.status_code == FOUND
     group = cognito.group_get("app-billing")
     assert (group.description, group.role_arn, group.precedence) == ("Invoices <b>", ARN, 0)
@@ -169,8 +185,9 @@ def test_delete_with_members_needs_the_name_typed(admin_client, alice):
         cognito.group_get("app-billing")
     assert not DirectoryGrant.objects.filter(application="billing").exists()
     assert cognito.user_groups(alice.sub) == []
-    outcomes = list(AuditEvent.objects.filter(action="application_delete").order_by("id")
-                    .values_list("outcome", flat=True))
+    outcomes = list(
+        AuditEvent.objects.filter(action="application_delete").order_by("id").values_list("outcome", flat=True)
+    )
     assert outcomes == [AuditEvent.FAILURE, AuditEvent.SUCCESS]
     assert AuditEvent.objects.filter(action="application_delete").last().before["members"] == 1
 
@@ -203,13 +220,13 @@ def test_members_page_filters_by_role_and_removes_access_in_place(admin_client, 
 
 
 def test_members_csv_neutralises_formulas(admin_client, make_cognito_user):
-    index_user(make_cognito_user("evil@example.com", name="=HYPERLINK(\"http://x\")", apps=["billing"]))
+    index_user(make_cognito_user("evil@example.com", name='=HYPERLINK("http://x")', apps=["billing"]))
     index_user(make_cognito_user("fine@example.com", name="Fine Person", role=("c", 2), apps=["billing"]))
     response = admin_client.get(url("members_csv", billing_pk()))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == ["email", "name", "role", "level", "status", "enabled", "sub"]
     by_email = {row[0]: row for row in rows[1:]}
-    assert by_email["evil@example.com"][1] == "'=HYPERLINK(\"http://x\")"
+    assert by_email["evil@example.com"][1] == '\'=HYPERLINK("http://x")'
     assert by_email["fine@example.com"][1:4] == ["Fine Person", "c", "2"]
 
 
@@ -253,8 +270,9 @@ def test_pool_health_page_lists_problems(admin_client, pool, make_cognito_user):
 
 def test_a_new_application_can_be_granted_on_the_user_page(admin_client, alice):
     admin_client.post(url("add"), {"name": "payroll"})
-    response = admin_client.post(reverse("admin:accounts_directoryentry_access", args=[alice.sub]),
-                                 {"applications": ["billing", "payroll"]})
+    response = admin_client.post(
+        reverse("admin:accounts_directoryentry_access", args=[alice.sub]), {"applications": ["billing", "payroll"]}
+    )
     assert response.status_code == FOUND
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-payroll"]
 

@@ -14,8 +14,8 @@ from accounts.applications import services as app_services
 from accounts.directory import revocations, services
 from accounts.models import DirectoryEntry, Revocation
 from cognito_access import RevocationFeed, TokenError, Verifier
-from tests.apps_helpers import access_config, app_sign_in, apps_pool, token_after_revocations  # noqa: F401
-from tests.staff import admin_user, index_user  # noqa: F401  (fixtures)
+from tests.support.apps import token_after_revocations
+from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,12 @@ def billing_key(admin_user, apps_pool) -> str:
 
 def check(key: str, token: str):
     """Ask the access-check API about a token for billing."""
-    return Client().post(CHECK, json.dumps({"token": token, "application": "billing"}),
-                         content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return Client().post(
+        CHECK,
+        json.dumps({"token": token, "application": "billing"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {key}",
+    )
 
 
 @pytest.fixture
@@ -79,8 +83,11 @@ def test_every_portal_sign_out_records_a_revocation(write, bella, admin_user):
     before = timezone.now()
     WRITES[write](admin_user, user.sub)
     row = Revocation.objects.get(sub=user.sub)
-    assert row.not_before >= before and row.reason == {"sign_out": "user_sign_out", "revoke": "access_set",
-                                                       "disable": "user_disable"}.get(write, write)
+    assert row.not_before >= before and row.reason == {
+        "sign_out": "user_sign_out",
+        "revoke": "access_set",
+        "disable": "user_disable",
+    }.get(write, write)
 
 
 def test_a_deleted_user_is_revoked(bella, admin_user):
@@ -106,7 +113,8 @@ def feed(key: str, after: str = ""):
 def settled(*rows: Revocation) -> None:
     """Age rows past the feed's settle window."""
     Revocation.objects.filter(pk__in=[row.pk for row in rows]).update(
-        recorded_at=timezone.now() - timedelta(seconds=revocations.SETTLE_SECONDS + 1))
+        recorded_at=timezone.now() - timedelta(seconds=revocations.SETTLE_SECONDS + 1)
+    )
 
 
 def test_the_feed_needs_an_api_key(billing_key):
@@ -157,8 +165,7 @@ def portal_transport(url: str, headers: dict, timeout) -> tuple[int, dict]:
 @pytest.fixture
 def following(access_config, billing_key) -> Verifier:
     """A Verifier following the portal's feed, polled only when the test says so."""
-    feed_ = RevocationFeed("http://portal.test/api/v1/revocations", billing_key, interval=0,
-                           transport=portal_transport)
+    feed_ = RevocationFeed("http://portal.test/api/v1/revocations", billing_key, interval=0, transport=portal_transport)
     return Verifier(access_config, revocations=feed_)
 
 
@@ -201,8 +208,14 @@ def test_an_unreadable_feed_is_logged_and_tokens_are_still_checked(access_config
 def test_config_with_a_feed_url_follows_it(access_config, billing_key):
     from dataclasses import replace
 
-    verifier = Verifier(replace(access_config, revocations_url="http://portal.test/api/v1/revocations",
-                                api_key=billing_key, revocations_seconds=0))
+    verifier = Verifier(
+        replace(
+            access_config,
+            revocations_url="http://portal.test/api/v1/revocations",
+            api_key=billing_key,
+            revocations_seconds=0,
+        )
+    )
     assert isinstance(verifier.revocations, RevocationFeed) and verifier.revocations.interval == 0
     assert billing_key not in repr(verifier.config)
 
@@ -210,15 +223,20 @@ def test_config_with_a_feed_url_follows_it(access_config, billing_key):
 def test_the_example_application_follows_the_feed_when_given_the_portal(apps_pool):
     from examples.billing import app as billing
 
-    environ = {"COGNITO_USER_POOL_ID": apps_pool.pool_id, "COGNITO_APPLICATIONS_CLIENT_ID": "client",
-               "EXAMPLE_PORTAL_URL": "http://127.0.0.1:8000/", "EXAMPLE_API_KEY": "cak_key"}
+    environ = {
+        "COGNITO_USER_POOL_ID": apps_pool.pool_id,
+        "COGNITO_APPLICATIONS_CLIENT_ID": "client",
+        "EXAMPLE_PORTAL_URL": "http://127.0.0.1:8000/",
+        "EXAMPLE_API_KEY": "cak_key",
+    }
     example = billing.BillingApp(billing.Settings.from_environ(environ))
     assert example.verifier.revocations.url == "http://127.0.0.1:8000/api/v1/revocations"
     assert example.verifier.revocations.interval == 10
 
 
 def test_the_example_application_ends_the_session_of_a_user_signed_out_in_the_portal(
-        apps_pool, access_config, billing_key, make_cognito_user, admin_user):
+    apps_pool, access_config, billing_key, make_cognito_user, admin_user
+):
     from werkzeug.test import Client as Browser
 
     from examples.billing import app as billing
@@ -226,9 +244,14 @@ def test_the_example_application_ends_the_session_of_a_user_signed_out_in_the_po
 
     index_user(make_cognito_user("eve@example.com", role=("a", 1), apps=["billing"]))
     feed_ = RevocationFeed(FEED, billing_key, interval=0, transport=portal_transport)
-    example = billing.BillingApp(billing.Settings(access=access_config, client_id=apps_pool.application_clients["billing"],
-                                                  cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/",
-                                                  secure_cookies=False))
+    example = billing.BillingApp(
+        billing.Settings(
+            access=access_config,
+            client_id=apps_pool.application_clients["billing"],
+            cognito_endpoint="https://cognito-idp.us-east-1.amazonaws.com/",
+            secure_cookies=False,
+        )
+    )
     example.verifier.revocations = feed_
     browser = Browser(example)
     sign_in(browser, "eve@example.com")

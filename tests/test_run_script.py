@@ -173,7 +173,9 @@ def embedded_gateway(settings, run_env):
 
     def target():
         ids = embedded_ids(run_env)
-        return cognito.target(ids["COGNITO_USER_POOL_ID"], ids["COGNITO_APP_CLIENT_ID"], ids["COGNITO_APP_CLIENT_SECRET"])
+        return cognito.target(
+            ids["COGNITO_USER_POOL_ID"], ids["COGNITO_APP_CLIENT_ID"], ids["COGNITO_APP_CLIENT_SECRET"]
+        )
 
     return target
 
@@ -188,7 +190,8 @@ def directory_emails(run_env) -> set[str]:
 
 
 def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embedded_pool(
-        start_run, run_env, embedded_gateway):
+    start_run, run_env, embedded_gateway
+):
     first = start_run()
     first.wait_until_served()
     assert status(f"{first.url}/accounts/login/") == 200
@@ -202,8 +205,9 @@ def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embe
         time.sleep(0.2)
     pool_id = embedded_ids(run_env)["COGNITO_USER_POOL_ID"]
     with embedded_gateway():
-        made = cognito.user_create("kept@example.com", {"name": "Kept"}, temporary_password="Kept-Pass-word-1!",
-                                   send_invitation=False)
+        made = cognito.user_create(
+            "kept@example.com", {"name": "Kept"}, temporary_password="Kept-Pass-word-1!", send_invitation=False
+        )
         cognito.user_add_to_group("kept@example.com", "app-crm")
 
     assert first.interrupt() == 130
@@ -242,8 +246,12 @@ def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embe
     assert not second.group_alive(), "scripts/run left processes behind"
 
 
-REAL_POOL = {"COGNITO_USER_POOL_ID": "us-east-1_unreachable", "COGNITO_ENDPOINT_URL": "http://127.0.0.1:9",
-             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+REAL_POOL = {
+    "COGNITO_USER_POOL_ID": "us-east-1_unreachable",
+    "COGNITO_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
 
 
 def test_run_refuses_to_serve_when_the_configured_pool_is_unreachable(start_run, run_env):

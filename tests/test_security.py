@@ -34,11 +34,11 @@ from moto import mock_aws
 import accounts
 from accounts import cognito
 from accounts.applications import api_keys
-from accounts.bulk import imports
-from accounts.rules import roles
 from accounts.audit.record import audit_record
-from accounts.pool.bootstrap import bootstrap
+from accounts.bulk import imports
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry, User
+from accounts.pool.bootstrap import bootstrap
+from accounts.rules import roles
 from tests.conftest import STAFF_PASSWORD
 from tests.support.staff import index_user, local_staff
 
@@ -80,39 +80,55 @@ def staff_only(helpdesk, admin) -> tuple:
     return (LOGIN, HTTPStatus.FORBIDDEN, helpdesk, admin)
 
 
-OK, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = HTTPStatus.OK, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, \
-    HTTPStatus.METHOD_NOT_ALLOWED
+OK, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = (
+    HTTPStatus.OK,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.METHOD_NOT_ALLOWED,
+)
 NEW_PASSWORD = {"new_password": "Brand-New-Pass-1!", "confirm_password": "Brand-New-Pass-1!"}
 
 ROUTES: dict[str, Route] = {
     # The portal's own pages
     "home": Route(get=(LOGIN, OK, OK, OK)),
     "healthz": Route(get=four(OK)),
-    "accounts:login": Route(get=(OK, HOME, HOME, HOME), post=(OK, HOME, HOME, HOME),
-                            data=lambda w: {"email": "admin@example.com", "password": "Not-The-Password-1!"}),
+    "accounts:login": Route(
+        get=(OK, HOME, HOME, HOME),
+        post=(OK, HOME, HOME, HOME),
+        data=lambda w: {"email": "admin@example.com", "password": "Not-The-Password-1!"},
+    ),
     "accounts:login_new_password": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: NEW_PASSWORD),
     "accounts:login_mfa": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
     "accounts:login_mfa_setup": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
-    "accounts:password_forgot": Route(get=four(OK), post=four("/accounts/password/forgot/confirm/"),
-                                      data=lambda w: {"email": "nobody@example.com"}),
-    "accounts:password_forgot_confirm": Route(get=four(OK), post=four(OK), data=lambda w: {
-        "email": "nobody@example.com", "code": "123456", **NEW_PASSWORD}),
+    "accounts:password_forgot": Route(
+        get=four(OK), post=four("/accounts/password/forgot/confirm/"), data=lambda w: {"email": "nobody@example.com"}
+    ),
+    "accounts:password_forgot_confirm": Route(
+        get=four(OK), post=four(OK), data=lambda w: {"email": "nobody@example.com", "code": "123456", **NEW_PASSWORD}
+    ),
     "accounts:logout": Route(get=four(NOT_ALLOWED), post=four(SIGN_IN)),
     "accounts:account": Route(get=(LOGIN, OK, OK, OK)),
     # Without Cognito tokens (a session not opened by signing in) these send to sign in again.
-    "accounts:account_password": Route(get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK),
-                                       data=lambda w: {"old_password": "Not-The-Password-1!", **NEW_PASSWORD}),
-    "accounts:account_mfa": Route(get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK),
-                                  data=lambda w: {"code": "000000"}),
-    "accounts:account_sign_out_everywhere": Route(get=(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
-                                                  post=(LOGIN, SIGN_IN, SIGN_IN, SIGN_IN)),
+    "accounts:account_password": Route(
+        get=(LOGIN, LOGIN, OK, OK),
+        post=(LOGIN, LOGIN, OK, OK),
+        data=lambda w: {"old_password": "Not-The-Password-1!", **NEW_PASSWORD},
+    ),
+    "accounts:account_mfa": Route(
+        get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK), data=lambda w: {"code": "000000"}
+    ),
+    "accounts:account_sign_out_everywhere": Route(
+        get=(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED), post=(LOGIN, SIGN_IN, SIGN_IN, SIGN_IN)
+    ),
     # The admin site's frame
     "admin:index": Route(get=staff_only(OK, OK)),
     "admin:login": Route(get=four("/accounts/login/?next=/admin/")),
     "admin:logout": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(SIGN_IN, SIGN_IN)),
-    "admin:password_change": Route(get=staff_only("/accounts/account/password/", "/accounts/account/password/"),
-                                   post=staff_only("/accounts/account/password/", "/accounts/account/password/"),
-                                   data=lambda w: {"old_password": "x", "new_password1": "y", "new_password2": "y"}),
+    "admin:password_change": Route(
+        get=staff_only("/accounts/account/password/", "/accounts/account/password/"),
+        post=staff_only("/accounts/account/password/", "/accounts/account/password/"),
+        data=lambda w: {"old_password": "x", "new_password1": "y", "new_password2": "y"},
+    ),
     "admin:password_change_done": Route(get=staff_only("/accounts/account/", "/accounts/account/")),
     "admin:autocomplete": Route(get=staff_only(FORBIDDEN, FORBIDDEN)),
     "admin:jsi18n": Route(get=staff_only(OK, OK)),
@@ -121,91 +137,136 @@ ROUTES: dict[str, Route] = {
     "unnamed admin/(?P<url>.*)$": Route(get=staff_only(NOT_FOUND, NOT_FOUND)),
     # The directory
     "admin:accounts_directoryentry_changelist": Route(
-        get=staff_only(OK, OK), post=staff_only(USERS, USERS),
-        data=lambda w: {"action": "refresh_selected", "_selected_action": [w.sub]}),
-    "admin:accounts_directoryentry_add": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, ANY_USER_PAGE),
-                                               data=lambda w: {"email": "new@example.com", "name": "New Person",
-                                                               "role": "b", "level": "2", "applications": ["crm"]}),
+        get=staff_only(OK, OK),
+        post=staff_only(USERS, USERS),
+        data=lambda w: {"action": "refresh_selected", "_selected_action": [w.sub]},
+    ),
+    "admin:accounts_directoryentry_add": Route(
+        get=staff_only(FORBIDDEN, OK),
+        post=staff_only(FORBIDDEN, ANY_USER_PAGE),
+        data=lambda w: {
+            "email": "new@example.com",
+            "name": "New Person",
+            "role": "b",
+            "level": "2",
+            "applications": ["crm"],
+        },
+    ),
     "admin:accounts_directoryentry_change": Route(get=staff_only(OK, OK)),
     "unnamed admin/accounts/directoryentry/<path:object_id>/": Route(get=staff_only(USER_PAGE, USER_PAGE)),
     "admin:accounts_directoryentry_history": Route(get=staff_only(USER_PAGE + "#history", USER_PAGE + "#history")),
-    "admin:accounts_directoryentry_delete": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USERS),
-                                                  data=lambda w: {"confirm": w.email}),
-    "admin:accounts_directoryentry_refresh": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                   post=staff_only(USERS + "sync/", USERS + "sync/")),
+    "admin:accounts_directoryentry_delete": Route(
+        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USERS), data=lambda w: {"confirm": w.email}
+    ),
+    "admin:accounts_directoryentry_refresh": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USERS + "sync/", USERS + "sync/")
+    ),
     "admin:accounts_directoryentry_sync": Route(get=staff_only(OK, OK)),
-    "admin:accounts_directoryentry_role": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                post=staff_only(USER_PAGE, USER_PAGE),
-                                                data=lambda w: {"role": "c", "level": "2", "shown": "a1"}),
-    "admin:accounts_directoryentry_access": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                  post=staff_only(FORBIDDEN, USER_PAGE),
-                                                  data=lambda w: {"applications": ["crm"]}),
-    "admin:accounts_directoryentry_reset_password": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                          post=staff_only(USER_PAGE, USER_PAGE)),
-    "admin:accounts_directoryentry_sign_out": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                    post=staff_only(USER_PAGE, USER_PAGE)),
-    "admin:accounts_directoryentry_disable": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                   post=staff_only(FORBIDDEN, USER_PAGE)),
-    "admin:accounts_directoryentry_enable": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                  post=staff_only(FORBIDDEN, USER_PAGE)),
+    "admin:accounts_directoryentry_role": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(USER_PAGE, USER_PAGE),
+        data=lambda w: {"role": "c", "level": "2", "shown": "a1"},
+    ),
+    "admin:accounts_directoryentry_access": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE),
+        data=lambda w: {"applications": ["crm"]},
+    ),
+    "admin:accounts_directoryentry_reset_password": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USER_PAGE, USER_PAGE)
+    ),
+    "admin:accounts_directoryentry_sign_out": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USER_PAGE, USER_PAGE)
+    ),
+    "admin:accounts_directoryentry_disable": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
+    ),
+    "admin:accounts_directoryentry_enable": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
+    ),
     # The audit log: administrators read it; nobody adds, changes or deletes an event
     "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_auditevent_change": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, FORBIDDEN),
-                                              data=lambda w: {"outcome": "success"}),
+    "admin:accounts_auditevent_change": Route(
+        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"outcome": "success"}
+    ),
     "unnamed admin/accounts/auditevent/<path:object_id>/": Route(
-        get=staff_only("/admin/accounts/auditevent/{event}/change/", "/admin/accounts/auditevent/{event}/change/")),
+        get=staff_only("/admin/accounts/auditevent/{event}/change/", "/admin/accounts/auditevent/{event}/change/")
+    ),
     "admin:accounts_auditevent_history": Route(get=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_auditevent_add": Route(get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN),
-                                           data=lambda w: {"action": "forged", "outcome": "success"}),
-    "admin:accounts_auditevent_delete": Route(get=staff_only(FORBIDDEN, FORBIDDEN),
-                                              post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}),
+    "admin:accounts_auditevent_add": Route(
+        get=staff_only(FORBIDDEN, FORBIDDEN),
+        post=staff_only(FORBIDDEN, FORBIDDEN),
+        data=lambda w: {"action": "forged", "outcome": "success"},
+    ),
+    "admin:accounts_auditevent_delete": Route(
+        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+    ),
     "admin:accounts_auditevent_export": Route(get=staff_only(FORBIDDEN, OK)),
     # The application registry: administrators only
     "admin:accounts_application_changelist": Route(get=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_application_add": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS + "*"),
-                                            data=lambda w: {"name": f"new-{w.app_name}", "description": "New"}),
+    "admin:accounts_application_add": Route(
+        get=staff_only(FORBIDDEN, OK),
+        post=staff_only(FORBIDDEN, APPS + "*"),
+        data=lambda w: {"name": f"new-{w.app_name}", "description": "New"},
+    ),
     "admin:accounts_application_change": Route(get=staff_only(FORBIDDEN, OK)),
     "unnamed admin/accounts/application/<path:object_id>/": Route(get=staff_only(APP_PAGE, APP_PAGE)),
     "admin:accounts_application_history": Route(get=staff_only(APP_PAGE, APP_PAGE)),
-    "admin:accounts_application_delete": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS),
-                                               data=lambda w: {"confirm": w.app_name}),
-    "admin:accounts_application_update": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                               post=staff_only(FORBIDDEN, APP_PAGE),
-                                               data=lambda w: {"description": "Changed"}),
+    "admin:accounts_application_delete": Route(
+        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS), data=lambda w: {"confirm": w.app_name}
+    ),
+    "admin:accounts_application_update": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE),
+        data=lambda w: {"description": "Changed"},
+    ),
     "admin:accounts_application_members_csv": Route(get=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_application_member_remove": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                      post=staff_only(FORBIDDEN, APP_PAGE)),
-    "admin:accounts_application_key_issue": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                  post=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_application_key_revoke": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                   post=staff_only(FORBIDDEN, APP_PAGE)),
-    "admin:accounts_application_refresh": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                                post=staff_only(FORBIDDEN, APPS)),
+    "admin:accounts_application_member_remove": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APP_PAGE)
+    ),
+    "admin:accounts_application_key_issue": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, OK)
+    ),
+    "admin:accounts_application_key_revoke": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APP_PAGE)
+    ),
+    "admin:accounts_application_refresh": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APPS)
+    ),
     "admin:accounts_application_health": Route(get=staff_only(FORBIDDEN, OK)),
     # Bulk work: the CSV import is the administrators'; a job is seen by its author and the administrators
     "admin:accounts_bulkjob_changelist": Route(get=staff_only(OK, OK)),
     "admin:accounts_bulkjob_add": Route(get=staff_only(IMPORT, IMPORT)),
-    "admin:accounts_bulkjob_import": Route(get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, "/admin/accounts/bulkjob/*"),
-                                           data=csv_file),
+    "admin:accounts_bulkjob_import": Route(
+        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, "/admin/accounts/bulkjob/*"), data=csv_file
+    ),
     "admin:accounts_bulkjob_change": Route(get=staff_only(FORBIDDEN, OK)),
     "unnamed admin/accounts/bulkjob/<path:object_id>/": Route(get=staff_only(JOB_PAGE, JOB_PAGE)),
     "admin:accounts_bulkjob_history": Route(get=staff_only(JOB_PAGE, JOB_PAGE)),
-    "admin:accounts_bulkjob_delete": Route(get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN),
-                                           data=lambda w: {"post": "yes"}),
+    "admin:accounts_bulkjob_delete": Route(
+        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+    ),
     "admin:accounts_bulkjob_progress": Route(get=staff_only(FORBIDDEN, OK)),
-    "admin:accounts_bulkjob_apply": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                          post=staff_only(FORBIDDEN, JOB_PAGE)),
-    "admin:accounts_bulkjob_resume": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                           post=staff_only(FORBIDDEN, JOB_PAGE)),
-    "admin:accounts_bulkjob_cancel": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-                                           post=staff_only(FORBIDDEN, JOB_PAGE)),
+    "admin:accounts_bulkjob_apply": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+    ),
+    "admin:accounts_bulkjob_resume": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+    ),
+    "admin:accounts_bulkjob_cancel": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+    ),
     # Access reviews: the directory's data arranged differently; the export carries audit data
     "admin:accounts_directoryentry_access_dashboard": Route(get=staff_only(OK, OK)),
     "admin:accounts_directoryentry_access_matrix": Route(get=staff_only(OK, OK)),
     "admin:accounts_directoryentry_access_review": Route(get=staff_only(FORBIDDEN, OK)),
     # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
-    "api_access_check": Route(get=four(NOT_ALLOWED), post=four(HTTPStatus.UNAUTHORIZED),
-                              data=lambda w: {"token": "x", "application": w.app_name}, csrf=False),
+    "api_access_check": Route(
+        get=four(NOT_ALLOWED),
+        post=four(HTTPStatus.UNAUTHORIZED),
+        data=lambda w: {"token": "x", "application": w.app_name},
+        csrf=False,
+    ),
     "api_revocations": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
 }
 
@@ -244,8 +305,11 @@ def shared_pool():
     with mock_aws():
         with override_settings(PORTAL_ADMIN_EMAIL=""):
             report = bootstrap()
-        with override_settings(COGNITO_USER_POOL_ID=report.pool_id, COGNITO_APP_CLIENT_ID=report.client_id,
-                               COGNITO_APP_CLIENT_SECRET=report.client_secret):
+        with override_settings(
+            COGNITO_USER_POOL_ID=report.pool_id,
+            COGNITO_APP_CLIENT_ID=report.client_id,
+            COGNITO_APP_CLIENT_SECRET=report.client_secret,
+        ):
             cognito_user("admin@example.com", staff="admin", name="Ada Admin")
             cognito_user("desk@example.com", staff="helpdesk", name="Hal Desk")
             cognito_user("plain@example.com")
@@ -257,9 +321,10 @@ _numbers = itertools.count()
 
 def cognito_user(email: str, *, staff: str = "", name: str = "", apps=()) -> cognito.User:
     """Create a confirmed pool user (role A1 unless staff) with the staff password."""
-    role = {a: "0" for a in roles.role_attributes()} if staff else roles.attributes_for(roles.Role("a", 1))
-    user = cognito.user_create(email, {"name": name or email.split("@")[0], **role},
-                               temporary_password=STAFF_PASSWORD, send_invitation=False)
+    role = dict.fromkeys(roles.role_attributes(), "0") if staff else roles.attributes_for(roles.Role("a", 1))
+    user = cognito.user_create(
+        email, {"name": name or email.split("@")[0], **role}, temporary_password=STAFF_PASSWORD, send_invitation=False
+    )
     cognito.user_set_password(email, STAFF_PASSWORD, permanent=True)
     for group in [roles.group_for_application(app) for app in apps] + ([roles.staff_groups()[staff]] if staff else []):
         cognito.user_add_to_group(email, group)
@@ -283,19 +348,29 @@ class World:
         """Return a URL of the route, its parameters filled with these objects."""
         route = FOUND[name]
         object_id = {"auditevent": self.event, "application": self.app, "bulkjob": self.job}.get(
-            re.search(r"accounts/(\w+)/", route + "accounts/x/").group(1), self.sub)
-        values = {"sub": self.sub, "object_id": str(object_id), "content_type_id": str(self.content_type),
-                  "app_label": "accounts", "url": "no-such-page/", "pk": str(self.app), "key_id": self.key_id,
-                  "job_id": str(self.job)}
+            re.search(r"accounts/(\w+)/", route + "accounts/x/").group(1), self.sub
+        )
+        values = {
+            "sub": self.sub,
+            "object_id": str(object_id),
+            "content_type_id": str(self.content_type),
+            "app_label": "accounts",
+            "url": "no-such-page/",
+            "pk": str(self.app),
+            "key_id": self.key_id,
+            "job_id": str(self.job),
+        }
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], FOUND[name])
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
         return "/" + path.replace("^", "").replace("$", "")
 
     def expected(self, answer, here: str):
         """Return the answer with this world's objects filled in."""
-        return answer.format(sub=self.sub, event=self.event, app=self.app, job=self.job,
-                             here=quote(here, safe="/")) if isinstance(
-            answer, str) else answer
+        return (
+            answer.format(sub=self.sub, event=self.event, app=self.app, job=self.job, here=quote(here, safe="/"))
+            if isinstance(answer, str)
+            else answer
+        )
 
 
 @pytest.fixture
@@ -303,8 +378,9 @@ def world(db, monkeypatch) -> World:
     """A fresh target user holding A1 and billing, in the directory, and an audit event; TOTP checked."""
     monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
     number = next(_numbers)
-    application = Application.objects.create(name=f"scratch-{number}", description="Scratch",
-                                             synced_at=timezone.now())  # its own, so deleting it harms nobody
+    application = Application.objects.create(
+        name=f"scratch-{number}", description="Scratch", synced_at=timezone.now()
+    )  # its own, so deleting it harms nobody
     cognito.group_create(roles.group_for_application(application.name))
     key = api_keys.make()
     ApiKey.objects.create(application=application, key_id=key.key_id, digest=key.digest, created_by="setup")
@@ -312,8 +388,15 @@ def world(db, monkeypatch) -> World:
     alice = cognito_user(email, apps=["billing", application.name], name="Alice Liddell")
     index_user(alice)
     event = audit_record(actor="setup", action="test", target=email, target_sub=alice.sub)
-    return World(sub=alice.sub, email=email, event=event.pk, app=application.pk, app_name=application.name,
-                 key_id=key.key_id, content_type=ContentType.objects.get_for_model(DirectoryEntry).pk)
+    return World(
+        sub=alice.sub,
+        email=email,
+        event=event.pk,
+        app=application.pk,
+        app_name=application.name,
+        key_id=key.key_id,
+        content_type=ContentType.objects.get_for_model(DirectoryEntry).pk,
+    )
 
 
 def signed_in(email: str, *, enforce_csrf_checks: bool = False) -> Client:
@@ -333,18 +416,32 @@ def personas(world) -> dict[str, Client]:
     """A client per persona: the non-staff user can only exist locally (Cognito refuses them at sign-in)."""
     nonstaff = Client(raise_request_exception=False)
     nonstaff.force_login(local_staff(cognito.user_get("plain@example.com"), None))
-    clients = {"anonymous": Client(raise_request_exception=False), "nonstaff": nonstaff,
-               "helpdesk": signed_in("desk@example.com"), "admin": signed_in("admin@example.com")}
+    clients = {
+        "anonymous": Client(raise_request_exception=False),
+        "nonstaff": nonstaff,
+        "helpdesk": signed_in("desk@example.com"),
+        "admin": signed_in("admin@example.com"),
+    }
     upload = csv_file(world)["file"]
-    world.job = imports.import_preview(actor=User.objects.get(email="admin@example.com"), binary=upload.file,
-                                       name=upload.name, size=upload.size).pk
+    world.job = imports.import_preview(
+        actor=User.objects.get(email="admin@example.com"), binary=upload.file, name=upload.name, size=upload.size
+    ).pk
     return clients
 
 
 # --- What a request changed --------------------------------------------------------------------------------
 
-COGNITO_READS = {"AdminGetUser", "AdminListGroupsForUser", "ListUsers", "ListUsersInGroup", "ListGroups",
-                 "GetGroup", "DescribeUserPool", "DescribeUserPoolClient", "ListUserPoolClients"}
+COGNITO_READS = {
+    "AdminGetUser",
+    "AdminListGroupsForUser",
+    "ListUsers",
+    "ListUsersInGroup",
+    "ListGroups",
+    "GetGroup",
+    "DescribeUserPool",
+    "DescribeUserPoolClient",
+    "ListUserPoolClients",
+}
 # A page that enrols an authenticator must get a secret to show; the account changes only at the code.
 GET_MAY_ALSO_CALL = {"AssociateSoftwareToken"}
 INDEX_TABLES = ("accounts_directoryentry", "accounts_directorygrant")  # a user page refreshes its row
@@ -368,8 +465,11 @@ class Changes:
 
     def writes(self, *, allowed_tables=()) -> list[str]:
         """Return the SQL writes made, except to the session table and `allowed_tables`."""
-        writes = [q["sql"] for q in self._queries.captured_queries
-                  if re.match(r"\s*(INSERT|UPDATE|DELETE|REPLACE)", q["sql"], re.IGNORECASE)]
+        writes = [
+            q["sql"]
+            for q in self._queries.captured_queries
+            if re.match(r"\s*(INSERT|UPDATE|DELETE|REPLACE)", q["sql"], re.IGNORECASE)
+        ]
         return [sql[:120] for sql in writes if not any(f'"{t}"' in sql for t in ("django_session", *allowed_tables))]
 
     def cognito_writes(self, *, allowed=frozenset()) -> dict:
@@ -377,8 +477,16 @@ class Changes:
         return {op: n for op, n in self.calls.items() if op not in COGNITO_READS | allowed}
 
 
-STRICT_CSP = {"default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'",
-              "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"}  # no 'unsafe-inline' anywhere
+STRICT_CSP = {
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+}  # no 'unsafe-inline' anywhere
 # What that policy refuses in a page: a script without src, a style element or attribute, an event handler.
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle\s*=|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 
@@ -392,9 +500,9 @@ def mismatch(method: str, persona: str, response, answer, here: str, world: Worl
         problems.append(f"{method} as {persona}: Content-Security-Policy {response.get('Content-Security-Policy')!r}")
     if "camera=()" not in response.get("Permissions-Policy", ""):
         problems.append(f"{method} as {persona}: no Permissions-Policy turning the camera off")
-    if response.get("Content-Type", "").startswith("text/html") and not response.streaming:
-        if inline := INLINE.findall(response.content.decode()):
-            problems.append(f"{method} as {persona}: inline script or style the policy refuses: {inline}")
+    html = response.get("Content-Type", "").startswith("text/html") and not response.streaming
+    if html and (inline := INLINE.findall(response.content.decode())):
+        problems.append(f"{method} as {persona}: inline script or style the policy refuses: {inline}")
     wanted = world.expected(answer, here)
     if isinstance(wanted, int):
         if response.status_code != wanted:
@@ -414,15 +522,17 @@ def mismatch(method: str, persona: str, response, answer, here: str, world: Worl
 def test_every_route_answers_each_persona_as_declared_and_no_get_writes(name, world, personas):
     route, url = ROUTES[name], world.url(name)
     problems = []
-    for persona, answer in zip(PERSONAS, route.get):
+    for persona, answer in zip(PERSONAS, route.get, strict=False):
         with Changes() as changes:
             response = personas[persona].get(url)
         problems += mismatch("GET", persona, response, answer, url, world)
         if changes.cognito_writes(allowed=GET_MAY_ALSO_CALL) or changes.audit_after != changes.audit_before:
-            problems.append(f"GET as {persona} changed something: {dict(changes.calls)}, audit "
-                            f"{changes.audit_before}->{changes.audit_after}")
+            problems.append(
+                f"GET as {persona} changed something: {dict(changes.calls)}, audit "
+                f"{changes.audit_before}->{changes.audit_after}"
+            )
         problems += [f"GET as {persona} wrote {sql}" for sql in changes.writes(allowed_tables=INDEX_TABLES)]
-    for persona, answer in zip(PERSONAS, route.post or ()):  # the most privileged last
+    for persona, answer in zip(PERSONAS, route.post or (), strict=False):  # the most privileged last
         response = personas[persona].post(url, route.data(world) if route.data else {})
         problems += mismatch("POST", persona, response, answer, url, world)
     assert not problems, "\n".join(problems)
@@ -431,8 +541,10 @@ def test_every_route_answers_each_persona_as_declared_and_no_get_writes(name, wo
 @pytest.mark.parametrize("name", WRITES)
 def test_every_state_changing_route_refuses_a_post_without_its_csrf_token(name, world):
     url, data = world.url(name), ROUTES[name].data(world) if ROUTES[name].data else {}
-    for persona, client in {"anonymous": Client(enforce_csrf_checks=True),
-                            "admin": signed_in("admin@example.com", enforce_csrf_checks=True)}.items():
+    for persona, client in {
+        "anonymous": Client(enforce_csrf_checks=True),
+        "admin": signed_in("admin@example.com", enforce_csrf_checks=True),
+    }.items():
         with Changes() as changes:
             response = client.post(url, data)
         if persona == "anonymous" and response.status_code == HTTPStatus.FOUND:  # sent to sign in first
@@ -481,8 +593,9 @@ ACTION = re.compile(r'(?:action=|_audit\(request, )"([a-z_]+)"(?: if \w+ else "(
 
 
 def test_every_audited_write_has_its_routes_in_the_sweep():
-    code = "".join(path.read_text() for path in Path(accounts.__file__).parent.rglob("*.py")
-                   if "management" not in path.parts)
+    code = "".join(
+        path.read_text() for path in Path(accounts.__file__).parent.rglob("*.py") if "management" not in path.parts
+    )
     audited = {name for match in ACTION.findall(code) for name in match if name}
     assert audited <= set(AUDITED_BY), "declare the routes of every audited action in AUDITED_BY"
     assert {route for routes in AUDITED_BY.values() for route in routes} <= set(WRITES)
@@ -518,19 +631,33 @@ def hostile(db) -> dict:
     index_user(mallory)
     staff = f"eve.{next(_numbers)}@example.com"
     cognito_user(staff, staff="admin", name=PAYLOADS["staff name"])
-    event = audit_record(actor=PAYLOADS["audit actor"], action="role_change", target=payloads["email"],
-                         target_sub=mallory.sub, before={"role": PAYLOADS["audit before"]}, after={"role": "b1"},
-                         outcome=AuditEvent.FAILURE, error=PAYLOADS["audit error"])
+    event = audit_record(
+        actor=PAYLOADS["audit actor"],
+        action="role_change",
+        target=payloads["email"],
+        target_sub=mallory.sub,
+        before={"role": PAYLOADS["audit before"]},
+        after={"role": "b1"},
+        outcome=AuditEvent.FAILURE,
+        error=PAYLOADS["audit error"],
+    )
     return {"sub": mallory.sub, "event": event.pk, "staff": staff, "payloads": payloads}
 
 
 def hostile_import(staff: str) -> int:
     """Upload a CSV file whose name and cells hold script, as the staff member; return the preview job."""
-    rows = [imports.HEADER, f"csv.{next(_numbers)}@example.com,\"{PAYLOADS['csv name']}\",b,1,billing",
-            f"\"{PAYLOADS['csv email']}\",Somebody,b,1,billing"]
+    rows = [
+        imports.HEADER,
+        f'csv.{next(_numbers)}@example.com,"{PAYLOADS["csv name"]}",b,1,billing',
+        f'"{PAYLOADS["csv email"]}",Somebody,b,1,billing',
+    ]
     content = ("\n".join(rows) + "\n").encode()
-    return imports.import_preview(actor=User.objects.get(email=staff), binary=io.BytesIO(content),
-                                  name=PAYLOADS["csv file name"], size=len(content)).pk
+    return imports.import_preview(
+        actor=User.objects.get(email=staff),
+        binary=io.BytesIO(content),
+        name=PAYLOADS["csv file name"],
+        size=len(content),
+    ).pk
 
 
 def hostile_pages(sub: str, event: int, job: int) -> dict[str, tuple[str, set[str]]]:
@@ -547,16 +674,22 @@ def hostile_pages(sub: str, event: int, job: int) -> dict[str, tuple[str, set[st
         "delete page": (reverse("admin:accounts_directoryentry_delete", args=[sub]), {"email"}),
         "audit log": (audit, {"audit actor", "audit error", "email"}),
         "audit log filtered": (audit + "?actor=" + quote(PAYLOADS["filter"]), {"filter"}),
-        "audit event": (reverse("admin:accounts_auditevent_change", args=[event]),
-                        {"audit actor", "audit error", "email"}),
+        "audit event": (
+            reverse("admin:accounts_auditevent_change", args=[event]),
+            {"audit actor", "audit error", "email"},
+        ),
         "invite form": (reverse("admin:accounts_directoryentry_add"), {"description"}),
         "applications": (APPS, {"description"}),
-        "import preview": (reverse("admin:accounts_bulkjob_change", args=[job]),
-                           {"csv email", "csv file name"}),  # a new row shows its email and plan
+        "import preview": (
+            reverse("admin:accounts_bulkjob_change", args=[job]),
+            {"csv email", "csv file name"},
+        ),  # a new row shows its email and plan
         "bulk jobs": (reverse("admin:accounts_bulkjob_changelist"), {"csv file name"}),
         "access matrix": (reverse("admin:accounts_directoryentry_access_matrix"), {"email"}),
-        "access matrix search": (reverse("admin:accounts_directoryentry_access_matrix") + "?q="
-                                 + quote(PAYLOADS["search"]), {"search"}),
+        "access matrix search": (
+            reverse("admin:accounts_directoryentry_access_matrix") + "?q=" + quote(PAYLOADS["search"]),
+            {"search"},
+        ),
         "access dashboard": (reverse("admin:accounts_directoryentry_access_dashboard"), set()),
         "application page": (reverse("admin:accounts_application_change", args=[billing]), {"description", "name"}),
     }
@@ -588,18 +721,31 @@ def test_script_sent_in_a_form_is_refused_and_echoed_escaped(hostile):
     page = admin.post(url, {"applications": [PAYLOADS["application sent"]]}, follow=True).content.decode()
     assert "Unknown application: " + escape(PAYLOADS["application sent"]) in page
     assert PAYLOADS["application sent"] not in page
-    invite = admin.post(reverse("admin:accounts_directoryentry_add"), {
-        "email": "not-an-email" + PAYLOADS["search"], "name": PAYLOADS["name"], "role": "b", "level": "1"})
+    invite = admin.post(
+        reverse("admin:accounts_directoryentry_add"),
+        {"email": "not-an-email" + PAYLOADS["search"], "name": PAYLOADS["name"], "role": "b", "level": "1"},
+    )
     assert invite.status_code == HTTPStatus.BAD_REQUEST
     assert_escaped(invite.content.decode(), {"name"}, "invite form sent back", hostile["payloads"])
 
 
 # --- Where `next` may lead ---------------------------------------------------------------------------------------
 
-OFF_SITE = ["https://evil.example/", "//evil.example/", "///evil.example/", "/\\evil.example/", "\\\\evil.example/",
-            "http:evil.example", "https:/evil.example", " //evil.example", "\t//evil.example",
-            "javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "/%2F%2Fevil.example",
-            "http://testserver@evil.example/"]
+OFF_SITE = [
+    "https://evil.example/",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example/",
+    "http:evil.example",
+    "https:/evil.example",
+    " //evil.example",
+    "\t//evil.example",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "/%2F%2Fevil.example",
+    "http://testserver@evil.example/",
+]
 
 
 @pytest.mark.parametrize("target", OFF_SITE)
@@ -637,21 +783,24 @@ def test_a_reset_code_for_an_unknown_email_answers_like_a_wrong_code(client, set
     settings.COGNITO_EMBEDDED = True  # the emulator checks codes only in embedded mode
     answers = []
     for email in ("nobody@example.com", "plain@example.com"):
-        response = client.post(reverse("accounts:password_forgot_confirm"),
-                               {"email": email, "code": "123456", **NEW_PASSWORD})
+        response = client.post(
+            reverse("accounts:password_forgot_confirm"), {"email": email, "code": "123456", **NEW_PASSWORD}
+        )
         answers.append((response.status_code, response.context["form"].non_field_errors()))
     assert answers[0] == answers[1] and answers[0][0] == HTTPStatus.OK  # no 500, nothing to tell them apart
 
 
 def test_the_view_on_site_shortcut_is_404_for_every_content_type_and_id():
     desk = signed_in("desk@example.com")
-    answers = {(kind.app_label, kind.model, object_id): desk.get(f"/admin/r/{kind.pk}/{object_id}/").status_code
-               for kind in ContentType.objects.all() for object_id in ("1", "not-an-id")}
+    answers = {
+        (kind.app_label, kind.model, object_id): desk.get(f"/admin/r/{kind.pk}/{object_id}/").status_code
+        for kind in ContentType.objects.all()
+        for object_id in ("1", "not-an-id")
+    }
     assert set(answers.values()) == {HTTPStatus.NOT_FOUND}, {key: code for key, code in answers.items() if code != 404}
 
 
 def test_no_template_holds_inline_script_or_style():
     templates = Path(accounts.__file__).resolve().parent.parent / "templates"
-    found = {str(path.relative_to(templates)): INLINE.findall(path.read_text())
-             for path in templates.rglob("*.html")}
+    found = {str(path.relative_to(templates)): INLINE.findall(path.read_text()) for path in templates.rglob("*.html")}
     assert len(found) > 30 and {name: hits for name, hits in found.items() if hits} == {}

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 def _old_session(user: User) -> str:
     """Store a session as the portal wrote it before the move; return its key."""
     store = SessionStore()
-    store.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: migration.OLD,
-                  HASH_SESSION_KEY: user.get_session_auth_hash()})
+    store.update(
+        {SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: migration.OLD, HASH_SESSION_KEY: user.get_session_auth_hash()}
+    )
     store.create()
     return store.session_key
 

@@ -7,9 +7,9 @@ from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
 from accounts import cognito
+from accounts.models import User
 from accounts.rules import permissions
 from accounts.signin import flows
-from accounts.models import User
 from tests.conftest import STAFF_PASSWORD
 
 HOME = reverse("home")
@@ -64,8 +64,9 @@ def test_revoked_sign_in_ends_the_session(admin_client):
 
 @pytest.mark.django_db
 def test_deleted_account_ends_the_session_simulated(admin_client, monkeypatch):
-    monkeypatch.setattr(cognito, "auth_refresh", lambda *a: cognito.AuthResult(
-        id_token=admin_client.session[flows.common.TOKENS]["id"]))  # moto crashes refreshing a deleted user's token
+    monkeypatch.setattr(
+        cognito, "auth_refresh", lambda *a: cognito.AuthResult(id_token=admin_client.session[flows.common.TOKENS]["id"])
+    )  # moto crashes refreshing a deleted user's token
     cognito.user_delete("admin@example.com")
     assert ended_because(admin_client.get(HOME), "your account no longer exists")
 

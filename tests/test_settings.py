@@ -27,7 +27,11 @@ def django_process(tmp_path, *args, **variables) -> subprocess.CompletedProcess:
     }
     return subprocess.run(
         [sys.executable, "manage.py", *(args or ["check"])],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -94,8 +98,12 @@ def test_production_settings_without_a_secret_key_stop_naming_it(tmp_path):
 
 
 def test_production_settings_refuse_the_public_development_key(tmp_path):
-    result = django_process(tmp_path, DJANGO_SETTINGS_MODULE="portal.settings.production",
-                            DJANGO_ALLOWED_HOSTS="portal.example.com", DJANGO_SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+    result = django_process(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="portal.settings.production",
+        DJANGO_ALLOWED_HOSTS="portal.example.com",
+        DJANGO_SECRET_KEY=DEVELOPMENT_SECRET_KEY,
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is the public development key" in result.stderr
 
@@ -103,7 +111,11 @@ def test_production_settings_refuse_the_public_development_key(tmp_path):
 @pytest.mark.parametrize("preload", ["false", "true"])
 def test_production_settings_pass_the_deployment_checklist(tmp_path, preload):
     result = django_process(
-        tmp_path, "check", "--deploy", "--fail-level", "WARNING",
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         DJANGO_SETTINGS_MODULE="portal.settings.production",
         DJANGO_HSTS_PRELOAD=preload,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),

@@ -8,14 +8,21 @@ from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
 from accounts import cognito
-from accounts.signin import backend as backends, flows
+from accounts.signin import backend as backends
+from accounts.signin import flows
 from tests.conftest import STAFF_PASSWORD
 from tests.faults import cognito_fault
 
 
 def test_auth_result_repr_shows_no_token_or_session():
-    result = cognito.AuthResult(id_token="id-secret", access_token="access-secret", refresh_token="refresh-secret",
-                                session="session-secret", challenge="SOFTWARE_TOKEN_MFA", expires_in=900)
+    result = cognito.AuthResult(
+        id_token="id-secret",
+        access_token="access-secret",
+        refresh_token="refresh-secret",
+        session="session-secret",
+        challenge="SOFTWARE_TOKEN_MFA",
+        expires_in=900,
+    )
     text = repr(result) + str(result)
     assert "SOFTWARE_TOKEN_MFA" in text
     assert not any(secret in text for secret in ("id-secret", "access-secret", "refresh-secret", "session-secret"))

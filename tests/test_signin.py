@@ -8,10 +8,10 @@ from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
 from accounts import cognito
+from accounts.models import AuditEvent, User
 from accounts.rules import permissions
 from accounts.signin import flows
 from accounts.signin.forms import CODE_ERROR
-from accounts.models import AuditEvent, User
 from tests.conftest import STAFF_PASSWORD, USER_PASSWORD
 from tests.faults import cognito_fault
 
@@ -43,7 +43,12 @@ def test_administrator_signs_in_with_one_cognito_call(client, admin_identity):
     assert response.status_code == HTTPStatus.FOUND and response.url == reverse("home")
     assert dict(calls) == {"AdminInitiateAuth": 1}
     user = User.objects.get(cognito_sub=admin_identity.sub)
-    assert (user.email, user.first_name, user.is_staff, user.is_superuser) == ("admin@example.com", "Ada Admin", True, False)
+    assert (user.email, user.first_name, user.is_staff, user.is_superuser) == (
+        "admin@example.com",
+        "Ada Admin",
+        True,
+        False,
+    )
     assert permissions.standing_of(user) == permissions.ADMIN
     assert not user.has_usable_password()
     assert AuditEvent.objects.filter(action="sign_in", outcome="success", target="admin@example.com").count() == 1
@@ -66,11 +71,14 @@ def test_help_desk_member_gets_the_help_desk_standing(client, helpdesk_identity)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("email, password", [
-    ("admin@example.com", "Wrong-Password-9!"),
-    ("nobody@example.com", STAFF_PASSWORD),
-    ("disabled@example.com", USER_PASSWORD),
-])
+@pytest.mark.parametrize(
+    "email, password",
+    [
+        ("admin@example.com", "Wrong-Password-9!"),
+        ("nobody@example.com", STAFF_PASSWORD),
+        ("disabled@example.com", USER_PASSWORD),
+    ],
+)
 def test_bad_credentials_get_one_generic_message(client, admin_identity, make_cognito_user, email, password):
     make_cognito_user("disabled@example.com", staff="admin")
     cognito.user_disable("disabled@example.com")
@@ -100,8 +108,9 @@ def test_invalid_form_changes_nothing(client, pool):
 
 @pytest.mark.django_db
 def test_first_sign_in_with_a_temporary_password_sets_a_new_one(client, pool):
-    cognito.user_create("newbie@example.com", {"name": "New Bie"}, temporary_password="Temp-Password-1!",
-                        send_invitation=False)
+    cognito.user_create(
+        "newbie@example.com", {"name": "New Bie"}, temporary_password="Temp-Password-1!", send_invitation=False
+    )
     cognito.user_add_to_group("newbie@example.com", "portal-helpdesk")
     response = sign_in(client, "newbie@example.com", "Temp-Password-1!")
     assert response.url == reverse("accounts:login_new_password")
@@ -123,7 +132,8 @@ def test_password_reset_by_an_administrator_leads_to_forgot_password_simulated(c
 
 @pytest.mark.django_db
 def test_after_an_administrators_reset_the_old_password_leads_to_the_code_page_not_a_new_password(
-        client, admin_identity, settings):
+    client, admin_identity, settings
+):
     settings.COGNITO_EMBEDDED = True
     cognito.user_reset_password("admin@example.com")
     response = sign_in(client, "admin@example.com", STAFF_PASSWORD)
@@ -133,8 +143,10 @@ def test_after_an_administrators_reset_the_old_password_leads_to_the_code_page_n
         cognito.auth_password("admin@example.com", STAFF_PASSWORD)
     sent = client.post(reverse("accounts:password_forgot"), {"email": "admin@example.com"}, follow=True)
     code = next(m for m in messages_of(sent) if "the code is" in m).rsplit(" ", 1)[-1]
-    client.post(reverse("accounts:password_forgot_confirm"), {"email": "admin@example.com", "code": code,
-                "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    client.post(
+        reverse("accounts:password_forgot_confirm"),
+        {"email": "admin@example.com", "code": code, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert sign_in(client, "admin@example.com", NEW_PASSWORD).url == reverse("home")
 
 
@@ -147,11 +159,15 @@ def test_forgot_password_with_the_emailed_code(client, admin_identity, settings)
     code = shown[0].rsplit(" ", 1)[-1]
     confirm = reverse("accounts:password_forgot_confirm")
     wrong = "000000" if code != "000000" else "111111"
-    refused = client.post(confirm, {"email": "admin@example.com", "code": wrong,
-                                    "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    refused = client.post(
+        confirm,
+        {"email": "admin@example.com", "code": wrong, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert refused.context["form"].non_field_errors() == [flows.common.BAD_CODE]
-    accepted = client.post(confirm, {"email": "admin@example.com", "code": code,
-                                     "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    accepted = client.post(
+        confirm,
+        {"email": "admin@example.com", "code": code, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert accepted.url == LOGIN
     assert sign_in(client, "admin@example.com", NEW_PASSWORD).url == reverse("home")
 
@@ -171,8 +187,10 @@ def test_forgot_password_for_an_unknown_email_says_the_same(client, pool):
 
 @pytest.mark.django_db
 def test_malformed_code_is_refused_by_the_form(client, pool):
-    response = client.post(reverse("accounts:password_forgot_confirm"), {
-        "email": "a@example.com", "code": "12ab", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+    response = client.post(
+        reverse("accounts:password_forgot_confirm"),
+        {"email": "a@example.com", "code": "12ab", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
     assert CODE_ERROR in response.context["form"].errors["code"]
 
 
@@ -218,7 +236,8 @@ def test_challenge_pages_without_a_pending_sign_in_send_back_to_sign_in(client, 
 
 @pytest.mark.django_db
 def test_repeated_failures_lock_the_account_from_that_address_even_with_the_right_password(
-        client, admin_identity, settings):
+    client, admin_identity, settings
+):
     settings.PORTAL_SIGNIN_MAX_FAILURES = 3
     for _ in range(3):
         sign_in(client, "admin@example.com", "Wrong-Password-9!")
@@ -247,11 +266,14 @@ def test_cognito_throttling_during_sign_in_is_a_clear_message_simulated(client, 
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("target, expected", [
-    ("/accounts/account/", "/accounts/account/"),
-    ("https://evil.example.com/steal", "/"),
-    ("//evil.example.com/", "/"),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/accounts/account/", "/accounts/account/"),
+        ("https://evil.example.com/steal", "/"),
+        ("//evil.example.com/", "/"),
+    ],
+)
 def test_next_only_leads_to_this_host(client, admin_identity, target, expected):
     client.get(LOGIN, {"next": target})
     assert sign_in(client, "admin@example.com", STAFF_PASSWORD).url == expected
@@ -312,14 +334,17 @@ def test_account_page_shows_standing_and_mfa_in_one_call(client, admin_identity)
 def test_account_password_change(client, admin_identity):
     sign_in(client, "admin@example.com", STAFF_PASSWORD)
     url = reverse("accounts:account_password")
-    wrong = client.post(url, {"old_password": "Not-The-One-1!", "new_password": NEW_PASSWORD,
-                              "confirm_password": NEW_PASSWORD})
+    wrong = client.post(
+        url, {"old_password": "Not-The-One-1!", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
     assert wrong.context["form"].non_field_errors() == ["The current password is not right."]
-    mismatch = client.post(url, {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD,
-                                 "confirm_password": NEW_PASSWORD + "x"})
+    mismatch = client.post(
+        url, {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD + "x"}
+    )
     assert "The two passwords are not the same." in mismatch.context["form"].errors["confirm_password"]
-    done = client.post(url, {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD,
-                             "confirm_password": NEW_PASSWORD})
+    done = client.post(
+        url, {"old_password": STAFF_PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    )
     assert done.url == reverse("accounts:account")
     assert cognito.auth_password("admin@example.com", NEW_PASSWORD).signed_in
 
@@ -335,8 +360,9 @@ def test_account_pages_need_a_signed_in_user(client, pool):
 @pytest.mark.django_db
 def test_pool_requiring_mfa_leads_a_new_user_through_mfa_setup(client, pool, totp):
     cognito.pool_set_mfa(pool.pool_id, "ON")
-    cognito.user_create("fresh@example.com", {"name": "Fresh"}, temporary_password="Temp-Password-1!",
-                        send_invitation=False)
+    cognito.user_create(
+        "fresh@example.com", {"name": "Fresh"}, temporary_password="Temp-Password-1!", send_invitation=False
+    )
     cognito.user_add_to_group("fresh@example.com", "portal-helpdesk")
     first = sign_in(client, "fresh@example.com", "Temp-Password-1!")
     second = client.post(first.url, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})

@@ -19,9 +19,8 @@ from accounts import cognito, tasks
 from accounts.applications import services as app_services
 from accounts.directory import services, sync_lease
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync, Revocation, SyncState
-from tests.apps_helpers import app_sign_in, apps_pool  # noqa: F401  (fixtures)
 from tests.faults import cognito_down
-from tests.staff import admin_client, admin_user, helpdesk_client, helpdesk_user, no_backoff, user_url  # noqa: F401
+from tests.support.staff import user_url
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +58,16 @@ def run_worker(monkeypatch):
     monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)  # keep the test's transaction
 
     def run() -> int:
-        worker = db_worker.Worker(queue_names=["default"], interval=0, batch=True, backend_name="default",
-                                  startup_delay=False, max_tasks=None, worker_id="test-worker",
-                                  excluded_queue_names=[])
+        worker = db_worker.Worker(
+            queue_names=["default"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="test-worker",
+            excluded_queue_names=[],
+        )
         worker.run()
         return worker._run_tasks
 
@@ -74,7 +80,8 @@ def sync_events(outcome: str | None = None):
 
 
 def test_a_change_made_directly_in_cognito_reaches_the_api_after_the_scheduled_sync(
-        admin_user, apps_pool, make_cognito_user, app_sign_in, clock, run_worker, settings):
+    admin_user, apps_pool, make_cognito_user, app_sign_in, clock, run_worker, settings
+):
     settings.PORTAL_SYNC_INTERVAL_SECONDS = 300
     user = make_cognito_user("bella@example.com", role=("b", 2), apps=["billing"])
     key = app_services.api_key_issue(actor=admin_user, name="billing").plain
@@ -82,8 +89,9 @@ def test_a_change_made_directly_in_cognito_reaches_the_api_after_the_scheduled_s
 
     def check(token=token):
         body = json.dumps({"token": token, "application": "billing"})
-        return Client().post(reverse("api_access_check"), body, content_type="application/json",
-                             HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return Client().post(
+            reverse("api_access_check"), body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}"
+        )
 
     def allowed() -> bool:
         return check().json()["allowed"]
@@ -101,15 +109,17 @@ def test_a_change_made_directly_in_cognito_reaches_the_api_after_the_scheduled_s
     assert DBTaskResult.objects.filter(status="READY").count() == 1  # and the one after is already queued
 
 
-def test_refresh_now_queues_the_sync_and_the_request_runs_none_of_it(helpdesk_client, make_cognito_user, clock,
-                                                                    run_worker, settings):
+def test_refresh_now_queues_the_sync_and_the_request_runs_none_of_it(
+    helpdesk_client, make_cognito_user, clock, run_worker, settings
+):
     # Paced at one call every 5 s, this pool's 13 list calls take a minute: longer than gunicorn's 30 s.
     settings.PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND, settings.PORTAL_SYNC_QUOTA_SHARE_PERCENT = 1, 20
     make_cognito_user("eve@example.com")
     with cognito.count_calls() as calls:
         response = helpdesk_client.post(user_url("refresh"))
     assert response.status_code == HTTPStatus.FOUND and response["Location"] == reverse(
-        "admin:accounts_directoryentry_sync")
+        "admin:accounts_directoryentry_sync"
+    )
     assert dict(calls) == {} and not sync_events().exists()
     assert not DirectoryEntry.objects.filter(email="eve@example.com").exists()
     assert AuditEvent.objects.get(action="directory_sync_request").actor == "desk@example.com"
@@ -138,8 +148,9 @@ def test_the_sync_is_paced_to_its_share_of_the_userlist_quota(pool, make_cognito
     assert clock.waits == pytest.approx([1 / 4] * (report.calls - 1))
 
 
-def test_a_failed_sync_is_audited_as_a_failure_and_shown(admin_client, make_cognito_user, clock, run_worker,
-                                                         no_backoff):
+def test_a_failed_sync_is_audited_as_a_failure_and_shown(
+    admin_client, make_cognito_user, clock, run_worker, no_backoff
+):
     make_cognito_user("eve@example.com")
     tasks.sync_schedule(at_once=True)
     with cognito_down():
@@ -153,8 +164,7 @@ def test_a_failed_sync_is_audited_as_a_failure_and_shown(admin_client, make_cogn
     assert 'id="sync-last-error"' in page and 'id="directory-stale"' in page
 
 
-def test_a_sync_asked_to_stop_is_audited_as_interrupted_and_queued_again(pool, make_cognito_user, clock,
-                                                                         monkeypatch):
+def test_a_sync_asked_to_stop_is_audited_as_interrupted_and_queued_again(pool, make_cognito_user, clock, monkeypatch):
     make_cognito_user("eve@example.com")
     stop = __import__("threading").Event()
     monkeypatch.setattr(tasks.bulk, "stop_on_signal", lambda: _yielding(stop))
@@ -188,8 +198,10 @@ def test_two_syncs_at_once_only_one_runs(pool, make_cognito_user, clock):
     sync_lease.lease_take("another machine")
     with pytest.raises(sync_lease.SyncBusy):
         services.directory_sync(actor="test")
-    assert tasks.directory_sync_run.call() == {"ran": False, "why": sync_lease.SAID["busy"].format(
-        holder="another machine")}
+    assert tasks.directory_sync_run.call() == {
+        "ran": False,
+        "why": sync_lease.SAID["busy"].format(holder="another machine"),
+    }
     assert not sync_events().exists() and not DirectorySync.objects.exists()
     seen = []
 
@@ -208,12 +220,14 @@ def test_two_syncs_at_once_only_one_runs(pool, make_cognito_user, clock):
     assert seen and [e.actor for e in sync_events()] == ["first"] and DirectorySync.objects.count() == 1
 
 
-def test_the_directory_header_counts_the_rows_it_lists_and_shows_its_age(admin_client, admin_user,
-                                                                         make_cognito_user, clock, settings):
+def test_the_directory_header_counts_the_rows_it_lists_and_shows_its_age(
+    admin_client, admin_user, make_cognito_user, clock, settings
+):
     make_cognito_user("eve@example.com")
     services.directory_sync(actor="test")
-    services.user_invite(actor=admin_user, email="new@example.com", name="New Person", role="b", level=1,
-                         applications=[])  # a row the last sync never saw
+    services.user_invite(
+        actor=admin_user, email="new@example.com", name="New Person", role="b", level=1, applications=[]
+    )  # a row the last sync never saw
     page = admin_client.get(user_url("changelist")).content.decode()
     rows = DirectoryEntry.objects.count()
     assert f'<strong id="directory-rows">{rows}</strong>' in page and f"{rows} users" in page

@@ -10,9 +10,9 @@ from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
 from accounts import cognito
-from accounts.signin import flows
 from accounts.audit.record import client_ip
 from accounts.models import AuditEvent
+from accounts.signin import flows
 from tests.conftest import STAFF_PASSWORD
 from tests.test_settings import django_process
 
@@ -39,7 +39,8 @@ def denials(action: str = "sign_in") -> int:
 
 @pytest.mark.django_db
 def test_five_wrong_passwords_from_other_addresses_never_stop_the_right_one_from_a_fresh_address(
-        client, admin_identity):
+    client, admin_identity
+):
     for n in range(5):
         assert not refused(sign_in(client, "admin@example.com", WRONG, f"203.0.113.{n}"))
     response = sign_in(client, "admin@example.com", STAFF_PASSWORD, "198.51.100.7")
@@ -60,8 +61,7 @@ def test_five_wrong_passwords_from_one_address_lock_that_account_there_without_a
 
 
 @pytest.mark.django_db
-def test_twenty_failures_with_random_emails_from_one_address_block_no_other_account_elsewhere(
-        client, admin_identity):
+def test_twenty_failures_with_random_emails_from_one_address_block_no_other_account_elsewhere(client, admin_identity):
     for _ in range(20):
         sign_in(client, f"{uuid.uuid4().hex}@example.com", WRONG, "203.0.113.66")
     response = sign_in(client, "admin@example.com", STAFF_PASSWORD, "198.51.100.7")
@@ -80,26 +80,31 @@ def test_a_forged_forwarded_for_header_is_ignored_without_a_trusted_proxy(client
 
 @pytest.mark.django_db
 def test_behind_one_trusted_proxy_each_visitor_counts_apart_and_a_forged_entry_changes_nothing(
-        client, admin_identity, settings):
+    client, admin_identity, settings
+):
     settings.PORTAL_TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.1"  # every request reaches the portal from the proxy
     for n in range(5):  # the attacker prepends a different forged address each time; the proxy appends theirs
         sign_in(client, "admin@example.com", WRONG, proxy, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.9")
-    assert refused(sign_in(client, "admin@example.com", STAFF_PASSWORD, proxy,
-                           HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.9"))
+    assert refused(
+        sign_in(client, "admin@example.com", STAFF_PASSWORD, proxy, HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.9")
+    )
     staff = sign_in(client, "admin@example.com", STAFF_PASSWORD, proxy, HTTP_X_FORWARDED_FOR="198.51.100.7")
     assert staff.status_code == HTTPStatus.FOUND and staff.url == reverse("home")
     assert set(AuditEvent.objects.values_list("client_ip", flat=True)) == {"203.0.113.9", "198.51.100.7"}
 
 
-@pytest.mark.parametrize("count, forwarded, expected", [
-    (0, "192.0.2.1", "203.0.113.9"),
-    (1, "", "203.0.113.9"),
-    (1, "192.0.2.1, 198.51.100.7", "198.51.100.7"),
-    (2, "192.0.2.1, 198.51.100.7, 10.0.0.2", "198.51.100.7"),
-    (2, "198.51.100.7", "198.51.100.7"),
-    (1, "not-an-address", "203.0.113.9"),
-])
+@pytest.mark.parametrize(
+    "count, forwarded, expected",
+    [
+        (0, "192.0.2.1", "203.0.113.9"),
+        (1, "", "203.0.113.9"),
+        (1, "192.0.2.1, 198.51.100.7", "198.51.100.7"),
+        (2, "192.0.2.1, 198.51.100.7, 10.0.0.2", "198.51.100.7"),
+        (2, "198.51.100.7", "198.51.100.7"),
+        (1, "not-an-address", "203.0.113.9"),
+    ],
+)
 def test_the_client_address_is_taken_from_the_trusted_proxies_only(rf, settings, count, forwarded, expected):
     settings.PORTAL_TRUSTED_PROXY_COUNT = count
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
@@ -128,7 +133,8 @@ def _mfa_pending(client, totp, address: str) -> str:
 
 @pytest.mark.django_db
 def test_thirty_wrong_totp_codes_end_the_pending_sign_in_at_five_and_the_right_code_is_refused_after(
-        client, admin_identity, totp):
+    client, admin_identity, totp
+):
     secret = _mfa_pending(client, totp, "203.0.113.9")
     wrong = "000000" if totp(secret) != "000000" else "111111"
     with cognito.count_calls() as calls:
@@ -149,8 +155,10 @@ def test_thirty_wrong_totp_codes_end_the_pending_sign_in_at_five_and_the_right_c
 def test_thirty_forgot_password_requests_for_one_email_send_only_the_limit_on(client, admin_identity, settings):
     settings.PORTAL_PASSWORD_FORGOT_PER_EMAIL, settings.PORTAL_PASSWORD_FORGOT_PER_ADDRESS = 3, 100
     with cognito.count_calls() as calls:
-        answers = [client.post(FORGOT, {"email": "admin@example.com"}, REMOTE_ADDR=f"203.0.113.{n}", follow=True)
-                   for n in range(30)]
+        answers = [
+            client.post(FORGOT, {"email": "admin@example.com"}, REMOTE_ADDR=f"203.0.113.{n}", follow=True)
+            for n in range(30)
+        ]
     assert calls["ForgotPassword"] == 3
     said = {tuple(str(m) for m in a.context["messages"] if "Embedded" not in str(m)) for a in answers}
     assert said == {(flows.common.FORGOT_SENT,)}  # the same answer, sent on or not
@@ -164,7 +172,6 @@ def test_forgot_password_requests_from_one_address_are_limited_across_emails(cli
         for _ in range(30):
             client.post(FORGOT, {"email": f"{uuid.uuid4().hex}@example.com"}, REMOTE_ADDR="203.0.113.9")
     assert calls["ForgotPassword"] == 10 and denials("password_forgot") == 20
-
 
 
 CONCURRENT_FAILURES = textwrap.dedent("""
@@ -196,7 +203,8 @@ CONCURRENT_FAILURES = textwrap.dedent("""
 def test_concurrent_failures_of_one_account_and_address_in_several_workers_are_all_counted(tmp_path):
     database = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert django_process(tmp_path, "migrate", DATABASE_URL=database).returncode == 0
-    result = django_process(tmp_path, "shell", "-c", CONCURRENT_FAILURES, DATABASE_URL=database,
-                            DJANGO_LOG_LEVEL="ERROR")
+    result = django_process(
+        tmp_path, "shell", "-c", CONCURRENT_FAILURES, DATABASE_URL=database, DJANGO_LOG_LEVEL="ERROR"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "errors [] counted 80"  # 8 workers x 10, none lost

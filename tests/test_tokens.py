@@ -83,8 +83,16 @@ def test_token_with_good_claims_signed_by_the_pool_key_verifies(pool, fetches, s
         (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, lifetime=-60)), "expired"),
         (lambda iss, cid: "not.a.token", "malformed"),
     ],
-    ids=["alg-none", "hs256-with-public-key", "other-key", "wrong-iss", "wrong-aud", "access-as-id", "expired",
-         "garbage"],
+    ids=[
+        "alg-none",
+        "hs256-with-public-key",
+        "other-key",
+        "wrong-iss",
+        "wrong-aud",
+        "access-as-id",
+        "expired",
+        "garbage",
+    ],
 )
 def test_forged_id_tokens_are_refused(pool, fetches, settings, make_token, reason):
     token = make_token(tokens.issuer(), settings.COGNITO_APP_CLIENT_ID)

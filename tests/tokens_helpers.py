@@ -19,16 +19,25 @@ def moto_private_key():
 
 def moto_public_pem() -> bytes:
     """Return moto's public signing key as PEM bytes."""
-    return moto_private_key().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        moto_private_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
 def claims_for(issuer: str, client_id: str, *, token_use: str = "id", lifetime: int = 900, **extra) -> dict:
     """Return plausible Cognito claims."""
     now = int(time.time())
-    claims = {"sub": "00000000-0000-0000-0000-000000000001", "iss": issuer, "token_use": token_use,
-              "iat": now, "auth_time": now, "exp": now + lifetime, "cognito:groups": ["portal-admins"]}
+    claims = {
+        "sub": "00000000-0000-0000-0000-000000000001",
+        "iss": issuer,
+        "token_use": token_use,
+        "iat": now,
+        "auth_time": now,
+        "exp": now + lifetime,
+        "cognito:groups": ["portal-admins"],
+    }
     claims["aud" if token_use == "id" else "client_id"] = client_id
     claims.update(extra)
     return claims

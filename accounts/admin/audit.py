@@ -22,10 +22,18 @@ class InputFilter(admin.SimpleListFilter):
 
     def choices(self, changelist):
         params = changelist.get_filters_params()
-        hidden = [(key, value) for key, values in params.items() if key != self.parameter_name
-                  for value in (values if isinstance(values, list) else [values])]
-        yield {"parameter_name": self.parameter_name, "value": self.value() or "", "hidden": hidden,
-               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        hidden = [
+            (key, value)
+            for key, values in params.items()
+            if key != self.parameter_name
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "parameter_name": self.parameter_name,
+            "value": self.value() or "",
+            "hidden": hidden,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+        }
 
 
 class ActorFilter(InputFilter):
@@ -79,8 +87,19 @@ class ToDateFilter(_DateFilter):
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "actor", "action", "target", "outcome", "error", "client_ip"]
     list_filter = ["outcome", "action", ActorFilter, TargetFilter, FromDateFilter, ToDateFilter]
-    readonly_fields = ["at", "actor", "actor_sub", "action", "target", "target_sub", "before", "after", "outcome",
-                       "error", "client_ip"]
+    readonly_fields = [
+        "at",
+        "actor",
+        "actor_sub",
+        "action",
+        "target",
+        "target_sub",
+        "before",
+        "after",
+        "outcome",
+        "error",
+        "client_ip",
+    ]
     date_hierarchy = "at"
     list_per_page = 100
     show_full_result_count = False

@@ -36,7 +36,8 @@ class BulkJobAdmin(ScreensAdmin):
 
     def has_view_permission(self, request, obj=None):
         return permissions.is_portal_staff(request.user) and (
-            obj is None or permissions.can_view_job(request.user, obj))
+            obj is None or permissions.can_view_job(request.user, obj)
+        )
 
     def has_add_permission(self, request):
         return permissions.can_import(request.user)

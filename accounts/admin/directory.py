@@ -17,8 +17,16 @@ from accounts.models import DirectoryEntry
 from accounts.rules import permissions, roles
 
 REFRESH_LIMIT = 100
-COGNITO_STATUSES = ["CONFIRMED", "FORCE_CHANGE_PASSWORD", "RESET_REQUIRED", "UNCONFIRMED", "ARCHIVED",
-                    "COMPROMISED", "EXTERNAL_PROVIDER", "UNKNOWN"]
+COGNITO_STATUSES = [
+    "CONFIRMED",
+    "FORCE_CHANGE_PASSWORD",
+    "RESET_REQUIRED",
+    "UNCONFIRMED",
+    "ARCHIVED",
+    "COMPROMISED",
+    "EXTERNAL_PROVIDER",
+    "UNKNOWN",
+]
 
 
 class RoleFilter(admin.SimpleListFilter):
@@ -89,8 +97,16 @@ class StaffFilter(admin.SimpleListFilter):
 class DirectoryEntryAdmin(ScreensAdmin):
     add_screen, change_screen = staticmethod(views.invite), staticmethod(views.user_page)
     delete_screen, history_anchor = staticmethod(views.delete), "#history"
-    list_display = ["email", "display_name", "role_display", "applications_display", "status", "enabled",
-                    "staff_display", "modified"]
+    list_display = [
+        "email",
+        "display_name",
+        "role_display",
+        "applications_display",
+        "status",
+        "enabled",
+        "staff_display",
+        "modified",
+    ]
     list_display_links = ["email"]
     list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter]
     search_fields = ["email"]  # shows the search box; get_search_results does the prefix search
@@ -136,16 +152,21 @@ class DirectoryEntryAdmin(ScreensAdmin):
         return permissions.can_invite(request.user)
 
     def changelist_view(self, request, extra_context=None):
-        context = {"title": "Users", "fresh": sync_lease.freshness(),
-                   "can_import": permissions.can_import(request.user), **(extra_context or {})}
+        context = {
+            "title": "Users",
+            "fresh": sync_lease.freshness(),
+            "can_import": permissions.can_import(request.user),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, context)
 
     @admin.action(description="Refresh the selected users from Cognito")
     def refresh_selected(self, request, queryset):
         subs = list(queryset.values_list("sub", flat=True)[: REFRESH_LIMIT + 1])
         if len(subs) > REFRESH_LIMIT:
-            self.message_user(request, f"Select at most {REFRESH_LIMIT} users, or refresh the whole directory.",
-                              messages.ERROR)
+            self.message_user(
+                request, f"Select at most {REFRESH_LIMIT} users, or refresh the whole directory.", messages.ERROR
+            )
             return
         gone = 0
         for sub in subs:

@@ -61,8 +61,7 @@ class PortalAdminSite(admin.AdminSite):
 
     def get_urls(self):
         """Return the admin's URLs, the view-on-site shortcut answering 404: no model has a page of its own."""
-        shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut),
-                        name="view_on_site")
+        shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut), name="view_on_site")
         return [shortcut if getattr(url, "name", "") == "view_on_site" else url for url in super().get_urls()]
 
 

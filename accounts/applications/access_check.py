@@ -35,8 +35,9 @@ def key_from_header(header: str) -> ApiKey | None:
     scheme, _, plain = (header or "").strip().partition(" ")
     plain = plain.strip()
     key_id = api_keys.key_id_of(plain) if scheme.lower() == "api-key" else ""
-    key = ApiKey.objects.select_related("application").filter(key_id=key_id, revoked_at=None).first() if key_id \
-        else None
+    key = (
+        ApiKey.objects.select_related("application").filter(key_id=key_id, revoked_at=None).first() if key_id else None
+    )
     # Hash and compare even when no key was found, so timing does not tell which part was wrong.
     good = api_keys.matches(plain, key.digest if key else _NO_DIGEST)
     return key if key and good else None
@@ -55,5 +56,6 @@ def answer_for(sub: str, application: str) -> Answer:
         return Answer(allowed=False)
     applications = sorted(grant.application for grant in entry.grants.all())
     role = entry.role if entry.role not in (DirectoryEntry.NONE, DirectoryEntry.SEVERAL) else None
-    return Answer(allowed=application in applications, role=role, level=entry.level if role else 0,
-                  applications=applications)
+    return Answer(
+        allowed=application in applications, role=role, level=entry.level if role else 0, applications=applications
+    )

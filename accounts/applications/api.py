@@ -103,8 +103,15 @@ def access_check(request):
         logger.info("access-check refused for key %s: sub=%s token revoked", key.key_id, claims.sub)
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     answer = checks.answer_for(claims.sub, application)
-    logger.info("access-check key=%s application=%s sub=%s allowed=%s role=%s%s", key.key_id, application,
-                claims.sub, answer.allowed, answer.role or "-", answer.level or "")
+    logger.info(
+        "access-check key=%s application=%s sub=%s allowed=%s role=%s%s",
+        key.key_id,
+        application,
+        claims.sub,
+        answer.allowed,
+        answer.role or "-",
+        answer.level or "",
+    )
     return JsonResponse(answer.as_dict())
 
 

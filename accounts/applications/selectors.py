@@ -3,8 +3,9 @@
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.rules import roles
 from accounts.models import Application, DirectoryEntry, DirectoryGrant
+from accounts.rules import roles
+
 
 def application_names() -> list[str]:
     """Return the registry's application names, sorted."""
@@ -28,8 +29,13 @@ def application_get(name: str) -> Application | None:
 
 def applications_with_counts() -> QuerySet:
     """Return every application annotated with `members`, counted from the directory index in the same query."""
-    counts = (DirectoryGrant.objects.filter(application=OuterRef("name")).order_by()
-              .values("application").annotate(n=Count("id")).values("n"))
+    counts = (
+        DirectoryGrant.objects.filter(application=OuterRef("name"))
+        .order_by()
+        .values("application")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     return Application.objects.annotate(
         members=Coalesce(Subquery(counts, output_field=IntegerField()), Value(0)),
     )

@@ -13,14 +13,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.applications import api_keys, selectors as app_selectors
+from accounts.applications import api_keys
+from accounts.applications import selectors as app_selectors
+from accounts.audit.attempt import audited
+from accounts.audit.record import actor_label
 from accounts.directory import selectors, services
+from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.pool import bootstrap
 from accounts.rules import permissions, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
-from accounts.audit.attempt import audited
-from accounts.audit.record import actor_label
-from accounts.models import ApiKey, Application, DirectoryGrant
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
 # arn:<partition>:iam::<12-digit account>:role/<optional path/><role name>, as IAM writes role ARNs.
@@ -39,7 +40,7 @@ SAID = {
     "unknown": "There is no application named {name}.",
     "group_gone": "Cognito has no group {group} any more. Use “Refresh from Cognito”, or delete the application.",
     "has_members": "{name} still has {count} member(s). Type the application's name to delete it and "
-                   "remove everyone's access. Nothing was deleted.",
+    "remove everyone's access. Nothing was deleted.",
     "not_member": "That user does not hold {name} (any more).",
     "unknown_key": "There is no active key {key_id} for {name}.",
 }
@@ -61,8 +62,10 @@ def _existing(name: str) -> Application:
 
 def _group_call(function, *args, group: str, **kwargs):
     """Call a group operation of the gateway; Cognito's refusals become ServiceErrors, outages pass."""
-    said = {cognito.GroupExists: SAID["group_exists"].format(group=group),
-            cognito.ResourceNotFound: SAID["group_gone"].format(group=group)}
+    said = {
+        cognito.GroupExists: SAID["group_exists"].format(group=group),
+        cognito.ResourceNotFound: SAID["group_gone"].format(group=group),
+    }
     return services.gateway_call(function, *args, said=said, **kwargs)
 
 
@@ -111,22 +114,29 @@ def valid_precedence(value) -> int | None:
 
 def _state(application: Application) -> dict:
     """Return what the audit records about an application."""
-    return {"description": application.description, "role_arn": application.role_arn,
-            "precedence": application.precedence}
+    return {
+        "description": application.description,
+        "role_arn": application.role_arn,
+        "precedence": application.precedence,
+    }
 
 
 # --- Applications -------------------------------------------------------------------------------
 
 
-def application_create(*, actor, name: str, description: str = "", role_arn: str = "", precedence=None,
-                       request=None) -> Application:
+def application_create(
+    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None
+) -> Application:
     """Create the application's Cognito group, then its registry row."""
     with audited(actor=actor, action="application_create", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         name = valid_name(name)
-        fields = {"description": valid_description(description), "role_arn": valid_role_arn(role_arn),
-                  "precedence": valid_precedence(precedence)}
+        fields = {
+            "description": valid_description(description),
+            "role_arn": valid_role_arn(role_arn),
+            "precedence": valid_precedence(precedence),
+        }
         if app_selectors.application_get(name):
             raise ServiceError(SAID["exists"].format(name=name))
         group = roles.group_for_application(name)
@@ -147,16 +157,20 @@ def _client_for(name: str) -> str:
     return cognito.client_create(pool, **bootstrap.client_settings(wanted, portal=False)).id
 
 
-def application_update(*, actor, name: str, description: str = "", role_arn: str = "", precedence=None,
-                       request=None) -> Application:
+def application_update(
+    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None
+) -> Application:
     """Change the group's description, IAM role and precedence in Cognito, then in the registry."""
     with audited(actor=actor, action="application_update", request=request) as attempt:
         attempt.target = str(name)[:100]
         _allowed(actor)
         application = _existing(name)
         attempt.before = _state(application)
-        fields = {"description": valid_description(description), "role_arn": valid_role_arn(role_arn),
-                  "precedence": valid_precedence(precedence)}
+        fields = {
+            "description": valid_description(description),
+            "role_arn": valid_role_arn(role_arn),
+            "precedence": valid_precedence(precedence),
+        }
         for key, what in (("role_arn", "IAM role"), ("precedence", "precedence")):
             if fields[key] in ("", None) and getattr(application, key) not in ("", None):
                 raise InvalidInput(SAID["cannot_clear"].format(what=what))
@@ -201,8 +215,9 @@ def application_member_remove(*, actor, name: str, sub: str, request=None) -> se
     current = sorted(entry.grants.values_list("application", flat=True)) if entry else []
     if entry is not None and name not in current:
         raise ServiceError(SAID["not_member"].format(name=name))
-    return services.access_set(actor=actor, sub=sub, applications=[app for app in current if app != name],
-                               request=request)
+    return services.access_set(
+        actor=actor, sub=sub, applications=[app for app in current if app != name], request=request
+    )
 
 
 def applications_refresh(*, actor, request=None) -> dict[str, list[str]]:
@@ -219,8 +234,11 @@ def applications_refresh(*, actor, request=None) -> dict[str, list[str]]:
         with transaction.atomic():
             known = {application.name: application for application in Application.objects.select_for_update()}
             for name, group in sorted(groups.items()):
-                fields = {"description": group.description[:DESCRIPTION_MAX], "role_arn": group.role_arn or "",
-                          "precedence": group.precedence}
+                fields = {
+                    "description": group.description[:DESCRIPTION_MAX],
+                    "role_arn": group.role_arn or "",
+                    "precedence": group.precedence,
+                }
                 application = known.get(name)
                 if application is None:
                     Application.objects.create(name=name, synced_at=now, **fields)
@@ -268,7 +286,8 @@ def api_key_revoke(*, actor, name: str, key_id: str, request=None) -> None:
         attempt.target = str(name)[:100]
         _allowed(actor)
         revoked = ApiKey.objects.filter(application__name=name, key_id=key_id, revoked_at=None).update(
-            revoked_at=timezone.now())
+            revoked_at=timezone.now()
+        )
         if not revoked:
             raise ServiceError(SAID["unknown_key"].format(key_id=key_id, name=name))
         attempt.after = {"key_id": key_id, "revoked": True}

@@ -16,19 +16,20 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.applications import selectors as app_selectors, services as app_services
-from accounts.audit import csvexport
-from accounts.directory import selectors, services
-from accounts.pool import checks as pool_checks
-from accounts.rules import permissions, roles
+from accounts.applications import selectors as app_selectors
+from accounts.applications import services as app_services
 from accounts.applications.forms import (
     ApplicationDeleteForm,
     ApplicationForm,
     MemberListForm,
     NewApplicationForm,
 )
+from accounts.audit import csvexport
+from accounts.directory import selectors, services
 from accounts.directory.forms import first_error
 from accounts.models import Application
+from accounts.pool import checks as pool_checks
+from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
@@ -59,8 +60,14 @@ def _may_manage(actor, _entry) -> bool:
 def _checked(request, form, action: str, target: str) -> dict:
     """Return the form's cleaned data, or audit the refused attempt and raise it as InvalidInput."""
     if not form.is_valid():
-        services.input_refused(actor=request.user, action=action, message=first_error(form), rule=_may_manage,
-                               target=target, request=request)
+        services.input_refused(
+            actor=request.user,
+            action=action,
+            message=first_error(form),
+            rule=_may_manage,
+            target=target,
+            request=request,
+        )
     return form.cleaned_data
 
 
@@ -93,12 +100,17 @@ def create(request, admin):
             messages.error(request, exc.message)
             status = 400
         else:
-            messages.success(request, SAID["created"].format(name=application.name,
-                                                             group=roles.group_for_application(application.name)))
+            messages.success(
+                request,
+                SAID["created"].format(name=application.name, group=roles.group_for_application(application.name)),
+            )
             return redirect(page_url(application))
-    return TemplateResponse(request, TEMPLATES + "add.html", admin.screen_context(
-        request, title="Add application", form=form,
-        prefix=roles.group_for_application("")), status=status)
+    return TemplateResponse(
+        request,
+        TEMPLATES + "add.html",
+        admin.screen_context(request, title="Add application", form=form, prefix=roles.group_for_application("")),
+        status=status,
+    )
 
 
 @never_cache
@@ -112,18 +124,31 @@ def application_page(request, pk, admin):
         role = ""
     members = Paginator(app_selectors.application_members(application.name, role), MEMBERS_PER_PAGE)
     page = members.get_page(request.GET.get("page"))
-    return TemplateResponse(request, TEMPLATES + "page.html", admin.screen_context(
-        request, title=application.name, application=application,
-        form=ApplicationForm(initial=_settings(application)),
-        group=roles.group_for_application(application.name), page=page, role=role,
-        role_choices=roles.role_filter_choices(),
-        keys=app_selectors.api_keys(application.name), member_total=members.count))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "page.html",
+        admin.screen_context(
+            request,
+            title=application.name,
+            application=application,
+            form=ApplicationForm(initial=_settings(application)),
+            group=roles.group_for_application(application.name),
+            page=page,
+            role=role,
+            role_choices=roles.role_filter_choices(),
+            keys=app_selectors.api_keys(application.name),
+            member_total=members.count,
+        ),
+    )
 
 
 def _settings(application: Application) -> dict:
     """Return the application's settings, as the form shows them."""
-    return {"description": application.description, "role_arn": application.role_arn,
-            "precedence": application.precedence}
+    return {
+        "description": application.description,
+        "role_arn": application.role_arn,
+        "precedence": application.precedence,
+    }
 
 
 @require_POST
@@ -150,16 +175,25 @@ def delete(request, pk, admin):
     if request.method == "POST":
         try:
             values = _checked(request, form, "application_delete", application.name)
-            count = app_services.application_delete(actor=request.user, name=application.name,
-                                                    confirmation=values["confirm"], request=request)
+            count = app_services.application_delete(
+                actor=request.user, name=application.name, confirmation=values["confirm"], request=request
+            )
         except services.ServiceError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, SAID["deleted"].format(name=application.name, count=count))
             return redirect("admin:accounts_application_changelist")
-    return TemplateResponse(request, TEMPLATES + "delete.html", admin.screen_context(
-        request, title=f"Delete {application.name}", application=application, form=form,
-        members=app_selectors.member_count(application.name)))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "delete.html",
+        admin.screen_context(
+            request,
+            title=f"Delete {application.name}",
+            application=application,
+            form=form,
+            members=app_selectors.member_count(application.name),
+        ),
+    )
 
 
 @require_POST
@@ -169,8 +203,9 @@ def member_remove(request, pk, sub, admin):
     application = _application(pk)
     entry = selectors.entry_get(sub)
     try:
-        result = app_services.application_member_remove(actor=request.user, name=application.name, sub=sub,
-                                                        request=request)
+        result = app_services.application_member_remove(
+            actor=request.user, name=application.name, sub=sub, request=request
+        )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -179,8 +214,9 @@ def member_remove(request, pk, sub, admin):
         elif result.sessions_error:
             messages.warning(request, result.sessions_error)
         else:
-            messages.success(request, SAID["removed"].format(email=entry.email if entry else sub,
-                                                             name=application.name))
+            messages.success(
+                request, SAID["removed"].format(email=entry.email if entry else sub, name=application.name)
+            )
     back = MemberListForm(request.POST)
     return redirect(page_url(application, **(back.cleaned_data if back.is_valid() else {})))
 
@@ -188,8 +224,15 @@ def member_remove(request, pk, sub, admin):
 def _member_values(members):
     """Yield one row of values per member."""
     for entry in members.iterator(chunk_size=2000):
-        yield [entry.email, entry.name, roles.role_word(entry.role), entry.level, entry.status, entry.enabled,
-               entry.sub]
+        yield [
+            entry.email,
+            entry.name,
+            roles.role_word(entry.role),
+            entry.level,
+            entry.status,
+            entry.enabled,
+            entry.sub,
+        ]
 
 
 @require_GET
@@ -212,8 +255,11 @@ def key_issue(request, pk, admin):
     _guard(request)
     application = _application(pk)
     key = app_services.api_key_issue(actor=request.user, name=application.name, request=request)
-    return TemplateResponse(request, TEMPLATES + "key_issued.html", admin.screen_context(
-        request, title=f"New API key for {application.name}", application=application, key=key))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "key_issued.html",
+        admin.screen_context(request, title=f"New API key for {application.name}", application=application, key=key),
+    )
 
 
 @require_POST
@@ -248,5 +294,8 @@ def health(request, admin):
     _guard(request)
     report = pool_checks.pool_check()
     checks = [(pool_checks.CHECKS[name], findings) for name, findings in report.by_check().items()]
-    return TemplateResponse(request, TEMPLATES + "health.html", admin.screen_context(
-        request, title="Pool health", report=report, checks=checks))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "health.html",
+        admin.screen_context(request, title="Pool health", report=report, checks=checks),
+    )

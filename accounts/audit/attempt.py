@@ -66,7 +66,13 @@ def audited(*, actor, action: str, request=None, attempt: Attempt | None = None)
 def _store(attempt: Attempt, *, actor, action: str, request, outcome: str | None = None, error: str = "") -> None:
     """Write the attempt's audit event (outcome and error override the attempt's own)."""
     audit_record(
-        actor=actor, action=action, outcome=outcome or attempt.outcome, target=attempt.target,
-        target_sub=attempt.target_sub, before=attempt.before, after=attempt.after,
-        error=error or attempt.error, request=request,
+        actor=actor,
+        action=action,
+        outcome=outcome or attempt.outcome,
+        target=attempt.target,
+        target_sub=attempt.target_sub,
+        before=attempt.before,
+        after=attempt.after,
+        error=error or attempt.error,
+        request=request,
     )

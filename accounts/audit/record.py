@@ -1,5 +1,6 @@
 """audit_record(): the one way an action writes its audit event."""
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -31,10 +32,9 @@ def client_ip(request) -> str | None:
         # Each trusted proxy appends the address it saw, so only the last `count` entries are theirs; the
         # ones before come from the client and are never read.
         candidate = forwarded[-min(count, len(forwarded))]
-        try:
+        # A proxy that writes something else is misconfigured: keep the address the server saw.
+        with contextlib.suppress(ValueError):
             address = str(ipaddress.ip_address(candidate))
-        except ValueError:
-            pass  # a proxy that writes something else is misconfigured: keep the address the server saw
     return address
 
 
@@ -52,9 +52,18 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit event; never pass a password or a token in before, after or error."""
     label, sub = actor_label(actor)
-    fields = {"actor": label[:254], "actor_sub": sub, "action": action, "target": target[:254],
-              "target_sub": target_sub, "before": before or {}, "after": after or {}, "outcome": outcome,
-              "error": error[:2000], "client_ip": client_ip(request)}
+    fields = {
+        "actor": label[:254],
+        "actor_sub": sub,
+        "action": action,
+        "target": target[:254],
+        "target_sub": target_sub,
+        "before": before or {},
+        "after": after or {},
+        "outcome": outcome,
+        "error": error[:2000],
+        "client_ip": client_ip(request),
+    }
     try:
         event = AuditEvent.objects.create(**fields)
     except DatabaseError:

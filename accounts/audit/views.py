@@ -6,11 +6,22 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from accounts.rules import permissions
 from accounts.audit.csvexport import lines
+from accounts.rules import permissions
 
-COLUMNS = ["at", "actor", "actor_sub", "action", "target", "target_sub", "outcome", "error", "client_ip",
-           "before", "after"]
+COLUMNS = [
+    "at",
+    "actor",
+    "actor_sub",
+    "action",
+    "target",
+    "target_sub",
+    "outcome",
+    "error",
+    "client_ip",
+    "before",
+    "after",
+]
 
 
 def _values(events):

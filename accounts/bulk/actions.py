@@ -14,9 +14,9 @@ from django.db import transaction
 
 from accounts import cognito
 from accounts.directory import selectors, services
+from accounts.models import BulkJob, BulkRow
 from accounts.rules import permissions, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput
-from accounts.models import BulkJob, BulkRow
 
 
 @dataclass(frozen=True)
@@ -126,18 +126,25 @@ def _run(actor, action: dict, sub: str, entry) -> tuple[str, str]:
             return BulkRow.FAILED, f"Could not {result.failed[0]} {result.failed[1]}: {result.failed[2]}"
         if result.sessions_error:
             return BulkRow.FAILED, result.sessions_error
-        said = SAID[("granted" if name == "grant" else "revoked") if result.changed else
-                    ("already_held" if name == "grant" else "not_held")]
+        said = SAID[
+            ("granted" if name == "grant" else "revoked")
+            if result.changed
+            else ("already_held" if name == "grant" else "not_held")
+        ]
         return (BulkRow.UPDATED if result.changed else BulkRow.UNCHANGED), said.format(**action)
     if name == "set_role":
         before = entry.role_label if entry else ""
-        change = services.role_change(actor=actor, sub=sub, role=action["role"], level=action["level"],
-                                      shown=entry.role_key if entry else "")
+        change = services.role_change(
+            actor=actor, sub=sub, role=action["role"], level=action["level"], shown=entry.role_key if entry else ""
+        )
         if change.error:
             return BulkRow.FAILED, change.error
         after = str(change.role)
-        return ((BulkRow.UPDATED, SAID["role_set"].format(before=before, after=after)) if change.changed
-                else (BulkRow.UNCHANGED, SAID["role_same"].format(after=after)))
+        return (
+            (BulkRow.UPDATED, SAID["role_set"].format(before=before, after=after))
+            if change.changed
+            else (BulkRow.UNCHANGED, SAID["role_same"].format(after=after))
+        )
     if name == "disable":
         warning = services.user_disable(actor=actor, sub=sub)
         return (BulkRow.FAILED, warning) if warning else (BulkRow.UPDATED, SAID["disabled"])

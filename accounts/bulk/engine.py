@@ -34,9 +34,9 @@ RowFunction = Callable[..., tuple[str, str]]  # (*, actor, job, row, worker) -> 
 
 SAID = {
     "throttled": "Cognito kept throttling after every retry ({error}) at line {number}. {done} rows are done; "
-                 "resume to carry on with the {remaining} left.",
+    "resume to carry on with the {remaining} left.",
     "unavailable": "Cognito could not be reached ({error}) at line {number}. {done} rows are done; "
-                   "resume to carry on with the {remaining} left.",
+    "resume to carry on with the {remaining} left.",
     "unexpected": "Unexpected error ({error}); the row was not finished.",
 }
 ACTIVE = (BulkJob.QUEUED, BulkJob.RUNNING)
@@ -74,7 +74,9 @@ def _pace_postgresql(interval: float) -> float:
         cursor.execute(f"INSERT INTO {table} (id, next_at) VALUES (1, clock_timestamp()) ON CONFLICT DO NOTHING")
         cursor.execute(
             f"UPDATE {table} SET next_at = GREATEST(next_at, clock_timestamp()) + %s * interval '1 second' "
-            "WHERE id = 1 RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))", [interval])
+            "WHERE id = 1 RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))",
+            [interval],
+        )
         return float(cursor.fetchone()[0]) - interval
 
 
@@ -102,13 +104,18 @@ def row_claim(job: BulkJob, worker: str) -> BulkRow | None:
     while True:
         now = timezone.now()
         free = Q(state=BulkRow.PENDING) | Q(state=BulkRow.CLAIMED, lease_until__lt=now)
-        candidates = list(job.rows.filter(free).order_by("state", "number").values_list("pk", "state", "claimed_by")[:8])
+        candidates = list(
+            job.rows.filter(free).order_by("state", "number").values_list("pk", "state", "claimed_by")[:8]
+        )
         if not candidates:
             return None
         for pk, state, owner in candidates:
             won = BulkRow.objects.filter(pk=pk, state=state, claimed_by=owner).update(
-                state=BulkRow.CLAIMED, claimed_by=worker,
-                lease_until=now + timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS), attempts=F("attempts") + 1)
+                state=BulkRow.CLAIMED,
+                claimed_by=worker,
+                lease_until=now + timedelta(seconds=settings.PORTAL_BULK_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+            )
             if won:
                 return BulkRow.objects.get(pk=pk)
 
@@ -117,15 +124,15 @@ def row_finish(row: BulkRow, worker: str, outcome: str, message: str) -> bool:
     """Record a row's outcome, if this worker still holds it; return True when recorded."""
     now = timezone.now()
     kept = BulkRow.objects.filter(pk=row.pk, state=BulkRow.CLAIMED, claimed_by=worker).update(
-        state=BulkRow.DONE, outcome=outcome, message=message[:4000], finished_at=now, lease_until=None)
+        state=BulkRow.DONE, outcome=outcome, message=message[:4000], finished_at=now, lease_until=None
+    )
     BulkJob.objects.filter(pk=row.job_id).update(heartbeat_at=now)
     return bool(kept)
 
 
 def row_release(row: BulkRow, worker: str) -> None:
     """Give a claimed row back, untouched, for a later run."""
-    BulkRow.objects.filter(pk=row.pk, claimed_by=worker).update(state=BulkRow.PENDING, claimed_by="",
-                                                                 lease_until=None)
+    BulkRow.objects.filter(pk=row.pk, claimed_by=worker).update(state=BulkRow.PENDING, claimed_by="", lease_until=None)
 
 
 # --- Progress -----------------------------------------------------------------------------------------
@@ -137,14 +144,20 @@ def progress(job: BulkJob) -> dict:
     outcomes = dict(job.rows.filter(state=BulkRow.DONE).values_list("outcome").annotate(n=Count("id")).order_by())
     failed = outcomes.get(BulkRow.FAILED, 0)
     return {
-        "status": job.status, "status_label": job.get_status_display(), "total": job.total,
-        "done": states.get(BulkRow.DONE, 0) - failed, "failed": failed,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "total": job.total,
+        "done": states.get(BulkRow.DONE, 0) - failed,
+        "failed": failed,
         "skipped": states.get(BulkRow.SKIPPED, 0),
         "remaining": states.get(BulkRow.PENDING, 0) + states.get(BulkRow.CLAIMED, 0),
         "in_progress": states.get(BulkRow.CLAIMED, 0),
-        "created": outcomes.get(BulkRow.CREATED, 0), "updated": outcomes.get(BulkRow.UPDATED, 0),
+        "created": outcomes.get(BulkRow.CREATED, 0),
+        "updated": outcomes.get(BulkRow.UPDATED, 0),
         "unchanged": outcomes.get(BulkRow.UNCHANGED, 0),
-        "finished": job.status not in ACTIVE, "error": job.error, "stalled": stalled(job),
+        "finished": job.status not in ACTIVE,
+        "error": job.error,
+        "stalled": stalled(job),
     }
 
 
@@ -162,8 +175,11 @@ def stalled(job: BulkJob) -> bool:
 def stalled_q() -> Q:
     """Return stalled() as a condition on the jobs' table, for a conditional update."""
     before = timezone.now() - _stall_limit()
-    quiet = (Q(heartbeat_at__lt=before) | Q(heartbeat_at=None, started_at__lt=before)
-             | Q(heartbeat_at=None, started_at=None, created_at__lt=before))
+    quiet = (
+        Q(heartbeat_at__lt=before)
+        | Q(heartbeat_at=None, started_at__lt=before)
+        | Q(heartbeat_at=None, started_at=None, created_at__lt=before)
+    )
     return Q(status__in=ACTIVE) & quiet
 
 
@@ -182,8 +198,9 @@ def _interrupt(job: BulkJob, row: BulkRow, exc: cognito.CognitoFault) -> None:
     """Stop the job as interrupted, saying why and how far it got."""
     counts = progress(job)
     said = "throttled" if isinstance(exc, cognito.Throttled) else "unavailable"
-    reason = SAID[said].format(error=exc.code or exc, number=row.number, done=counts["done"] + counts["failed"],
-                               remaining=counts["remaining"])
+    reason = SAID[said].format(
+        error=exc.code or exc, number=row.number, done=counts["done"] + counts["failed"], remaining=counts["remaining"]
+    )
     BulkJob.objects.filter(pk=job.pk, status__in=ACTIVE).update(status=BulkJob.INTERRUPTED, error=reason)
 
 
@@ -249,8 +266,15 @@ def stop_on_signal() -> Iterator[threading.Event]:
             signal.signal(number, old)
 
 
-def job_run(*, job: BulkJob, actor, row_function: RowFunction, worker: str = "", limit: int | None = None,
-            stop: threading.Event | None = None) -> dict:
+def job_run(
+    *,
+    job: BulkJob,
+    actor,
+    row_function: RowFunction,
+    worker: str = "",
+    limit: int | None = None,
+    stop: threading.Event | None = None,
+) -> dict:
     """Apply a queued job's rows with `row_function` until none is left (or `limit` rows, or `stop` is set).
 
     Return the job's progress, with `stopped` True when `stop` cut it short with rows left (the caller

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib.admin.helpers import ActionForm
 
 from accounts.applications import selectors as app_selectors
-from accounts.rules import roles
 from accounts.directory.forms import LevelField, RoleField, role_choices, unknown_applications
 from accounts.directory.services import MESSAGES
+from accounts.rules import roles
 
 
 class ImportForm(forms.Form):

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
-from accounts.directory import index as directory, selectors, services
-from accounts.rules import permissions, roles
 from accounts.audit.record import audit_record
+from accounts.directory import index as directory
+from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkFileChunk, BulkJob, BulkRow, DirectoryEntry
+from accounts.rules import permissions, roles
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
@@ -72,8 +72,9 @@ def limit_bytes() -> int:
 def size_check(size: int) -> None:
     """Refuse a file over the limit before any of it is read."""
     if size > limit_bytes():
-        raise FileError(MESSAGES["too_large"].format(size=f"{size / 1024 / 1024:.1f} MB",
-                                                     limit=settings.PORTAL_BULK_IMPORT_MAX_MB))
+        raise FileError(
+            MESSAGES["too_large"].format(size=f"{size / 1024 / 1024:.1f} MB", limit=settings.PORTAL_BULK_IMPORT_MAX_MB)
+        )
 
 
 # --- Reading ----------------------------------------------------------------------------------------
@@ -164,10 +165,13 @@ def rows_read(binary) -> Iterator[ParsedRow]:
                 continue  # blank lines
             seen += 1
             if len(values) != len(names):
-                yield ParsedRow(number=reader.line_num, data={"email": values[0].strip() if values else ""},
-                                errors=[MESSAGES["field_count"].format(count=len(values), expected=len(names))])
+                yield ParsedRow(
+                    number=reader.line_num,
+                    data={"email": values[0].strip() if values else ""},
+                    errors=[MESSAGES["field_count"].format(count=len(values), expected=len(names))],
+                )
                 continue
-            yield row_parse(reader.line_num, dict(zip(names, values)), known)
+            yield row_parse(reader.line_num, dict(zip(names, values, strict=True)), known)
         if not seen:
             raise FileError(MESSAGES["no_rows"])
     except UnicodeDecodeError:
@@ -223,9 +227,18 @@ def _plan_batch(actor, parsed: list[ParsedRow], job: BulkJob) -> list[BulkRow]:
             entry = entries.get(row.data["email"])
             plan, detail = plan_row(actor, row.data, entry, directory.entry_applications(entry) if entry else [])
         data = {key: _storable(value) for key, value in row.data.items()}
-        made.append(BulkRow(job=job, number=row.number, email=_storable(row.email), sub=entries[row.email].sub
-                            if row.email in entries else "", data=data, plan=plan, detail=detail,
-                            state=BulkRow.SKIPPED if plan == BulkRow.ERROR else BulkRow.PENDING))
+        made.append(
+            BulkRow(
+                job=job,
+                number=row.number,
+                email=_storable(row.email),
+                sub=entries[row.email].sub if row.email in entries else "",
+                data=data,
+                plan=plan,
+                detail=detail,
+                state=BulkRow.SKIPPED if plan == BulkRow.ERROR else BulkRow.PENDING,
+            )
+        )
     return made
 
 
@@ -240,8 +253,9 @@ def _mark_duplicates(job: BulkJob) -> None:
             row.detail = MESSAGES["duplicate"].format(email=group["email"], line=first.number)
         if any(row.data != first.data for row in others):
             first.plan, first.state = BulkRow.ERROR, BulkRow.SKIPPED
-            first.detail = MESSAGES["conflict"].format(email=group["email"],
-                                                       lines=", ".join(str(row.number) for row in others))
+            first.detail = MESSAGES["conflict"].format(
+                email=group["email"], lines=", ".join(str(row.number) for row in others)
+            )
         BulkRow.objects.bulk_update(rows, ["plan", "state", "detail"])
 
 
@@ -272,8 +286,9 @@ def _plan_file(actor, job: BulkJob, binary) -> None:
     status = job.status
     for batch in _batches(rows_read(binary)):
         BulkRow.objects.bulk_create(_plan_batch(actor, batch, job))
-        if not BulkJob.objects.filter(pk=job.pk, status=status).update(lines_read=batch[-1].number,
-                                                                      heartbeat_at=timezone.now()):
+        if not BulkJob.objects.filter(pk=job.pk, status=status).update(
+            lines_read=batch[-1].number, heartbeat_at=timezone.now()
+        ):
             raise FileError(MESSAGES["discarded"])  # cancelled meanwhile: stop reading
     _mark_duplicates(job)
 
@@ -331,8 +346,7 @@ def import_store(*, actor, binary, name: str, size: int) -> BulkJob:
         raise PermissionDenied(services.MESSAGES["not_allowed"])
     size_check(size)
     header_check(binary)
-    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255],
-                                 status=BulkJob.READING)
+    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], status=BulkJob.READING)
     _store(job, binary)
     job.refresh_from_db()
     return job
@@ -371,11 +385,11 @@ def import_read(*, job_id: int) -> dict:
         _plan_file(job.created_by, job, io.BufferedReader(_Chunks(job), CHUNK_BYTES))
     except FileError as exc:
         _discard_rows(job)
-        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(status=BulkJob.REFUSED, error=exc.message,
-                                                                         finished_at=timezone.now())
+        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(
+            status=BulkJob.REFUSED, error=exc.message, finished_at=timezone.now()
+        )
     else:
-        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(status=BulkJob.PREVIEW,
-                                                                         total=job.rows.count())
+        BulkJob.objects.filter(pk=job.pk, status=BulkJob.READING).update(status=BulkJob.PREVIEW, total=job.rows.count())
     job.chunks.all().delete()
     job.refresh_from_db()
     return {"status": job.status, "total": job.total, "error": job.error}
@@ -383,8 +397,13 @@ def import_read(*, job_id: int) -> dict:
 
 def earlier_run(job: BulkJob) -> BulkJob | None:
     """Return the last applied import of the same file, if any."""
-    return (BulkJob.objects.filter(kind=BulkJob.IMPORT, file_sha256=job.file_sha256)
-            .exclude(pk=job.pk).exclude(status__in=NOT_APPLIED).order_by("-created_at").first())
+    return (
+        BulkJob.objects.filter(kind=BulkJob.IMPORT, file_sha256=job.file_sha256)
+        .exclude(pk=job.pk)
+        .exclude(status__in=NOT_APPLIED)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 # --- Applying one row -------------------------------------------------------------------------------
@@ -401,8 +420,10 @@ def _live(data: dict) -> selectors.UserView | None:
     return selectors.user_by_email_live(data["email"])
 
 
-TAKEN_OVER = ("Cognito already held this user when the row was taken over from a worker that stopped mid-row: "
-              "this records the invitation that worker made but could not audit.")
+TAKEN_OVER = (
+    "Cognito already held this user when the row was taken over from a worker that stopped mid-row: "
+    "this records the invitation that worker made but could not audit."
+)
 
 
 def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker: str) -> None:
@@ -410,10 +431,20 @@ def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker
     made = AuditEvent.objects.filter(action="user_invite", target=data["email"]).exclude(target_sub="")
     if made.exists():  # the creation was audited (even when a grant after it failed)
         return
-    audit_record(actor=actor, action="user_invite", target=data["email"], target_sub=view.entry.sub,
-                 after={"email": data["email"], "name": data["name"], "role": view.entry.role_key,
-                        "applications": sorted(view.applications), "recorded_by": f"{worker}, after taking the row over",
-                        "note": TAKEN_OVER})
+    audit_record(
+        actor=actor,
+        action="user_invite",
+        target=data["email"],
+        target_sub=view.entry.sub,
+        after={
+            "email": data["email"],
+            "name": data["name"],
+            "role": view.entry.role_key,
+            "applications": sorted(view.applications),
+            "recorded_by": f"{worker}, after taking the row over",
+            "note": TAKEN_OVER,
+        },
+    )
 
 
 def _stop_on_fault(access: services.AccessResult) -> None:
@@ -432,21 +463,29 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     if view is not None and taken_over_by:
         _audit_unrecorded_invite(actor, data, view, taken_over_by)
     if view is None:
-        invitation = services.user_invite(actor=actor, email=data["email"], name=data["name"], role=data["role"],
-                                          level=data["level"], applications=data["applications"])
+        invitation = services.user_invite(
+            actor=actor,
+            email=data["email"],
+            name=data["name"],
+            role=data["role"],
+            level=data["level"],
+            applications=data["applications"],
+        )
         _stop_on_fault(invitation.access)
         if invitation.access.failed:
             _, app, error = invitation.access.failed
             return BulkRow.FAILED, MESSAGES["partial"].format(app=app, error=error)
-        return BulkRow.CREATED, MESSAGES["invited"].format(role=role_label(data),
-                                                           apps=", ".join(data["applications"]) or "none")
+        return BulkRow.CREATED, MESSAGES["invited"].format(
+            role=role_label(data), apps=", ".join(data["applications"]) or "none"
+        )
     plan, detail = plan_row(actor, data, view.entry, view.applications)
     if plan != BulkRow.UPDATE:
         return (BulkRow.FAILED if plan == BulkRow.ERROR else BulkRow.UNCHANGED), detail
     entry = view.entry
     if entry.role_key != f"{data['role']}{data['level']}":
-        change = services.role_change(actor=actor, sub=entry.sub, role=data["role"], level=data["level"],
-                                      shown=entry.role_key)
+        change = services.role_change(
+            actor=actor, sub=entry.sub, role=data["role"], level=data["level"], shown=entry.role_key
+        )
         if change.error:
             return BulkRow.FAILED, change.error
     if set(view.applications) != set(data["applications"]):

@@ -44,8 +44,9 @@ def _on_job(*, actor, action: str, job: BulkJob, rule, request=None) -> Iterator
 
 def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> None:
     """Apply a previewed job: queue it for the workers (or leave it to the caller with background=False)."""
-    with _on_job(actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job,
-                 request=request) as attempt:
+    with _on_job(
+        actor=actor, action=f"bulk_{job.kind}", job=job, rule=permissions.can_apply_job, request=request
+    ) as attempt:
         if not BulkJob.objects.filter(pk=job.pk, status=BulkJob.PREVIEW, total__gt=0).update(status=BulkJob.QUEUED):
             job.refresh_from_db(fields=["status"])
             raise ServiceError(SAID[NOT_STARTABLE.get(job.status, "not_startable")])
@@ -57,15 +58,22 @@ def job_start(*, actor, job: BulkJob, background: bool = True, request=None) -> 
 
 def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: bool = True, request=None) -> int:
     """Carry on with an interrupted, finished or stalled job (and its failed rows when asked); return rows put back."""
-    with _on_job(actor=actor, action="bulk_resume", job=job, rule=permissions.can_steer_job,
-                 request=request) as attempt:
+    with _on_job(
+        actor=actor, action="bulk_resume", job=job, rule=permissions.can_steer_job, request=request
+    ) as attempt:
         with transaction.atomic():
             resumable = Q(status__in=RESUMABLE) | engine.stalled_q()
-            if not BulkJob.objects.filter(resumable, pk=job.pk).update(status=BulkJob.QUEUED, error="",
-                                                                         finished_at=None):
+            if not BulkJob.objects.filter(resumable, pk=job.pk).update(
+                status=BulkJob.QUEUED, error="", finished_at=None
+            ):
                 raise ServiceError(SAID["not_resumable"])
-            put_back = job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
-                state=BulkRow.PENDING, outcome="", claimed_by="") if failed_too else 0
+            put_back = (
+                job.rows.filter(state=BulkRow.DONE, outcome=BulkRow.FAILED).update(
+                    state=BulkRow.PENDING, outcome="", claimed_by=""
+                )
+                if failed_too
+                else 0
+            )
         job.refresh_from_db()
         attempt.after = {"job": job.pk, "status": job.status, "retried": put_back}
     if background:
@@ -75,10 +83,12 @@ def job_resume(*, actor, job: BulkJob, failed_too: bool = False, background: boo
 
 def job_cancel(*, actor, job: BulkJob, request=None) -> None:
     """Stop a job: workers finish the row in hand and take no more."""
-    with _on_job(actor=actor, action="bulk_cancel", job=job, rule=permissions.can_steer_job,
-                 request=request) as attempt:
-        if not BulkJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(status=BulkJob.CANCELLED,
-                                                                              finished_at=timezone.now()):
+    with _on_job(
+        actor=actor, action="bulk_cancel", job=job, rule=permissions.can_steer_job, request=request
+    ) as attempt:
+        if not BulkJob.objects.filter(pk=job.pk, status__in=CANCELLABLE).update(
+            status=BulkJob.CANCELLED, finished_at=timezone.now()
+        ):
             raise ServiceError(SAID["not_cancellable"])
         job.refresh_from_db()
         attempt.after = {"job": job.pk, "status": job.status}

@@ -21,18 +21,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports, jobs
-from accounts.directory import services
-from accounts.rules import permissions
 from accounts.bulk.forms import BulkParametersForm, ImportForm, ResumeForm
+from accounts.directory import services
 from accounts.directory.forms import first_error
 from accounts.models import BulkJob, BulkRow
+from accounts.rules import permissions
 
 TEMPLATES = "admin/accounts/bulkjob/"
 ROWS_PER_PAGE = 100
 REFRESH_SECONDS = 2  # the page of a file being read reloads itself (a meta refresh: the CSP allows no inline script)
 ROW_FILTERS = {
-    "error": {"plan": BulkRow.ERROR}, "create": {"plan": BulkRow.CREATE}, "update": {"plan": BulkRow.UPDATE},
-    "unchanged": {"plan": BulkRow.UNCHANGED}, "failed": {"outcome": BulkRow.FAILED},
+    "error": {"plan": BulkRow.ERROR},
+    "create": {"plan": BulkRow.CREATE},
+    "update": {"plan": BulkRow.UPDATE},
+    "unchanged": {"plan": BulkRow.UNCHANGED},
+    "failed": {"outcome": BulkRow.FAILED},
     "remaining": {"state__in": [BulkRow.PENDING, BulkRow.CLAIMED]},
 }
 
@@ -78,9 +81,19 @@ class SizeLimitHandler(FileUploadHandler):
 
 def _upload_form(request, admin, form, error: str = "", status: int = 200):
     """Render the upload form, with the file's refusal when there is one."""
-    return TemplateResponse(request, TEMPLATES + "import.html", admin.screen_context(
-        request, title="Import users from a CSV file", form=form, error=error, header=imports.HEADER,
-        limit_mb=settings.PORTAL_BULK_IMPORT_MAX_MB), status=status)
+    return TemplateResponse(
+        request,
+        TEMPLATES + "import.html",
+        admin.screen_context(
+            request,
+            title="Import users from a CSV file",
+            form=form,
+            error=error,
+            header=imports.HEADER,
+            limit_mb=settings.PORTAL_BULK_IMPORT_MAX_MB,
+        ),
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -92,8 +105,9 @@ def import_upload(request, admin):
     if request.method == "POST":
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > imports.limit_bytes() + 64 * 1024:
-            error = imports.MESSAGES["too_large"].format(size=f"{int(length) / 1024 / 1024:.1f} MB",
-                                                        limit=settings.PORTAL_BULK_IMPORT_MAX_MB)
+            error = imports.MESSAGES["too_large"].format(
+                size=f"{int(length) / 1024 / 1024:.1f} MB", limit=settings.PORTAL_BULK_IMPORT_MAX_MB
+            )
             return _upload_form(request, admin, ImportForm(), error, status=413)
         request.upload_handlers.insert(0, SizeLimitHandler(request))
     return _import_checked(request, admin)
@@ -106,8 +120,9 @@ def _import_checked(request, admin):
         return _upload_form(request, admin, ImportForm())
     form = ImportForm(request.POST, request.FILES)
     if getattr(request, "upload_too_large", 0):
-        error = imports.MESSAGES["too_large"].format(size=f"over {imports.limit_bytes() / 1024 / 1024:.0f} MB",
-                                                    limit=settings.PORTAL_BULK_IMPORT_MAX_MB)
+        error = imports.MESSAGES["too_large"].format(
+            size=f"over {imports.limit_bytes() / 1024 / 1024:.0f} MB", limit=settings.PORTAL_BULK_IMPORT_MAX_MB
+        )
         return _upload_form(request, admin, form, error, status=413)
     upload = request.FILES.get("file")
     if upload is None:
@@ -126,15 +141,30 @@ def job_page(request, job_id, admin):
     shown = request.GET.get("show", "")
     rows = job.rows.filter(**ROW_FILTERS.get(shown, {})).order_by("number")
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    plans = {plan: 0 for plan in (BulkRow.CREATE, BulkRow.UPDATE, BulkRow.UNCHANGED, BulkRow.ERROR, BulkRow.APPLY)}
+    plans = dict.fromkeys((BulkRow.CREATE, BulkRow.UPDATE, BulkRow.UNCHANGED, BulkRow.ERROR, BulkRow.APPLY), 0)
     plans.update(job.rows.values_list("plan").annotate(n=Count("id")).order_by())
-    return TemplateResponse(request, TEMPLATES + "job.html", admin.screen_context(
-        request, title=job_title(job), job=job, progress=bulk.progress(job), page=page, shown=shown,
-        plans=plans, changes=plans[BulkRow.CREATE] + plans[BulkRow.UPDATE], filters=list(ROW_FILTERS), earlier=imports.earlier_run(job) if job.file_sha256 else None,
-        can={"apply": permissions.can_apply_job(request.user, job),
-             "steer": permissions.can_steer_job(request.user, job)},
-        lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS, refresh_seconds=REFRESH_SECONDS,
-    ))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "job.html",
+        admin.screen_context(
+            request,
+            title=job_title(job),
+            job=job,
+            progress=bulk.progress(job),
+            page=page,
+            shown=shown,
+            plans=plans,
+            changes=plans[BulkRow.CREATE] + plans[BulkRow.UPDATE],
+            filters=list(ROW_FILTERS),
+            earlier=imports.earlier_run(job) if job.file_sha256 else None,
+            can={
+                "apply": permissions.can_apply_job(request.user, job),
+                "steer": permissions.can_steer_job(request.user, job),
+            },
+            lease_seconds=settings.PORTAL_BULK_LEASE_SECONDS,
+            refresh_seconds=REFRESH_SECONDS,
+        ),
+    )
 
 
 def job_title(job: BulkJob) -> str:
@@ -166,9 +196,11 @@ def _post_action(request, job_id, run):
 @require_POST
 def job_apply(request, job_id, admin):
     """Apply a previewed import in the background."""
+
     def run(job):
         jobs.job_start(actor=request.user, job=job, request=request)
         return SAID["started"].format(count=job.rows.filter(state=BulkRow.PENDING).count())
+
     return _post_action(request, job_id, run)
 
 
@@ -179,21 +211,30 @@ def job_resume(request, job_id, admin):
 
     def run(job):
         if not form.is_valid():
-            services.input_refused(actor=request.user, action="bulk_resume", message=first_error(form),
-                                   rule=lambda actor, _entry: permissions.can_steer_job(actor, job),
-                                   target=f"job {job.pk}", request=request)
-        count = jobs.job_resume(actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed",
-                                request=request)
+            services.input_refused(
+                actor=request.user,
+                action="bulk_resume",
+                message=first_error(form),
+                rule=lambda actor, _entry: permissions.can_steer_job(actor, job),
+                target=f"job {job.pk}",
+                request=request,
+            )
+        count = jobs.job_resume(
+            actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed", request=request
+        )
         return SAID["retried"].format(count=count) if count else SAID["resumed"]
+
     return _post_action(request, job_id, run)
 
 
 @require_POST
 def job_cancel(request, job_id, admin):
     """Cancel a job."""
+
     def run(job):
         jobs.job_cancel(actor=request.user, job=job, request=request)
         return SAID["cancelled"]
+
     return _post_action(request, job_id, run)
 
 
@@ -204,8 +245,9 @@ def selection_run(admin, request, queryset, name: str):
         admin.message_user(request, first_error(form), messages.ERROR)
         return None
     try:
-        job = bulk_actions.selection_job(actor=request.user, action={"name": name, **form.cleaned_data},
-                                         queryset=queryset)
+        job = bulk_actions.selection_job(
+            actor=request.user, action={"name": name, **form.cleaned_data}, queryset=queryset
+        )
     except services.ServiceError as exc:
         admin.message_user(request, exc.message, messages.ERROR)
         return None

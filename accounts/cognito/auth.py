@@ -31,7 +31,6 @@ def _with_secret(username: str, params: dict[str, str]) -> dict[str, str]:
     return params
 
 
-
 def _auth_result(response: dict) -> AuthResult:
     """Build an AuthResult from an InitiateAuth or RespondToAuthChallenge response."""
     tokens = response.get("AuthenticationResult") or {}

@@ -144,7 +144,6 @@ _clock, _sleep = time.monotonic, time.sleep  # tests simulate a hang by moving a
 _watchers: list[list] = []
 
 
-
 @contextmanager
 def budget(seconds: float) -> Iterator[None]:
     """Give every Cognito call in the block one deadline `seconds` from now (a nested budget only shortens it)."""
@@ -259,7 +258,6 @@ def client_id() -> str:
 def client_secret() -> str:
     """Return the portal's app client secret ('' for a client without one)."""
     return _targeted(2, "COGNITO_APP_CLIENT_SECRET")
-
 
 
 def canonical_username(value: str) -> str:

@@ -57,8 +57,10 @@ class TooManyAttempts(CognitoError):
     """A per-user limit of Cognito (too many failed codes, resets or changes for this user): wait, then retry."""
 
 
-TOO_MANY_ATTEMPTS = ("Cognito refuses more attempts for this account for now (too many failed codes or requests "
-                     "for it). Nothing was changed: wait a few minutes, then try again.")
+TOO_MANY_ATTEMPTS = (
+    "Cognito refuses more attempts for this account for now (too many failed codes or requests "
+    "for it). Nothing was changed: wait a few minutes, then try again."
+)
 
 
 class CognitoFault(CognitoError):

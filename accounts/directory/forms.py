@@ -4,8 +4,8 @@ the rules, validate again for their other callers, and audit."""
 from django import forms
 
 from accounts.applications import selectors as app_selectors
-from accounts.rules import roles
 from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
+from accounts.rules import roles
 
 
 def role_choices() -> list[tuple[str, str]]:
@@ -41,9 +41,14 @@ class LevelField(forms.IntegerField):
 
     def __init__(self, **kwargs):
         message = roles.bad_level_message()
-        super().__init__(min_value=1, max_value=roles.max_level(), initial=1, help_text=f"1 to {roles.max_level()}",
-                         error_messages={key: message for key in ("required", "invalid", "min_value", "max_value")},
-                         **kwargs)
+        super().__init__(
+            min_value=1,
+            max_value=roles.max_level(),
+            initial=1,
+            help_text=f"1 to {roles.max_level()}",
+            error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"), message),
+            **kwargs,
+        )
 
 
 class ApplicationsField(forms.MultipleChoiceField):
@@ -61,11 +66,17 @@ class ApplicationsField(forms.MultipleChoiceField):
 class InviteForm(forms.Form):
     """Email, name, role and level, applications."""
 
-    email = forms.EmailField(max_length=EMAIL_MAX, error_messages={
-        key: MESSAGES["invalid_email"] for key in ("required", "invalid", "max_length")})
-    name = forms.CharField(max_length=NAME_MAX, error_messages={
-        key: MESSAGES["invalid_name"].format(max=NAME_MAX)
-        for key in ("required", "max_length", "null_characters_not_allowed")})
+    email = forms.EmailField(
+        max_length=EMAIL_MAX,
+        error_messages=dict.fromkeys(("required", "invalid", "max_length"), MESSAGES["invalid_email"]),
+    )
+    name = forms.CharField(
+        max_length=NAME_MAX,
+        error_messages={
+            key: MESSAGES["invalid_name"].format(max=NAME_MAX)
+            for key in ("required", "max_length", "null_characters_not_allowed")
+        },
+    )
     role = RoleField()
     level = LevelField()
     applications = ApplicationsField()

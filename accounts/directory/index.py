@@ -12,12 +12,22 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
-from accounts.rules import permissions, roles
 from accounts.models import DirectoryEntry, DirectoryGrant
+from accounts.rules import permissions, roles
 
 ENTRY_FIELDS = [
-    "username", "email", "email_verified", "name", "name_key", "status", "enabled", "role", "level", "staff",
-    "created", "modified",
+    "username",
+    "email",
+    "email_verified",
+    "name",
+    "name_key",
+    "status",
+    "enabled",
+    "role",
+    "level",
+    "staff",
+    "created",
+    "modified",
 ]
 
 
@@ -98,8 +108,9 @@ def entry_touch(entry: DirectoryEntry, **fields) -> None:
 
 def grants_change(entry: DirectoryEntry, *, granted: Iterable[str], revoked: Iterable[str]) -> None:
     """Record applications the portal just granted and revoked (a change by someone else meanwhile is kept)."""
-    DirectoryGrant.objects.bulk_create([DirectoryGrant(entry=entry, application=app) for app in granted],
-                                       ignore_conflicts=True)
+    DirectoryGrant.objects.bulk_create(
+        [DirectoryGrant(entry=entry, application=app) for app in granted], ignore_conflicts=True
+    )
     entry.grants.filter(application__in=list(revoked)).delete()
     entry_touch(entry)
 

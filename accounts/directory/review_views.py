@@ -40,8 +40,16 @@ def chart(counts: dict[str, dict[str, int]]) -> list[dict]:
             if per_role.get(role):
                 segments.append({"role": role, "count": per_role[role], "x": x, "width": max(width, 1)})
             x += width
-        bars.append({"app": app, "y": index * (BAR_HEIGHT + 6), "text_y": index * (BAR_HEIGHT + 6) + 13,
-                     "segments": segments, "total": sum(per_role.values()), "total_x": x + 6})
+        bars.append(
+            {
+                "app": app,
+                "y": index * (BAR_HEIGHT + 6),
+                "text_y": index * (BAR_HEIGHT + 6) + 13,
+                "segments": segments,
+                "total": sum(per_role.values()),
+                "total_x": x + 6,
+            }
+        )
     return bars
 
 
@@ -50,14 +58,31 @@ def dashboard(request, admin):
     """Show counts per role per application, with a chart, and the users with no application or drifted roles."""
     _guard(request, permissions.can_review_access)
     counts = access.counts_per_application()
-    rows = [{"app": app, "cells": [(role, per_role.get(role, 0)) for role in role_columns()],
-             "total": sum(per_role.values())} for app, per_role in counts.items()]
+    rows = [
+        {
+            "app": app,
+            "cells": [(role, per_role.get(role, 0)) for role in role_columns()],
+            "total": sum(per_role.values()),
+        }
+        for app, per_role in counts.items()
+    ]
     bars = chart(counts)
-    return TemplateResponse(request, TEMPLATES + "dashboard.html", admin.screen_context(
-        request, title="Access dashboard", rows=rows, roles=role_columns(), bars=bars,
-        chart_height=len(bars) * (BAR_HEIGHT + 6), chart_width=LABEL_WIDTH + CHART_WIDTH + 60,
-        bar_height=BAR_HEIGHT, summary=access.summary(), can_export=permissions.can_export_access(request.user),
-    ))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "dashboard.html",
+        admin.screen_context(
+            request,
+            title="Access dashboard",
+            rows=rows,
+            roles=role_columns(),
+            bars=bars,
+            chart_height=len(bars) * (BAR_HEIGHT + 6),
+            chart_width=LABEL_WIDTH + CHART_WIDTH + 60,
+            bar_height=BAR_HEIGHT,
+            summary=access.summary(),
+            can_export=permissions.can_export_access(request.user),
+        ),
+    )
 
 
 @require_GET
@@ -65,15 +90,26 @@ def matrix(request, admin):
     """Show users × applications with each user's role, filtered and paginated."""
     _guard(request, permissions.can_review_access)
     chosen = {name: request.GET.get(name, "").strip() for name in ("q", "application", "role", "status")}
-    users = access.matrix_queryset(search=chosen["q"], application=chosen["application"], role=chosen["role"],
-                                   status=chosen["status"])
+    users = access.matrix_queryset(
+        search=chosen["q"], application=chosen["application"], role=chosen["role"], status=chosen["status"]
+    )
     page = Paginator(users, MATRIX_PER_PAGE).get_page(request.GET.get("page"))
     apps = app_selectors.application_names()
     lines = [{"entry": entry, "held": {grant.application for grant in entry.grants.all()}} for entry in page]
-    return TemplateResponse(request, TEMPLATES + "matrix.html", admin.screen_context(
-        request, title="Access matrix", page=page, apps=apps, lines=lines, chosen=chosen,
-        role_choices=role_columns(), query=urlencode({k: v for k, v in chosen.items() if v}),
-    ))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "matrix.html",
+        admin.screen_context(
+            request,
+            title="Access matrix",
+            page=page,
+            apps=apps,
+            lines=lines,
+            chosen=chosen,
+            role_choices=role_columns(),
+            query=urlencode({k: v for k, v in chosen.items() if v}),
+        ),
+    )
 
 
 @require_GET

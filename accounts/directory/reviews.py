@@ -12,13 +12,11 @@ from django.db.models import Aggregate, CharField, Count, OuterRef, QuerySet, Su
 
 from accounts.applications import selectors as app_selectors
 from accounts.directory import selectors
-from accounts.rules import roles
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
+from accounts.rules import roles
 
-REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed",
-                  "changed_by"]
-CHANGES = ["user_invite", "access_set", "access_grant", "access_revoke", "role_change", "user_disable",
-           "user_enable"]
+REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed", "changed_by"]
+CHANGES = ["user_invite", "access_set", "access_grant", "access_revoke", "role_change", "user_disable", "user_enable"]
 CHUNK = 100  # rows held at a time while streaming: an export of 100,000 users needs what one of 100 does
 ROLE_COLUMNS = list(roles.ROLE_WORDS.values())
 
@@ -36,15 +34,21 @@ class GroupConcat(Aggregate):
 
 def _applications() -> Subquery:
     """Return a subquery giving a user's applications joined with ';'."""
-    grants = (DirectoryGrant.objects.filter(entry=OuterRef("pk")).order_by().values("entry")
-              .annotate(joined=GroupConcat("application")).values("joined"))
+    grants = (
+        DirectoryGrant.objects.filter(entry=OuterRef("pk"))
+        .order_by()
+        .values("entry")
+        .annotate(joined=GroupConcat("application"))
+        .values("joined")
+    )
     return Subquery(grants[:1], output_field=CharField())
 
 
 def _last_change(column: str) -> Subquery:
     """Return a subquery giving a column of the latest successful change audited about a user."""
-    latest = AuditEvent.objects.filter(target_sub=OuterRef("sub"), outcome=AuditEvent.SUCCESS,
-                                       action__in=CHANGES).order_by("-at", "-id")
+    latest = AuditEvent.objects.filter(
+        target_sub=OuterRef("sub"), outcome=AuditEvent.SUCCESS, action__in=CHANGES
+    ).order_by("-at", "-id")
     return Subquery(latest.values(column)[:1])
 
 
@@ -65,14 +69,25 @@ def review_rows(application: str = "") -> Iterator[list]:
     """Yield one row per user for the access review, streaming CHUNK rows at a time."""
     fields = ["email", "name", "status", "enabled", "role", "level", "joined", "modified", "last_at", "last_by"]
     for email, name, status, enabled, role, level, joined, modified, last_at, last_by in (
-            review_queryset(application).values_list(*fields).iterator(chunk_size=CHUNK)):
-        if last_at is None or (modified is not None and modified > last_at and (modified - last_at).total_seconds() > 5):
+        review_queryset(application).values_list(*fields).iterator(chunk_size=CHUNK)
+    ):
+        if last_at is None or (
+            modified is not None and modified > last_at and (modified - last_at).total_seconds() > 5
+        ):
             changed, by = modified, ("outside the portal" if modified else "")
         else:
             changed, by = last_at, last_by
         apps = ";".join(sorted(joined.split(";"))) if joined else ""
-        yield [email, name, status, "yes" if enabled else "no", *_role(role, level), apps,
-               changed.isoformat() if changed else "", by]
+        yield [
+            email,
+            name,
+            status,
+            "yes" if enabled else "no",
+            *_role(role, level),
+            apps,
+            changed.isoformat() if changed else "",
+            by,
+        ]
 
 
 # --- The dashboard ------------------------------------------------------------------------------------

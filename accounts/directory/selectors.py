@@ -7,8 +7,8 @@ from django.db.models import Q, QuerySet
 
 from accounts import cognito
 from accounts.directory import index as directory
-from accounts.rules import roles
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync
+from accounts.rules import roles
 
 MFA_LABELS = {"SOFTWARE_TOKEN_MFA": "Authenticator app (TOTP)", "SMS_MFA": "SMS"}
 

@@ -16,12 +16,13 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
-from accounts.directory import index as directory, revocations, selectors, sync, sync_lease
+from accounts.audit.attempt import Attempt, audited
+from accounts.directory import index as directory
+from accounts.directory import revocations, selectors, sync, sync_lease
+from accounts.models import AuditEvent, DirectoryEntry
 from accounts.rules import passwords, permissions, roles
 from accounts.rules.errors import INTERRUPTED, NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
-from accounts.audit.attempt import Attempt, audited
-from accounts.models import AuditEvent, DirectoryEntry
 
 NAME_MAX = 256
 EMAIL_MAX = 128  # the email is the username at creation, and Cognito's usernames are at most 128 characters
@@ -30,19 +31,19 @@ MESSAGES = {
     "not_in_directory": "This user is not in the directory. Search again or refresh the directory.",
     "vanished": "This user no longer exists in Cognito (deleted since the page was shown). Nothing was changed.",
     "stale_role": "The role changed since this page was shown: it is now {current}. "
-                  "Nothing was changed; check the new value and try again if still needed.",
+    "Nothing was changed; check the new value and try again if still needed.",
     "raced_role": "Someone else changed this user's role while {new} was being written, and Cognito keeps "
-                  "whichever came last. Open the user again to see which it is, then change it if still needed.",
+    "whichever came last. Open the user again to see which it is, then change it if still needed.",
     "email_taken": "A user with the email {email} already exists.",
     "invalid_email": "Enter a valid email address.",
     "invalid_name": "Enter a name of at most {max} characters, without control characters.",
     "unknown_application": "Unknown application: {names}. Choose from the listed applications.",
     "needs_verified_email": "Cognito resets a password by sending a code to a verified email, and this user's "
-                            "email is not verified. Nothing was changed.",
+    "email is not verified. Nothing was changed.",
     "confirm_delete": "Type the user's email address exactly to confirm the deletion. Nothing was deleted.",
     "cognito_refused": "Cognito refused the change: {error}",
     "invite_refused": "Cognito refused this invitation: {error}. Check the email address and the name; "
-                      "nothing was created.",
+    "nothing was created.",
     "not_allowed": NOT_ALLOWED,
     "interrupted": INTERRUPTED,
 }
@@ -138,8 +139,9 @@ def _tokens_void(entry: DirectoryEntry, reason: str, *, standing_lost: bool = Fa
     standing.staff_sessions_end(sub=entry.sub, standing="" if standing_lost else None)
 
 
-def _revoke_sessions(attempt: Attempt, entry: DirectoryEntry, done: str, reason: str, *,
-                     standing_lost: bool = False) -> str:
+def _revoke_sessions(
+    attempt: Attempt, entry: DirectoryEntry, done: str, reason: str, *, standing_lost: bool = False
+) -> str:
     """Sign the user out everywhere after a write; return '' or a warning saying what `done` lacks.
 
     Their tokens are voided however Cognito answers: a failed sign-out leaves them refused by the API all the same.
@@ -219,8 +221,9 @@ class AccessResult:
         return bool(self.granted or self.revoked)
 
 
-def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: AccessResult, *,
-                   all_or_report: bool = True) -> None:
+def _apply_changes(
+    entry_sub: str, changes: list[tuple[str, str]], result: AccessResult, *, all_or_report: bool = True
+) -> None:
     """Apply (operation, application) changes in order, stopping at the first failure.
 
     With all_or_report, an outage or a vanished user before anything was applied is raised as is;
@@ -236,7 +239,7 @@ def _apply_changes(entry_sub: str, changes: list[tuple[str, str]], result: Acces
             message = exc.message if isinstance(exc, ServiceError) else f"{exc.code or 'error'}: {exc}"
             result.fault = exc if isinstance(exc, cognito.CognitoFault) else None
             result.failed = (operation, app, message)
-            result.not_attempted = changes[index + 1:]
+            result.not_attempted = changes[index + 1 :]
             return
         (result.granted if operation == "grant" else result.revoked).append(app)
 
@@ -271,20 +274,35 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None) -> Acc
 def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
     """Make the user's applications exactly these, group by group; report each change, audit them all."""
     wanted = set(applications)
-    return _access_update(actor=actor, sub=sub, action="access_set", request=request,
-                          decide=lambda current: set(valid_applications(wanted)))
+    return _access_update(
+        actor=actor,
+        sub=sub,
+        action="access_set",
+        request=request,
+        decide=lambda current: set(valid_applications(wanted)),
+    )
 
 
 def access_grant(*, actor, sub: str, application: str, request=None) -> AccessResult:
     """Grant one application, keeping the others."""
-    return _access_update(actor=actor, sub=sub, action="access_grant", request=request,
-                          decide=lambda current: current | set(valid_applications([application])))
+    return _access_update(
+        actor=actor,
+        sub=sub,
+        action="access_grant",
+        request=request,
+        decide=lambda current: current | set(valid_applications([application])),
+    )
 
 
 def access_revoke(*, actor, sub: str, application: str, request=None) -> AccessResult:
     """Revoke one application, keeping the others."""
-    return _access_update(actor=actor, sub=sub, action="access_revoke", request=request,
-                          decide=lambda current: current - set(valid_applications([application])))
+    return _access_update(
+        actor=actor,
+        sub=sub,
+        action="access_revoke",
+        request=request,
+        decide=lambda current: current - set(valid_applications([application])),
+    )
 
 
 # --- Role ---------------------------------------------------------------------------------------
@@ -306,8 +324,9 @@ def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) 
     No lock is held while Cognito is called: the row is checked first, and the new role recorded only while
     the row still holds the role checked (compare and set), so a change made meanwhile is reported.
     """
-    with _on_user(actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role,
-                  request=request) as attempt:
+    with _on_user(
+        actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role, request=request
+    ) as attempt:
         new, entry = valid_role(role, level), attempt.entry
         new_key = f"{new.name}{new.level}"
         attempt.before = {"role": entry.role_key}
@@ -335,8 +354,9 @@ def _role_record(entry: DirectoryEntry, new: roles.Role, *, expected: tuple[str,
 
 def user_disable(*, actor, sub: str, request=None) -> str:
     """Disable a user, then sign them out everywhere; return a warning when the sign-out failed."""
-    with _on_user(actor=actor, action="user_disable", sub=sub, rule=permissions.can_disable,
-                  request=request) as attempt:
+    with _on_user(
+        actor=actor, action="user_disable", sub=sub, rule=permissions.can_disable, request=request
+    ) as attempt:
         entry = attempt.entry
         attempt.before = {"enabled": entry.enabled}
         gateway_call(cognito.user_disable, sub)
@@ -347,8 +367,7 @@ def user_disable(*, actor, sub: str, request=None) -> str:
 
 def user_enable(*, actor, sub: str, request=None) -> None:
     """Enable a disabled user."""
-    with _on_user(actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable,
-                  request=request) as attempt:
+    with _on_user(actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable, request=request) as attempt:
         attempt.before = {"enabled": attempt.entry.enabled}
         gateway_call(cognito.user_enable, sub)
         attempt.record = lambda: directory.entry_touch(attempt.entry, enabled=True)
@@ -357,8 +376,9 @@ def user_enable(*, actor, sub: str, request=None) -> None:
 
 def user_reset_password(*, actor, sub: str, request=None) -> None:
     """Reset a user's password: Cognito sends a code to their verified email."""
-    with _on_user(actor=actor, action="user_reset_password", sub=sub, rule=permissions.can_reset_password,
-                  request=request) as attempt:
+    with _on_user(
+        actor=actor, action="user_reset_password", sub=sub, rule=permissions.can_reset_password, request=request
+    ) as attempt:
         entry = attempt.entry
         attempt.before = {"status": entry.status}
         if not entry.email_verified:
@@ -375,8 +395,9 @@ def user_reset_password(*, actor, sub: str, request=None) -> None:
 
 def user_sign_out(*, actor, sub: str, request=None) -> None:
     """Sign a user out everywhere (AdminUserGlobalSignOut)."""
-    with _on_user(actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out,
-                  request=request) as attempt:
+    with _on_user(
+        actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out, request=request
+    ) as attempt:
         try:
             gateway_call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
         finally:
@@ -386,11 +407,13 @@ def user_sign_out(*, actor, sub: str, request=None) -> None:
 
 def user_delete(*, actor, sub: str, confirmation: str, request=None) -> None:
     """Delete a user from Cognito and the directory, once their email was typed to confirm."""
-    with _on_user(actor=actor, action="user_delete", sub=sub, rule=permissions.can_delete,
-                  request=request) as attempt:
+    with _on_user(actor=actor, action="user_delete", sub=sub, rule=permissions.can_delete, request=request) as attempt:
         entry = attempt.entry
-        attempt.before = {"email": entry.email, "role": entry.role_key,
-                          "applications": directory.entry_applications(entry)}
+        attempt.before = {
+            "email": entry.email,
+            "role": entry.role_key,
+            "applications": directory.entry_applications(entry),
+        }
         if (confirmation or "").strip().lower() != entry.email:
             raise InvalidInput(MESSAGES["confirm_delete"])
         gateway_call(cognito.user_delete, sub)
@@ -417,8 +440,9 @@ def _existing_sub(email: str) -> str:
     return found.entry.sub if found else ""
 
 
-def user_invite(*, actor, email: str, name: str, role: str, level, applications: Iterable[str],
-                request=None) -> Invitation:
+def user_invite(
+    *, actor, email: str, name: str, role: str, level, applications: Iterable[str], request=None
+) -> Invitation:
     """Create a user with a role and applications; Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
     with audited(actor=actor, action="user_invite", request=request, attempt=attempt):
@@ -459,8 +483,11 @@ def _sync_paced(*, pacer: sync_lease.Pacer, source: str, attempt: Attempt) -> sy
     except sync_lease.SyncInterrupted as exc:
         attempt.after = {"interrupted": True, "calls": pacer.calls}
         raise SyncCutShort(MESSAGES["interrupted"].format(reason=exc)) from exc
-    attempt.after = {"users": report.users, **{k: report.counts[k] for k in ("added", "updated", "removed")},
-                     "calls": report.calls}
+    attempt.after = {
+        "users": report.users,
+        **{k: report.counts[k] for k in ("added", "updated", "removed")},
+        "calls": report.calls,
+    }
     return report
 
 

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
-from accounts.directory import index as directory, revocations
-from accounts.rules import roles
+from accounts.directory import index as directory
+from accounts.directory import revocations
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
+from accounts.rules import roles
 
 BATCH = 500
 PAGE = 60
@@ -179,11 +180,14 @@ def run(*, source: str, on_batch=None) -> SyncReport:
     for start in range(0, len(ordered), BATCH):
         if on_batch is not None:
             on_batch()
-        report.counts += apply_batch(ordered[start:start + BATCH], reading, report.started)
+        report.counts += apply_batch(ordered[start : start + BATCH], reading, report.started)
     report.counts["removed"] = remove_unseen(report.started)
     report.finished = timezone.now()
     DirectorySync.objects.create(
-        started=report.started, finished=report.finished, source=source[:254], users=report.users,
+        started=report.started,
+        finished=report.finished,
+        source=source[:254],
+        users=report.users,
         calls=report.calls,
         **{key: report.counts[key] for key in ("added", "updated", "removed", "unchanged", "skipped")},
     )

@@ -56,7 +56,8 @@ def lease_take(holder: str) -> None:
     current, now = state(), timezone.now()
     free = Q(holder="") | Q(lease_until__lt=now) | Q(lease_until=None)
     won = SyncState.objects.filter(free, pk=STATE).update(
-        holder=holder[:128], lease_until=now + LEASE, started_at=now, calls=0)
+        holder=holder[:128], lease_until=now + LEASE, started_at=now, calls=0
+    )
     if not won:
         current.refresh_from_db()
         raise SyncBusy(SAID["busy"].format(holder=current.holder))
@@ -64,14 +65,21 @@ def lease_take(holder: str) -> None:
 
 def lease_renew(holder: str, calls: int) -> bool:
     """Extend the lease and record the calls made so far; return False when `holder` no longer holds it."""
-    return bool(SyncState.objects.filter(pk=STATE, holder=holder[:128]).update(
-        lease_until=timezone.now() + LEASE, calls=calls))
+    return bool(
+        SyncState.objects.filter(pk=STATE, holder=holder[:128]).update(lease_until=timezone.now() + LEASE, calls=calls)
+    )
 
 
 def lease_release(holder: str, *, outcome: str, error: str = "", calls: int = 0) -> None:
     """Give the lease back, recording how the run ended (and, after a success, the calls it took)."""
-    fields = {"holder": "", "lease_until": None, "finished_at": timezone.now(), "outcome": outcome,
-              "error": error[:2000], "calls": calls}
+    fields = {
+        "holder": "",
+        "lease_until": None,
+        "finished_at": timezone.now(),
+        "outcome": outcome,
+        "error": error[:2000],
+        "calls": calls,
+    }
     if outcome == SUCCESS:
         fields["expected_calls"] = calls
     SyncState.objects.filter(pk=STATE, holder=holder[:128]).update(**fields)
@@ -153,5 +161,9 @@ def due() -> bool:
 def freshness() -> Freshness:
     """Return how fresh the directory is: its rows, the last complete sync, and the sync's state."""
     current = SyncState.objects.filter(pk=STATE).first() or SyncState(pk=STATE)  # a read: GET writes nothing
-    return Freshness(rows=DirectoryEntry.objects.count(), last=DirectorySync.objects.order_by("-started").first(),
-                     state=current, interval=settings.PORTAL_SYNC_INTERVAL_SECONDS)
+    return Freshness(
+        rows=DirectoryEntry.objects.count(),
+        last=DirectorySync.objects.order_by("-started").first(),
+        state=current,
+        interval=settings.PORTAL_SYNC_INTERVAL_SECONDS,
+    )

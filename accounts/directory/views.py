@@ -14,24 +14,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import cognito, tasks
 from accounts.directory import selectors, services, sync_lease
-from accounts.rules import permissions, roles
 from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
+from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/directoryentry/"
 
 SAID = {
     "vanished_on_open": "No user {sub} exists in Cognito any more; it was removed from the directory.",
     "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
-                    "the new role at its next sign-in or token refresh.",
+    "the new role at its next sign-in or token refresh.",
     "role_unchanged": "The user already holds {role}: nothing was changed.",
     "role_partial": "Role changed to {role}, but the user could not be signed out: {error} "
-                    "Use “Sign out everywhere” to finish.",
+    "Use “Sign out everywhere” to finish.",
     "granted": "Granted {app}.",
     "revoked": "Revoked {app}.",
     "access_unchanged": "Nothing to change: the user already holds exactly these applications.",
     "access_failed": "Could not {operation} {app}: {error} Not applied: {rest}.",
     "access_signed_out": "The user was signed out everywhere, so no application keeps a revoked access past "
-                         "its next token refresh.",
+    "its next token refresh.",
     "access_partial": "{error} Use “Sign out everywhere” to finish.",
     "reset": "Cognito sent a password reset code to {email}; the user sets a new password at next sign-in.",
     "signed_out": "{email} is signed out everywhere: their refresh tokens are revoked.",
@@ -69,22 +69,41 @@ def user_page(request, sub: str, admin):
         return redirect("admin:accounts_directoryentry_changelist")
     entry = view.entry
     held = view.roles_held
-    return TemplateResponse(request, TEMPLATES + "user_page.html", admin.screen_context(
-        request, title=view.user.name or view.user.email, view=view, entry=entry,
-        can=permissions.allowed_actions(request.user, entry),
-        role_form=RoleForm(initial={"role": held[0].name if held else None,
-                                    "level": held[0].level if held else 1, "shown": entry.role_key}),
-        access_form=AccessForm(initial={"applications": view.applications}),
-        attributes=sorted(view.user.attributes.items()),
-        history=selectors.user_history(sub),
-    ))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "user_page.html",
+        admin.screen_context(
+            request,
+            title=view.user.name or view.user.email,
+            view=view,
+            entry=entry,
+            can=permissions.allowed_actions(request.user, entry),
+            role_form=RoleForm(
+                initial={
+                    "role": held[0].name if held else None,
+                    "level": held[0].level if held else 1,
+                    "shown": entry.role_key,
+                }
+            ),
+            access_form=AccessForm(initial={"applications": view.applications}),
+            attributes=sorted(view.user.attributes.items()),
+            history=selectors.user_history(sub),
+        ),
+    )
 
 
 def _checked(request, form, action: str, rule, sub: str = "") -> dict:
     """Return the form's cleaned data, or audit the refused attempt (denied if the rule refuses) and raise it."""
     if not form.is_valid():
-        services.input_refused(actor=request.user, action=action, message=first_error(form), rule=rule, sub=sub,
-                               target=form.data.get("email", "").strip().lower(), request=request)
+        services.input_refused(
+            actor=request.user,
+            action=action,
+            message=first_error(form),
+            rule=rule,
+            sub=sub,
+            target=form.data.get("email", "").strip().lower(),
+            request=request,
+        )
     return form.cleaned_data
 
 
@@ -98,8 +117,9 @@ def role_change(request, sub: str, admin):
     """Change the user's role and level, then go back to their page."""
     try:
         data = _checked(request, RoleForm(request.POST), "role_change", permissions.can_change_role, sub)
-        result = services.role_change(actor=request.user, sub=sub, role=data["role"], level=data["level"],
-                                      shown=data["shown"], request=request)
+        result = services.role_change(
+            actor=request.user, sub=sub, role=data["role"], level=data["level"], shown=data["shown"], request=request
+        )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
@@ -118,8 +138,7 @@ def access_set(request, sub: str, admin):
     """Grant and revoke applications in one submit, reporting each change."""
     try:
         data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
-        result = services.access_set(actor=request.user, sub=sub, applications=data["applications"],
-                                     request=request)
+        result = services.access_set(actor=request.user, sub=sub, applications=data["applications"], request=request)
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
@@ -200,8 +219,11 @@ def delete(request, sub: str, admin):
             return redirect("admin:accounts_directoryentry_changelist")
     elif not permissions.can_delete(request.user, entry):
         raise PermissionDenied
-    return TemplateResponse(request, TEMPLATES + "delete.html", admin.screen_context(
-        request, title=f"Delete {entry.email}", entry=entry, form=form))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "delete.html",
+        admin.screen_context(request, title=f"Delete {entry.email}", entry=entry, form=form),
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -213,24 +235,33 @@ def invite(request, admin):
         return _invite_form(request, admin, InviteForm(initial={"role": roles.role_names()[0], "level": 1}))
     form = InviteForm(request.POST)
     try:
-        invitation = services.user_invite(actor=request.user, request=request,
-                                          **_checked(request, form, "user_invite", _may_invite))
+        invitation = services.user_invite(
+            actor=request.user, request=request, **_checked(request, form, "user_invite", _may_invite)
+        )
     except services.EmailTaken as exc:
         return _invite_form(request, admin, form, error=exc.message, taken_sub=exc.details.get("sub", ""))
     except services.ServiceError as exc:
         return _invite_form(request, admin, form, error=exc.message)
     if invitation.temporary_password or invitation.access.failed:
-        return TemplateResponse(request, TEMPLATES + "invite_done.html", admin.screen_context(
-            request, title="User invited", invitation=invitation, entry=invitation.entry))
+        return TemplateResponse(
+            request,
+            TEMPLATES + "invite_done.html",
+            admin.screen_context(request, title="User invited", invitation=invitation, entry=invitation.entry),
+        )
     messages.success(request, SAID["invited"].format(email=invitation.entry.email))
     return redirect(_user_url(invitation.entry.sub))
 
 
 def _invite_form(request, admin, form, *, error: str = "", taken_sub: str = ""):
     """Render the invitation form, with the service's refusal when there is one."""
-    return TemplateResponse(request, TEMPLATES + "invite.html", admin.screen_context(
-        request, title="Invite a user", form=form, error=error,
-        taken_url=_user_url(taken_sub) if taken_sub else ""), status=400 if error else 200)
+    return TemplateResponse(
+        request,
+        TEMPLATES + "invite.html",
+        admin.screen_context(
+            request, title="Invite a user", form=form, error=error, taken_url=_user_url(taken_sub) if taken_sub else ""
+        ),
+        status=400 if error else 200,
+    )
 
 
 @require_POST
@@ -247,5 +278,10 @@ def sync_progress(request, admin):
     if not permissions.can_view_directory(request.user):
         raise PermissionDenied
     fresh = sync_lease.freshness()
-    return TemplateResponse(request, TEMPLATES + "sync.html", admin.screen_context(
-        request, title="Directory sync", fresh=fresh, reload_seconds=2 if fresh.running or fresh.queued else 0))
+    return TemplateResponse(
+        request,
+        TEMPLATES + "sync.html",
+        admin.screen_context(
+            request, title="Directory sync", fresh=fresh, reload_seconds=2 if fresh.running or fresh.queued else 0
+        ),
+    )

@@ -118,7 +118,9 @@ def check_conflicts(pool: cognito.PoolInfo) -> None:
     if "email" not in pool.username_attributes:
         problems.append("users do not sign in by email (UsernameAttributes lacks 'email')")
     if problems:
-        raise BootstrapConflict(f"Pool {pool.id} cannot be used as it is: " + "; ".join(problems) + ". Nothing was changed.")
+        raise BootstrapConflict(
+            f"Pool {pool.id} cannot be used as it is: " + "; ".join(problems) + ". Nothing was changed."
+        )
 
 
 def find_pool(report: Report) -> cognito.PoolInfo | None:
@@ -142,11 +144,14 @@ def ensure_pool(report: Report) -> None:
     """Create the pool when missing, else add the role attributes it lacks."""
     pool = find_pool(report)
     if pool is None:
-        report.pool_id = report.do(
-            f"create user pool {settings.COGNITO_USER_POOL_NAME!r} (sign-in by email, roles "
-            f"{', '.join(roles.role_attributes())})",
-            lambda: cognito.pool_create(**pool_settings()),
-        ) or ""
+        report.pool_id = (
+            report.do(
+                f"create user pool {settings.COGNITO_USER_POOL_NAME!r} (sign-in by email, roles "
+                f"{', '.join(roles.role_attributes())})",
+                lambda: cognito.pool_create(**pool_settings()),
+            )
+            or ""
+        )
         return
     report.pool_id = pool.id
     missing = [item for item in role_schema() if f"custom:{item['Name']}" not in pool.attributes]
@@ -160,7 +165,7 @@ def ensure_pool(report: Report) -> None:
 def ensure_client(report: Report, name: str, *, portal: bool) -> cognito.ClientInfo | None:
     """Create an app client when missing, else add the auth flows it lacks."""
     wanted = client_settings(name, portal=portal)
-    existing = dict((n, cid) for cid, n in cognito.clients_list(report.pool_id)) if report.pool_id else {}
+    existing = {n: cid for cid, n in cognito.clients_list(report.pool_id)} if report.pool_id else {}
     if name not in existing:
         return report.do(f"create app client {name!r}", lambda: cognito.client_create(report.pool_id, **wanted))
     found = cognito.client_describe(report.pool_id, existing[name])
@@ -191,10 +196,22 @@ def ensure_application_clients(report: Report) -> None:
 def _client_update_params(found: cognito.ClientInfo) -> dict:
     """Return an existing client's settings as UpdateUserPoolClient parameters, unchanged."""
     keep = [
-        "ClientName", "RefreshTokenValidity", "AccessTokenValidity", "IdTokenValidity", "TokenValidityUnits",
-        "ReadAttributes", "WriteAttributes", "ExplicitAuthFlows", "SupportedIdentityProviders", "CallbackURLs",
-        "LogoutURLs", "AllowedOAuthFlows", "AllowedOAuthScopes", "AllowedOAuthFlowsUserPoolClient",
-        "PreventUserExistenceErrors", "EnableTokenRevocation",
+        "ClientName",
+        "RefreshTokenValidity",
+        "AccessTokenValidity",
+        "IdTokenValidity",
+        "TokenValidityUnits",
+        "ReadAttributes",
+        "WriteAttributes",
+        "ExplicitAuthFlows",
+        "SupportedIdentityProviders",
+        "CallbackURLs",
+        "LogoutURLs",
+        "AllowedOAuthFlows",
+        "AllowedOAuthScopes",
+        "AllowedOAuthFlowsUserPoolClient",
+        "PreventUserExistenceErrors",
+        "EnableTokenRevocation",
     ]
     return {key: found.raw[key] for key in keep if key in found.raw}
 
@@ -228,19 +245,49 @@ def ensure_staff_user(report: Report, email: str, password: str, group: str, lab
 
 def _create_staff(email: str, password: str, *, permanent: bool) -> None:
     """Create a staff user with a role-less profile and the given password."""
-    attributes = {"name": email.split("@")[0].title(), **{attr: "0" for attr in roles.role_attributes()}}
+    attributes = {"name": email.split("@")[0].title(), **dict.fromkeys(roles.role_attributes(), "0")}
     cognito.user_create(email, attributes, temporary_password=password, send_invitation=False)
     if permanent:
         cognito.user_set_password(email, password, permanent=True)
 
 
 DEMO_NAMES = [
-    "Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth",
-    "Margaret Hamilton", "Ken Thompson", "Frances Allen", "John McCarthy", "Radia Perlman", "Tim Berners-Lee",
-    "Katherine Johnson", "Dennis Ritchie", "Hedy Lamarr", "Niklaus Wirth", "Shafi Goldwasser", "Leslie Lamport",
-    "Sophie Wilson", "Bjarne Stroustrup", "Adele Goldberg", "Guido van Rossum", "Karen Spärck Jones",
-    "Tony Hoare", "Jean Sammet", "Alan Kay", "Lynn Conway", "Vint Cerf", "Mary Shaw", "Robin Milner",
-    "Anita Borg", "Ward Cunningham", "Joan Clarke", "Whitfield Diffie", "Evelyn Berezin", "Ivan Sutherland",
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Margaret Hamilton",
+    "Ken Thompson",
+    "Frances Allen",
+    "John McCarthy",
+    "Radia Perlman",
+    "Tim Berners-Lee",
+    "Katherine Johnson",
+    "Dennis Ritchie",
+    "Hedy Lamarr",
+    "Niklaus Wirth",
+    "Shafi Goldwasser",
+    "Leslie Lamport",
+    "Sophie Wilson",
+    "Bjarne Stroustrup",
+    "Adele Goldberg",
+    "Guido van Rossum",
+    "Karen Spärck Jones",
+    "Tony Hoare",
+    "Jean Sammet",
+    "Alan Kay",
+    "Lynn Conway",
+    "Vint Cerf",
+    "Mary Shaw",
+    "Robin Milner",
+    "Anita Borg",
+    "Ward Cunningham",
+    "Joan Clarke",
+    "Whitfield Diffie",
+    "Evelyn Berezin",
+    "Ivan Sutherland",
 ]
 
 
@@ -254,14 +301,17 @@ def seed_demo(report: Report, password: str) -> None:
             continue
         role = roles.Role(role_list[index % len(role_list)], 1 + index % roles.max_level())
         granted = [roles.group_for_application(apps[(index + k) % len(apps)]) for k in range(1 + index % 4)]
-        report.do(f"create demo user {email} ({role}, {len(granted)} applications)",
-                  lambda e=email, n=name, r=role, g=granted: _create_demo(e, n, r, g, password))
+        report.do(
+            f"create demo user {email} ({role}, {len(granted)} applications)",
+            lambda e=email, n=name, r=role, g=granted: _create_demo(e, n, r, g, password),
+        )
 
 
 def _create_demo(email: str, name: str, role: roles.Role, groups: list[str], password: str) -> None:
     """Create one demo user with a permanent password, a role and applications."""
-    cognito.user_create(email, {"name": name, **roles.attributes_for(role)}, send_invitation=False,
-                        temporary_password=password)
+    cognito.user_create(
+        email, {"name": name, **roles.attributes_for(role)}, send_invitation=False, temporary_password=password
+    )
     cognito.user_set_password(email, password, permanent=True)
     for group in groups:
         cognito.user_add_to_group(email, group)
@@ -279,12 +329,18 @@ def bootstrap(*, dry_run: bool = False, demo_password: str = "") -> Report:
     with cognito.target(report.pool_id, report.client_id, report.client_secret):
         ensure_groups(report)
         if settings.PORTAL_ADMIN_EMAIL:
-            ensure_staff_user(report, settings.PORTAL_ADMIN_EMAIL, settings.PORTAL_ADMIN_PASSWORD,
-                              settings.PORTAL_ADMIN_GROUP, "administrator")
+            ensure_staff_user(
+                report,
+                settings.PORTAL_ADMIN_EMAIL,
+                settings.PORTAL_ADMIN_PASSWORD,
+                settings.PORTAL_ADMIN_GROUP,
+                "administrator",
+            )
         elif report.pool_id and not any(cognito.users_in_group(settings.PORTAL_ADMIN_GROUP)):
             report.lines.append("WARNING: no administrator yet; set PORTAL_ADMIN_EMAIL and run again.")
         if demo_password:
-            ensure_staff_user(report, "helpdesk@example.com", demo_password, settings.PORTAL_HELPDESK_GROUP,
-                              "help-desk member")
+            ensure_staff_user(
+                report, "helpdesk@example.com", demo_password, settings.PORTAL_HELPDESK_GROUP, "help-desk member"
+            )
             seed_demo(report, demo_password)
     return report

@@ -79,8 +79,13 @@ def check_role_attributes(pool: cognito.PoolInfo) -> list[Finding]:
         limits = found.get("NumberAttributeConstraints") or {}
         low, high = limits.get("MinValue"), limits.get("MaxValue")
         if (low not in (None, "") and int(low) > 0) or (high not in (None, "") and int(high) < roles.max_level()):
-            findings.append(Finding("role_attributes", name, f"{name} allows {low or '-'}..{high or '-'}; "
-                                    f"the portal needs 0..{roles.max_level()}."))
+            findings.append(
+                Finding(
+                    "role_attributes",
+                    name,
+                    f"{name} allows {low or '-'}..{high or '-'}; the portal needs 0..{roles.max_level()}.",
+                )
+            )
     return findings
 
 
@@ -93,25 +98,43 @@ def check_clients(clients: Iterable[cognito.ClientInfo]) -> list[Finding]:
         label = f"app client {client.name!r} ({client.id})"
         writable = [attr for attr in roles.role_attributes() if attr in client.write_attributes]
         if not client.write_attributes:
-            findings.append(Finding("client_writes", label, f"{label} sets no WriteAttributes, so Cognito lets it "
-                                    "write every mutable attribute, the role attributes included."))
+            findings.append(
+                Finding(
+                    "client_writes",
+                    label,
+                    f"{label} sets no WriteAttributes, so Cognito lets it "
+                    "write every mutable attribute, the role attributes included.",
+                )
+            )
         elif writable:
-            findings.append(Finding("client_writes", label, f"{label} can write {', '.join(writable)}: remove them "
-                                    "from its WriteAttributes."))
-        for what, minutes, limit in (("ID token", client.id_token_minutes, bound),
-                                     ("access token", client.access_token_minutes, bound),
-                                     ("refresh token", client.refresh_token_minutes, refresh_bound)):
+            findings.append(
+                Finding(
+                    "client_writes",
+                    label,
+                    f"{label} can write {', '.join(writable)}: remove them from its WriteAttributes.",
+                )
+            )
+        for what, minutes, limit in (
+            ("ID token", client.id_token_minutes, bound),
+            ("access token", client.access_token_minutes, bound),
+            ("refresh token", client.refresh_token_minutes, refresh_bound),
+        ):
             if minutes > limit:
-                findings.append(Finding("token_lifetimes", label, f"{label} issues {what}s living {minutes} minutes; "
-                                        f"the bound is {limit} minutes."))
+                findings.append(
+                    Finding(
+                        "token_lifetimes",
+                        label,
+                        f"{label} issues {what}s living {minutes} minutes; the bound is {limit} minutes.",
+                    )
+                )
     return findings
 
 
 SAID = {
     "shared": "PORTAL_APPLICATIONS_SHARE_CLIENT=true: tokens of the shared app client {client} count for every "
-              "application, so a token issued for one application is accepted for all the others.",
+    "application, so a token issued for one application is accepted for all the others.",
     "no_client": "{app} has no app client of its own, so the access-check API refuses every token for it: run "
-                 "manage.py cognito_bootstrap, or “Refresh from Cognito” in the registry.",
+    "manage.py cognito_bootstrap, or “Refresh from Cognito” in the registry.",
     "gone_client": "{app}'s app client {client} does not exist in the pool.",
     "same_client": "{apps} share the app client {client}: a token issued for one is accepted for the others.",
 }
@@ -122,7 +145,9 @@ def check_app_clients(registry: dict[str, str], pool_clients: Iterable[str]) -> 
     findings, present, users = [], set(pool_clients), {}
     if settings.PORTAL_APPLICATIONS_SHARE_CLIENT:
         client = settings.COGNITO_APPLICATIONS_CLIENT_ID or "(COGNITO_APPLICATIONS_CLIENT_ID unset)"
-        findings.append(Finding("app_clients", "PORTAL_APPLICATIONS_SHARE_CLIENT", SAID["shared"].format(client=client)))
+        findings.append(
+            Finding("app_clients", "PORTAL_APPLICATIONS_SHARE_CLIENT", SAID["shared"].format(client=client))
+        )
     for app, client in registry.items():
         if not client:
             findings.append(Finding("app_clients", app, SAID["no_client"].format(app=app)))
@@ -132,8 +157,9 @@ def check_app_clients(registry: dict[str, str], pool_clients: Iterable[str]) -> 
             users.setdefault(client, []).append(app)
     for client, apps in users.items():
         if len(apps) > 1:
-            findings.append(Finding("app_clients", client, SAID["same_client"].format(apps=", ".join(apps),
-                                                                                     client=client)))
+            findings.append(
+                Finding("app_clients", client, SAID["same_client"].format(apps=", ".join(apps), client=client))
+            )
     return findings
 
 
@@ -146,8 +172,11 @@ def expected_groups(applications: Iterable[str] | None = None) -> list[str]:
 def check_groups(existing: Iterable[str], applications: Iterable[str] | None = None) -> list[Finding]:
     """Find application and staff groups that are missing."""
     present = set(existing)
-    return [Finding("groups", group, f"Group {group!r} does not exist.")
-            for group in expected_groups(applications) if group not in present]
+    return [
+        Finding("groups", group, f"Group {group!r} does not exist.")
+        for group in expected_groups(applications)
+        if group not in present
+    ]
 
 
 def bad_levels(attributes: dict[str, str]) -> list[str]:
@@ -166,11 +195,23 @@ def user_drift(user: cognito.User, *, staff: bool) -> Finding | None:
     held = tuple(roles.held_roles(user.attributes))
     bad = bad_levels(user.attributes)
     if bad:
-        return Finding("role_drift", label, f"{label} has role values that are not levels: {', '.join(bad)}.",
-                       BAD_LEVEL, user.sub, held)
+        return Finding(
+            "role_drift",
+            label,
+            f"{label} has role values that are not levels: {', '.join(bad)}.",
+            BAD_LEVEL,
+            user.sub,
+            held,
+        )
     if len(held) > 1:
-        return Finding("role_drift", label, f"{label} holds several roles: {', '.join(map(str, held))}.",
-                       SEVERAL_ROLES, user.sub, held)
+        return Finding(
+            "role_drift",
+            label,
+            f"{label} holds several roles: {', '.join(map(str, held))}.",
+            SEVERAL_ROLES,
+            user.sub,
+            held,
+        )
     if not held and not staff:
         return Finding("role_drift", label, f"{label} holds no role.", NO_ROLE, user.sub, held)
     return None
@@ -198,8 +239,7 @@ def staff_subs() -> set[str]:
     return subs
 
 
-def pool_check(*, applications: Iterable[str] | None = None,
-               progress: Callable[[str], None] | None = None) -> Report:
+def pool_check(*, applications: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Report:
     """Run every check against the configured pool and return the findings."""
     say = progress or (lambda _message: None)
     report = Report()
@@ -235,8 +275,9 @@ def last_portal_role(sub: str) -> roles.Role | None:
     """Return the role the portal last set for this user, from the audit log, or None."""
     from accounts.models import AuditEvent
 
-    events = AuditEvent.objects.filter(target_sub=sub, action__in=["role_change", "user_invite"],
-                                       outcome=AuditEvent.SUCCESS)
+    events = AuditEvent.objects.filter(
+        target_sub=sub, action__in=["role_change", "user_invite"], outcome=AuditEvent.SUCCESS
+    )
     for after in events.order_by("-at", "-id").values_list("after", flat=True)[:20]:
         role = parse_role_key((after or {}).get("role", ""))
         if role:
@@ -274,8 +315,9 @@ def drift_fix(finding: Finding, *, actor, default: roles.Role | None = None) -> 
         return Repair(finding, None, "left as is: no role to restore (pass --default-role ROLE:LEVEL)")
     try:
         entry = selectors.user_live(finding.sub).entry
-        result = services.role_change(actor=actor, sub=finding.sub, role=role.name, level=role.level,
-                                      shown=entry.role_key)
+        result = services.role_change(
+            actor=actor, sub=finding.sub, role=role.name, level=role.level, shown=entry.role_key
+        )
     except cognito.UserNotFound:
         return Repair(finding, None, "left as is: the user no longer exists")
     except services.ServiceError as exc:

@@ -10,7 +10,12 @@ ADMIN, HELPDESK = "admin", "helpdesk"
 DJANGO_GROUPS = {ADMIN: "Portal administrators", HELPDESK: "Portal help desk"}
 HELPDESK_PERMISSIONS = ["view_directory", "change_role", "reset_password", "sign_out_user"]
 ADMIN_PERMISSIONS = HELPDESK_PERMISSIONS + [
-    "invite_user", "grant_access", "disable_user", "delete_user", "manage_applications", "view_audit",
+    "invite_user",
+    "grant_access",
+    "disable_user",
+    "delete_user",
+    "manage_applications",
+    "view_audit",
 ]
 STANDING_PERMISSIONS = {ADMIN: ADMIN_PERMISSIONS, HELPDESK: HELPDESK_PERMISSIONS}
 
@@ -20,8 +25,9 @@ def ensure_staff_groups() -> dict[str, Group]:
     groups = {}
     for standing, group_name in DJANGO_GROUPS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
-        wanted = Permission.objects.filter(content_type__app_label="accounts",
-                                           codename__in=STANDING_PERMISSIONS[standing])
+        wanted = Permission.objects.filter(
+            content_type__app_label="accounts", codename__in=STANDING_PERMISSIONS[standing]
+        )
         group.permissions.set(wanted)
         groups[standing] = group
     return groups

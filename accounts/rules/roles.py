@@ -123,7 +123,7 @@ def group_for_application(name: str) -> str:
 def application_for_group(group: str) -> str | None:
     """Return the application a group grants, or None for a group that is not an application."""
     prefix = settings.PORTAL_APPLICATION_GROUP_PREFIX
-    return group[len(prefix):] if group.startswith(prefix) and len(group) > len(prefix) else None
+    return group[len(prefix) :] if group.startswith(prefix) and len(group) > len(prefix) else None
 
 
 def staff_groups() -> dict[str, str]:

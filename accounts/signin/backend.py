@@ -10,13 +10,17 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import cognito
+from accounts.models import User
 from accounts.rules import permissions
 from accounts.signin import tokens
-from accounts.models import User
 
 # Reasons a sign-in produced no user, for return_data["reason"].
 BAD_CREDENTIALS, CHALLENGE, NOT_STAFF, RESET_REQUIRED, INVALID_TOKEN = (
-    "bad_credentials", "challenge", "not_staff", "reset_required", "invalid_token",
+    "bad_credentials",
+    "challenge",
+    "not_staff",
+    "reset_required",
+    "invalid_token",
 )
 
 

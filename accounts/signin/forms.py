@@ -12,18 +12,29 @@ MISMATCH_ERROR = "The two passwords are not the same."
 class SignInForm(forms.Form):
     """Email and password."""
 
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(max_length=256, strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"})
+    )
+    password = forms.CharField(
+        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
 
 class NewPasswordMixin(forms.Form):
     """A new password typed twice, checked against the pool's policy."""
 
-    new_password = forms.CharField(max_length=256, strip=False, label="New password",
-                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    confirm_password = forms.CharField(max_length=256, strip=False, label="New password again",
-                                       widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password = forms.CharField(
+        max_length=256,
+        strip=False,
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    confirm_password = forms.CharField(
+        max_length=256,
+        strip=False,
+        label="New password again",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean_new_password(self):
         """Refuse a password that breaks the policy, naming the rules it breaks."""
@@ -48,10 +59,13 @@ class NewPasswordForm(NewPasswordMixin):
 class CodeForm(forms.Form):
     """A 6-digit code from an authenticator app or an email."""
 
-    code = forms.CharField(max_length=6, min_length=6, validators=[RegexValidator(r"^\d{6}$", CODE_ERROR)],
-                           error_messages={"min_length": CODE_ERROR, "max_length": CODE_ERROR},
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
-                                                         "autofocus": True}))
+    code = forms.CharField(
+        max_length=6,
+        min_length=6,
+        validators=[RegexValidator(r"^\d{6}$", CODE_ERROR)],
+        error_messages={"min_length": CODE_ERROR, "max_length": CODE_ERROR},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}),
+    )
 
 
 class ForgotPasswordForm(forms.Form):
@@ -70,6 +84,10 @@ class ForgotPasswordConfirmForm(NewPasswordMixin, CodeForm):
 class PasswordChangeForm(NewPasswordMixin):
     """The current password and a new one."""
 
-    old_password = forms.CharField(max_length=256, strip=False, label="Current password",
-                                   widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    old_password = forms.CharField(
+        max_length=256,
+        strip=False,
+        label="Current password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
     field_order = ["old_password", "new_password", "confirm_password"]

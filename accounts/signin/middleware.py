@@ -16,8 +16,12 @@ logger = logging.getLogger("accounts.middleware")
 def cognito_fault_response(request, exception: cognito.CognitoFault):
     """Return the 503 page for a Cognito fault, with a Retry-After header."""
     busy, late = isinstance(exception, cognito.Throttled), isinstance(exception, cognito.CognitoTimeout)
-    logger.warning("Cognito %s during %s %s", "throttled" if busy else "too slow" if late else "unreachable",
-                   request.method, request.path)
+    logger.warning(
+        "Cognito %s during %s %s",
+        "throttled" if busy else "too slow" if late else "unreachable",
+        request.method,
+        request.path,
+    )
     context = {"busy": busy, "late": late, "budget": settings.COGNITO_REQUEST_BUDGET_SECONDS}
     response = render(request, "503.html", context, status=HTTPStatus.SERVICE_UNAVAILABLE)
     response["Retry-After"] = "5" if busy else "30"
@@ -37,8 +41,7 @@ class CognitoFaultMiddleware:
     def process_exception(self, request, exception):
         """Render the 503 page for Cognito faults, 429 for a per-user limit; leave the rest to Django."""
         if isinstance(exception, cognito.TooManyAttempts):
-            return render(request, "429.html", {"said": cognito.TOO_MANY_ATTEMPTS},
-                          status=HTTPStatus.TOO_MANY_REQUESTS)
+            return render(request, "429.html", {"said": cognito.TOO_MANY_ATTEMPTS}, status=HTTPStatus.TOO_MANY_REQUESTS)
         if not isinstance(exception, cognito.CognitoFault):
             return None
         return cognito_fault_response(request, exception)

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.rules import permissions
 from accounts.models import User
+from accounts.rules import permissions
 
 DISABLED = "your account was disabled"
 GONE = "your account no longer exists"

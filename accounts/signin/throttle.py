@@ -61,8 +61,12 @@ def signin_succeeded(request, *, username: str) -> None:
 def forgot_allowed(request, *, email: str) -> bool:
     """Count one forgot-password request; return False when its email or address used up its hourly limit."""
     email_key = hashlib.sha256(email.encode()).hexdigest()
-    by_email = ratelimit.hit(f"forgot:email:{email_key}", limit=settings.PORTAL_PASSWORD_FORGOT_PER_EMAIL,
-                             window=FORGOT_WINDOW_SECONDS)
-    by_address = ratelimit.hit(f"forgot:addr:{client_ip(request)}", limit=settings.PORTAL_PASSWORD_FORGOT_PER_ADDRESS,
-                               window=FORGOT_WINDOW_SECONDS)
+    by_email = ratelimit.hit(
+        f"forgot:email:{email_key}", limit=settings.PORTAL_PASSWORD_FORGOT_PER_EMAIL, window=FORGOT_WINDOW_SECONDS
+    )
+    by_address = ratelimit.hit(
+        f"forgot:addr:{client_ip(request)}",
+        limit=settings.PORTAL_PASSWORD_FORGOT_PER_ADDRESS,
+        window=FORGOT_WINDOW_SECONDS,
+    )
     return not (by_email or by_address)

@@ -21,8 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import cognito
 from accounts.rules import passwords, permissions
-from accounts.signin import flows
-from accounts.signin import forms
+from accounts.signin import flows, forms
 
 NEXT = "signin_next"
 LOGIN = "accounts/login.html"
@@ -55,9 +54,13 @@ def sign_in_view(template: str, form_class, context=None):
             except (cognito.CognitoFault, cognito.TooManyAttempts) as exc:
                 messages.error(request, _fault_said(exc))
                 extra = context(request) if context else {}
-                status = (HTTPStatus.TOO_MANY_REQUESTS if isinstance(exc, cognito.TooManyAttempts)
-                          else HTTPStatus.SERVICE_UNAVAILABLE)
+                status = (
+                    HTTPStatus.TOO_MANY_REQUESTS
+                    if isinstance(exc, cognito.TooManyAttempts)
+                    else HTTPStatus.SERVICE_UNAVAILABLE
+                )
                 return render(request, template, {"form": form_class(request.POST or None), **extra}, status=status)
+
         return wrapped
 
     return decorate
@@ -73,8 +76,7 @@ def _fault_said(exc: cognito.CognitoError) -> str:
 def _safe_next(request) -> str:
     """Return where to go after signing in: `next` when it stays on this host, else home."""
     target = request.session.get(NEXT) or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return reverse(settings.LOGIN_REDIRECT_URL)
 
@@ -110,8 +112,9 @@ def login(request):
         request.session[NEXT] = request.GET["next"]
     form = forms.SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = flows.login.sign_in_start(request, username=form.cleaned_data["email"],
-                                         password=form.cleaned_data["password"])
+        step = flows.login.sign_in_start(
+            request, username=form.cleaned_data["email"], password=form.cleaned_data["password"]
+        )
         return _follow(request, step, LOGIN, form)
     return render(request, LOGIN, {"form": form})
 
@@ -207,8 +210,9 @@ def password_forgot_confirm(request):
     form = forms.ForgotPasswordConfirmForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        error = flows.password.password_forgot_finish(request, email=data["email"], code=data["code"],
-                                                      new_password=data["new_password"])
+        error = flows.password.password_forgot_finish(
+            request, email=data["email"], code=data["code"], new_password=data["new_password"]
+        )
         if not error:
             request.session.pop("reset_email", None)
             messages.success(request, "Your password was changed. Sign in with it now.")
@@ -266,8 +270,9 @@ def account_password(request):
     """Change one's own password."""
     form = forms.PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        error = flows.password.account_password_change(request, old_password=form.cleaned_data["old_password"],
-                                                       new_password=form.cleaned_data["new_password"])
+        error = flows.password.account_password_change(
+            request, old_password=form.cleaned_data["old_password"], new_password=form.cleaned_data["new_password"]
+        )
         if not error:
             messages.success(request, "Your password was changed.")
             return redirect("accounts:account")
@@ -291,8 +296,9 @@ def account_mfa(request):
             messages.success(request, "Two-step sign-in is on. You will be asked for a code at each sign-in.")
             return redirect("accounts:account")
         form.add_error(None, error)
-    return render(request, "accounts/account_mfa.html",
-                  {"form": form, **_enrolment_context(request.user.email, secret)})
+    return render(
+        request, "accounts/account_mfa.html", {"form": form, **_enrolment_context(request.user.email, secret)}
+    )
 
 
 @login_required

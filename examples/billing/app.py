@@ -64,16 +64,24 @@ class Settings:
         portal = environ.get("EXAMPLE_PORTAL_URL", "").rstrip("/")
         application = environ.get("EXAMPLE_APPLICATION", "billing")
         # The application's own app client (what cognito_bootstrap writes); the shared one only for old pools.
-        client = environ.get("COGNITO_CLIENT_ID_" + application.upper().replace("-", "_")) \
+        client = (
+            environ.get("COGNITO_CLIENT_ID_" + application.upper().replace("-", "_"))
             or environ["COGNITO_APPLICATIONS_CLIENT_ID"]
-        access = Config(region=region, user_pool_id=pool, client_ids=(client,),
-                        jwks_url=jwks, group_prefix=environ.get("PORTAL_APPLICATION_GROUP_PREFIX", "app-"),
-                        roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")),
-                        revocations_url=f"{portal}/api/v1/revocations" if portal else "",
-                        api_key=environ.get("EXAMPLE_API_KEY", ""),
-                        revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")))
-        return cls(access, client, endpoint, application,
-                   environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true")
+        )
+        access = Config(
+            region=region,
+            user_pool_id=pool,
+            client_ids=(client,),
+            jwks_url=jwks,
+            group_prefix=environ.get("PORTAL_APPLICATION_GROUP_PREFIX", "app-"),
+            roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")),
+            revocations_url=f"{portal}/api/v1/revocations" if portal else "",
+            api_key=environ.get("EXAMPLE_API_KEY", ""),
+            revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")),
+        )
+        return cls(
+            access, client, endpoint, application, environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true"
+        )
 
 
 class Sessions:
@@ -114,19 +122,28 @@ class BillingApp:
     def __call__(self, environ, start_response):
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
         if path == "/api/features":
-            return self.api(environ, start_response) if method == "GET" else self.respond(
-                start_response, "405 Method Not Allowed", "Method not allowed.", allow="GET")
+            return (
+                self.api(environ, start_response)
+                if method == "GET"
+                else self.respond(start_response, "405 Method Not Allowed", "Method not allowed.", allow="GET")
+            )
         sid, session = self.sessions.get(environ)
-        routes = {("GET", "/"): self.home, ("GET", "/signin"): self.signin_form, ("POST", "/signin"): self.signin,
-                  ("POST", "/refresh"): self.refresh, ("POST", "/signout"): self.signout}
+        routes = {
+            ("GET", "/"): self.home,
+            ("GET", "/signin"): self.signin_form,
+            ("POST", "/signin"): self.signin,
+            ("POST", "/refresh"): self.refresh,
+            ("POST", "/signout"): self.signout,
+        }
         handler = routes.get((method, path))
         if handler is None:
             return self.respond(start_response, "404 Not Found", self.page("Not found", "<p>Not found.</p>"), sid=sid)
         if method == "POST":
             form = self.form(environ)
             if not secrets.compare_digest(form.get("csrf", ""), session["csrf"]):
-                return self.respond(start_response, "403 Forbidden", self.page("Forbidden", "<p>Bad form.</p>"),
-                                    sid=sid)
+                return self.respond(
+                    start_response, "403 Forbidden", self.page("Forbidden", "<p>Bad form.</p>"), sid=sid
+                )
             return handler(start_response, sid, session, form)
         return handler(start_response, sid, session)
 
@@ -142,8 +159,12 @@ class BillingApp:
 
     def respond(self, start_response, status: str, body: str, *, sid: str = "", location: str = "", **extra):
         """Send an HTML (or redirect) response, setting the session cookie."""
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
-                   ("X-Frame-Options", "DENY"), ("Content-Security-Policy", "default-src 'self'")]
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("X-Frame-Options", "DENY"),
+            ("Content-Security-Policy", "default-src 'self'"),
+        ]
         if sid:
             flags = "; Secure" if self.settings.secure_cookies else ""
             headers.append(("Set-Cookie", f"{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax{flags}"))
@@ -161,8 +182,10 @@ class BillingApp:
         """Return a whole HTML page; `body` must already be escaped."""
         name = html.escape(self.settings.application.title())
         shown = f'<p class="notice">{html.escape(notice)}</p>' if notice else ""
-        return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)} - {name}"
-                f"</title></head><body><h1>{name}</h1>{shown}{body}</body></html>")
+        return (
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)} - {name}"
+            f"</title></head><body><h1>{name}</h1>{shown}{body}</body></html>"
+        )
 
     # --- pages --------------------------------------------------------------------------------
 
@@ -173,55 +196,72 @@ class BillingApp:
         try:
             access = self.verifier.check(session["id_token"], self.settings.application, token_use="id")
         except KeysUnavailable:
-            return self.respond(start_response, "503 Service Unavailable", self.page("Unavailable", UNAVAILABLE),
-                                sid=sid)
+            return self.respond(
+                start_response, "503 Service Unavailable", self.page("Unavailable", UNAVAILABLE), sid=sid
+            )
         except TokenError:  # expired, most likely: refresh once, then give up
             if session.pop("refreshed", False):
                 self.sessions.reset(sid)["notice"] = SESSION_ENDED
                 return self.redirect(start_response, sid, "/signin")
             return self.refresh(start_response, sid, session, {})
         except Forbidden as exc:
-            return self.respond(start_response, "403 Forbidden", self.page("No access", f"<p>{html.escape(str(exc))}"
-                                f"</p>{self.signout_form(session)}"), sid=sid)
+            return self.respond(
+                start_response,
+                "403 Forbidden",
+                self.page("No access", f"<p>{html.escape(str(exc))}</p>{self.signout_form(session)}"),
+                sid=sid,
+            )
         session.pop("refreshed", None)
         return self.respond(start_response, "200 OK", self.features_page(access, session), sid=sid)
 
     def features_page(self, access, session) -> str:
         """Return the page listing what the role unlocks."""
         role = f"{access.role.upper()}{access.level}" if access.role else "none"
-        items = "".join(f'<li class="{"unlocked" if on else "locked"}" data-feature="{html.escape(name)}">'
-                        f'{html.escape(name)}: {"unlocked" if on else "locked"}</li>'
-                        for name, on in unlocked(access.role, access.level))
+        items = "".join(
+            f'<li class="{"unlocked" if on else "locked"}" data-feature="{html.escape(name)}">'
+            f"{html.escape(name)}: {'unlocked' if on else 'locked'}</li>"
+            for name, on in unlocked(access.role, access.level)
+        )
         left = max(0, access.claims.expires_at - int(time.time()))
-        body = (f'<p>Signed in as <b id="email">{html.escape(access.email)}</b>, role <b id="role">{role}</b>.</p>'
-                f'<p>Applications: {html.escape(", ".join(access.applications))}. '
-                f'Token valid {left // 60} min more.</p>'
-                f'<ul id="features">{items}</ul>'
-                f'<form method="post" action="/refresh"><input type="hidden" name="csrf" '
-                f'value="{html.escape(session["csrf"])}"><button id="refresh">Refresh my access now</button></form>'
-                f"{self.signout_form(session)}")
+        body = (
+            f'<p>Signed in as <b id="email">{html.escape(access.email)}</b>, role <b id="role">{role}</b>.</p>'
+            f"<p>Applications: {html.escape(', '.join(access.applications))}. "
+            f"Token valid {left // 60} min more.</p>"
+            f'<ul id="features">{items}</ul>'
+            f'<form method="post" action="/refresh"><input type="hidden" name="csrf" '
+            f'value="{html.escape(session["csrf"])}"><button id="refresh">Refresh my access now</button></form>'
+            f"{self.signout_form(session)}"
+        )
         return self.page("Features", body, session.pop("notice", ""))
 
     @staticmethod
     def signout_form(session) -> str:
         """Return the sign-out button."""
-        return (f'<form method="post" action="/signout"><input type="hidden" name="csrf" '
-                f'value="{html.escape(session["csrf"])}"><button id="signout">Sign out</button></form>')
+        return (
+            f'<form method="post" action="/signout"><input type="hidden" name="csrf" '
+            f'value="{html.escape(session["csrf"])}"><button id="signout">Sign out</button></form>'
+        )
 
     def signin_form(self, start_response, sid, session, error: str = "", status: str = "200 OK"):
         """Show the sign-in form."""
-        body = ((f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "")
-                + f'<form method="post" action="/signin"><input type="hidden" name="csrf" '
-                f'value="{html.escape(session["csrf"])}"><label>Email <input name="email" type="email" required>'
-                f'</label> <label>Password <input name="password" type="password" required></label> '
-                f'<button id="signin">Sign in</button></form>')
+        body = (
+            (f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "")
+            + f'<form method="post" action="/signin"><input type="hidden" name="csrf" '
+            f'value="{html.escape(session["csrf"])}"><label>Email <input name="email" type="email" required>'
+            f'</label> <label>Password <input name="password" type="password" required></label> '
+            f'<button id="signin">Sign in</button></form>'
+        )
         return self.respond(start_response, status, self.page("Sign in", body, session.pop("notice", "")), sid=sid)
 
     def signin(self, start_response, sid, session, form):
         """Sign in with email and password; keep the tokens server-side."""
         try:
-            result = signin.sign_in(self.settings.cognito_endpoint, self.settings.client_id,
-                                    form.get("email", "").strip(), form.get("password", ""))
+            result = signin.sign_in(
+                self.settings.cognito_endpoint,
+                self.settings.client_id,
+                form.get("email", "").strip(),
+                form.get("password", ""),
+            )
         except signin.SignInRefused:
             return self.signin_form(start_response, sid, session, BAD_CREDENTIALS, "401 Unauthorized")
         except signin.SignInUnavailable:
@@ -243,10 +283,15 @@ class BillingApp:
             self.sessions.reset(sid)["notice"] = SESSION_ENDED
             return self.redirect(start_response, sid, "/signin")
         except signin.SignInUnavailable:
-            return self.respond(start_response, "503 Service Unavailable", self.page("Unavailable", UNAVAILABLE),
-                                sid=sid)
-        session.update(id_token=result.id_token, access_token=result.access_token, refresh_token=result.refresh_token,
-                       refreshed=True)
+            return self.respond(
+                start_response, "503 Service Unavailable", self.page("Unavailable", UNAVAILABLE), sid=sid
+            )
+        session.update(
+            id_token=result.id_token,
+            access_token=result.access_token,
+            refresh_token=result.refresh_token,
+            refreshed=True,
+        )
         return self.redirect(start_response, sid, "/")
 
     def signout(self, start_response, sid, session, form):
@@ -258,9 +303,15 @@ class BillingApp:
     def features_api(environ, start_response):
         """Answer the bearer's role and unlocked features as JSON (behind AccessMiddleware)."""
         access = environ[ENVIRON_KEY]
-        body = json.dumps({"email": access.email, "role": access.role, "level": access.level,
-                           "applications": list(access.applications),
-                           "features": [name for name, on in unlocked(access.role, access.level) if on]}).encode()
+        body = json.dumps(
+            {
+                "email": access.email,
+                "role": access.role,
+                "level": access.level,
+                "applications": list(access.applications),
+                "features": [name for name, on in unlocked(access.role, access.level) if on],
+            }
+        ).encode()
         start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
         return [body]
 

@@ -41,8 +41,11 @@ def _initiate_auth(endpoint: str, body: dict, timeout: float) -> dict:
     except ValueError:
         raise SignInUnavailable(f"HTTP {response.status_code}") from None
     if response.status_code == 400 and answer.get("__type", "").rsplit("#", 1)[-1] in (
-            "NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException",
-            "PasswordResetRequiredException"):
+        "NotAuthorizedException",
+        "UserNotFoundException",
+        "UserNotConfirmedException",
+        "PasswordResetRequiredException",
+    ):
         raise SignInRefused(answer["__type"].rsplit("#", 1)[-1])
     if response.status_code != 200:
         raise SignInUnavailable(answer.get("__type", f"HTTP {response.status_code}"))
@@ -51,8 +54,15 @@ def _initiate_auth(endpoint: str, body: dict, timeout: float) -> dict:
 
 def sign_in(endpoint: str, client_id: str, email: str, password: str, timeout: float = 10) -> Tokens | str:
     """Return the tokens, or the name of the challenge Cognito asks for (e.g. NEW_PASSWORD_REQUIRED)."""
-    answer = _initiate_auth(endpoint, {"ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH",
-                                       "AuthParameters": {"USERNAME": email, "PASSWORD": password}}, timeout)
+    answer = _initiate_auth(
+        endpoint,
+        {
+            "ClientId": client_id,
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": {"USERNAME": email, "PASSWORD": password},
+        },
+        timeout,
+    )
     if "AuthenticationResult" not in answer:
         return answer.get("ChallengeName", "UNKNOWN")
     result = answer["AuthenticationResult"]
@@ -61,8 +71,11 @@ def sign_in(endpoint: str, client_id: str, email: str, password: str, timeout: f
 
 def refresh(endpoint: str, client_id: str, refresh_token: str, timeout: float = 10) -> Tokens:
     """Exchange the refresh token for new ID and access tokens (the refresh token is kept)."""
-    answer = _initiate_auth(endpoint, {"ClientId": client_id, "AuthFlow": "REFRESH_TOKEN_AUTH",
-                                       "AuthParameters": {"REFRESH_TOKEN": refresh_token}}, timeout)
+    answer = _initiate_auth(
+        endpoint,
+        {"ClientId": client_id, "AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": refresh_token}},
+        timeout,
+    )
     result = answer.get("AuthenticationResult") or {}
     if "IdToken" not in result:
         raise SignInRefused("no tokens")

@@ -34,9 +34,7 @@ def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
     """Return an integer variable within [minimum, maximum]."""
     raw = env.str(name, default=str(default)).strip()
     if not re.fullmatch(r"-?\d+", raw) or not minimum <= int(raw) <= maximum:
-        raise ImproperlyConfigured(
-            f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}."
-        )
+        raise ImproperlyConfigured(f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}.")
     return int(raw)
 
 
@@ -72,8 +70,9 @@ try:
 except Exception as exc:  # django-environ raises several types for a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if DATABASES["default"].get("ENGINE") not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
-    raise ImproperlyConfigured("DATABASE_URL must start with sqlite:/// or postgres:// (the portal runs on SQLite "
-                               "or PostgreSQL).")
+    raise ImproperlyConfigured(
+        "DATABASE_URL must start with sqlite:/// or postgres:// (the portal runs on SQLite or PostgreSQL)."
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0, maximum=3600)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -171,8 +170,18 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # Browser features the portal never uses, turned off for it and anything it could embed (accounts/headers.py).
-PORTAL_PERMISSIONS_POLICY_OFF = ["accelerometer", "camera", "display-capture", "geolocation", "gyroscope",
-                                 "magnetometer", "microphone", "midi", "payment", "usb"]
+PORTAL_PERMISSIONS_POLICY_OFF = [
+    "accelerometer",
+    "camera",
+    "display-capture",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "microphone",
+    "midi",
+    "payment",
+    "usb",
+]
 
 # --- Cognito ---------------------------------------------------------------------------------
 COGNITO_REGION = env.str("COGNITO_REGION", default="us-east-1")
@@ -191,7 +200,9 @@ COGNITO_MAX_ATTEMPTS = env_int("COGNITO_MAX_ATTEMPTS", 4, minimum=1, maximum=10)
 # --timeout 30); /healthz has 2 of them. Background work is not limited: it keeps botocore's retries.
 COGNITO_REQUEST_BUDGET_SECONDS = env_int("COGNITO_REQUEST_BUDGET_SECONDS", 8, minimum=2, maximum=25)
 
-if COGNITO_EMBEDDED and not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", COGNITO_ENDPOINT_URL or ""):
+if COGNITO_EMBEDDED and not re.match(
+    r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", COGNITO_ENDPOINT_URL or ""
+):
     raise ImproperlyConfigured(
         "COGNITO_EMBEDDED=true needs COGNITO_ENDPOINT_URL on loopback (the embedded emulator); "
         "it shows temporary passwords and reset codes, so it is refused for a real pool."
@@ -222,8 +233,9 @@ PORTAL_HELPDESK_GROUP = env.str("PORTAL_HELPDESK_GROUP", default="portal-helpdes
 if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELPDESK_GROUP.startswith(
     PORTAL_APPLICATION_GROUP_PREFIX
 ):
-    raise ImproperlyConfigured("PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with "
-                               "PORTAL_APPLICATION_GROUP_PREFIX.")
+    raise ImproperlyConfigured(
+        "PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with PORTAL_APPLICATION_GROUP_PREFIX."
+    )
 
 # Each application has its own app client, and the access-check API counts a token only for the application
 # it was issued to. A pool set up with one client shared by every application sets this to true: then tokens of
@@ -244,8 +256,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # One line per event: control characters in logged values (a newline in a request field) are escaped.
-    "formatters": {"plain": {"()": "accounts.logformat.OneLineFormatter",
-                             "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "accounts.logformat.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -314,8 +330,9 @@ PORTAL_BULK_LEASE_SECONDS = env_int("PORTAL_BULK_LEASE_SECONDS", 300, minimum=2,
 
 # --- The directory sync, scheduled on the task workers (make run starts it) ---------------------------------
 # Seconds between two scheduled runs of cognito_sync; the embedded Cognito is cheap to list, so more often there.
-PORTAL_SYNC_INTERVAL_SECONDS = env_int("PORTAL_SYNC_INTERVAL_SECONDS", 300 if COGNITO_EMBEDDED else 900,
-                                       minimum=10, maximum=86400)
+PORTAL_SYNC_INTERVAL_SECONDS = env_int(
+    "PORTAL_SYNC_INTERVAL_SECONDS", 300 if COGNITO_EMBEDDED else 900, minimum=10, maximum=86400
+)
 # The account's UserList quota (ListUsers, ListUsersInGroup share it; AWS's default is 30 requests per second)
 # and the share of it a sync may use, so that live pages and other tools keep the rest.
 PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)

@@ -55,8 +55,14 @@ def page(browser, live_server):
     context.set_default_timeout(10_000)
     opened = context.new_page()
     refused = []
-    opened.on("console", lambda message: refused.append(message.text)
-              if "Content Security Policy" in message.text or "Permissions-Policy" in message.text else None)
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text)
+            if "Content Security Policy" in message.text or "Permissions-Policy" in message.text
+            else None
+        ),
+    )
     yield opened
     context.close()
     assert refused == [], "the browser refused what the portal's pages asked for"
@@ -73,9 +79,7 @@ def sign_in_browser(page, live_server):
         client = Client()
         client.force_login(user)
         session = client.cookies[settings.SESSION_COOKIE_NAME].value
-        page.context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-        )
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
         return page
 
     return sign_in

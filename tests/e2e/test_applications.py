@@ -48,7 +48,8 @@ def example_sign_in(page, base: str, email: str) -> None:
 
 
 def test_role_change_in_the_portal_reaches_the_api_at_once_and_the_app_at_next_sign_in(
-        browser, live_server, sign_in_browser, admin_user, make_cognito_user, example, example_url):
+    browser, live_server, sign_in_browser, admin_user, make_cognito_user, example, example_url
+):
     user = make_cognito_user("pia@example.com", role=("a", 1), apps=["billing"], name="Pia Person")
     services.directory_sync(actor="test")
     key = app_services.api_key_issue(actor=admin_user, name="billing").plain
@@ -69,9 +70,12 @@ def test_role_change_in_the_portal_reaches_the_api_at_once_and_the_app_at_next_s
 
     # The access-check API refuses at once the token the application got before the change (signed out).
     session = next(data for data in example.sessions._data.values() if "id_token" in data)
-    answer = Client().post(reverse("api_access_check"),
-                           json.dumps({"token": session["id_token"], "application": "billing"}),
-                           content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    answer = Client().post(
+        reverse("api_access_check"),
+        json.dumps({"token": session["id_token"], "application": "billing"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {key}",
+    )
     assert answer.status_code == 401
 
     # The application refreshes: the old refresh token is refused, the session ends; signing in shows A3.

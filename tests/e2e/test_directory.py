@@ -40,7 +40,8 @@ def change_role(page, role: str, level: int) -> None:
 
 
 def test_administrator_finds_a_user_grants_three_applications_and_changes_the_role(
-        sign_in_browser, admin_user, directory):
+    sign_in_browser, admin_user, directory
+):
     page = sign_in_browser(admin_user)
     find_user(page, "Target", "target.person@example.com")
     for app in ["billing", "crm", "hr"]:

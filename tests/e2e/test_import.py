@@ -24,13 +24,17 @@ def known(pool, make_cognito_user):
     return user
 
 
-def test_an_administrator_uploads_previews_applies_and_follows_the_progress_to_done(sign_in_browser, admin_user,
-                                                                                    known):
+def test_an_administrator_uploads_previews_applies_and_follows_the_progress_to_done(sign_in_browser, admin_user, known):
     page = sign_in_browser(admin_user)
     page.goto("/admin/accounts/directoryentry/")
     page.click("#import-link")
-    data = csv_bytes("fresh.one@example.com,Fresh One,b,2,crm;hr", "known@example.com,Known User,c,1,billing;docs",
-                     "fresh.two@example.com,Fresh Two,a,1,", "broken,Broken,q,1,", bom=True)
+    data = csv_bytes(
+        "fresh.one@example.com,Fresh One,b,2,crm;hr",
+        "known@example.com,Known User,c,1,billing;docs",
+        "fresh.two@example.com,Fresh Two,a,1,",
+        "broken,Broken,q,1,",
+        bom=True,
+    )
     page.set_input_files("#id_file", files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": data}])
     page.click("#import-submit")
 

@@ -10,8 +10,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_new_staff_member_sets_a_password_and_lands_on_home(page, pool, live_server):
-    cognito.user_create("newcomer@example.com", {"name": "Nia Newcomer"}, temporary_password="Temp-Password-1!",
-                        send_invitation=False)
+    cognito.user_create(
+        "newcomer@example.com", {"name": "Nia Newcomer"}, temporary_password="Temp-Password-1!", send_invitation=False
+    )
     cognito.user_add_to_group("newcomer@example.com", "portal-helpdesk")
 
     page.goto("/accounts/login/")

@@ -8,8 +8,8 @@ from django.utils import timezone
 from werkzeug.test import Client  # comes with moto[server]
 
 from accounts import cognito
-from accounts.signin import tokens
 from accounts.models import Application, Revocation
+from accounts.signin import tokens
 from cognito_access import Config, Verifier
 from examples.billing import app as billing
 from tests import tokens_helpers as forge
@@ -39,8 +39,9 @@ def app_sign_in(apps_pool):
     return sign_in
 
 
-def token_after_revocations(sub: str, application: str = "billing", *, token_use: str = "id",
-                            groups=("app-billing",)) -> str:
+def token_after_revocations(
+    sub: str, application: str = "billing", *, token_use: str = "id", groups=("app-billing",)
+) -> str:
     """Move the user's revocations 10 seconds back; return a token of theirs for the application's own client
     issued now, after them (moto's key).
 
@@ -48,8 +49,14 @@ def token_after_revocations(sub: str, application: str = "billing", *, token_use
     """
     Revocation.objects.filter(sub=sub).update(not_before=timezone.now() - timedelta(seconds=10))
     client_id = Application.objects.get(name=application).client_id
-    claims = forge.claims_for(tokens.issuer(), client_id, token_use=token_use, sub=sub, iat=int(time.time()),
-                              **{"cognito:groups": list(groups)})
+    claims = forge.claims_for(
+        tokens.issuer(),
+        client_id,
+        token_use=token_use,
+        sub=sub,
+        iat=int(time.time()),
+        **{"cognito:groups": list(groups)},
+    )
     return forge.sign(claims)
 
 

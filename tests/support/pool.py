@@ -19,8 +19,8 @@ from moto.moto_api._internal import mock_random
 from moto.settings import get_cognito_idp_user_pool_client_id_strategy, get_cognito_idp_user_pool_id_strategy
 
 from accounts import cognito
-from accounts.rules import roles
 from accounts.pool.bootstrap import Report, bootstrap
+from accounts.rules import roles
 
 STAFF_PASSWORD = "Staff-Password-1!"
 USER_PASSWORD = "User-Password-1!"

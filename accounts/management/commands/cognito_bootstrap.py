@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Print the plan; change nothing.")
         parser.add_argument("--write-env", metavar="PATH", help="Write the pool and client IDs to this env file.")
         parser.add_argument(
-            "--seed-demo", metavar="PASSWORD",
+            "--seed-demo",
+            metavar="PASSWORD",
             help="Also create a help-desk account and demo users with this password (embedded emulator only).",
         )
 
@@ -36,7 +37,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cognito refused: {exc.code or ''} {exc}") from None
         for line in report.lines or ["nothing to do: the pool is already in shape"]:
             self.stdout.write(f"  {line}")
-        self.stdout.write(f"pool {report.pool_id or '(to be created)'}, portal client {report.client_id or '(to be created)'}")
+        self.stdout.write(
+            f"pool {report.pool_id or '(to be created)'}, portal client {report.client_id or '(to be created)'}"
+        )
         for label, email, password in report.credentials:
             self.stdout.write(self.style.WARNING(f"{label}: {email} / {password}  (shown once)"))
         if not dry_run:
@@ -52,8 +55,10 @@ class Command(BaseCommand):
             with cognito.target(report.pool_id, report.client_id, report.client_secret):
                 result = app_services.applications_refresh(actor=CommandActor("manage.py cognito_bootstrap"))
         except DatabaseError:
-            self.stderr.write("warning: the registry could not be updated (run manage.py migrate, then "
-                              "“Refresh from Cognito” in the registry) to record each application's app client.")
+            self.stderr.write(
+                "warning: the registry could not be updated (run manage.py migrate, then "
+                "“Refresh from Cognito” in the registry) to record each application's app client."
+            )
             return
         for name in result["clients"]:
             self.stdout.write(f"  registry: {name} uses app client {report.application_clients.get(name, '?')}")

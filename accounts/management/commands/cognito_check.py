@@ -18,16 +18,24 @@ def role_argument(value: str) -> roles.Role:
 
 
 class Command(BaseCommand):
-    help = ("Check the user pool: role attributes, app clients' write access and token lifetimes, groups, and "
-            "users holding no role or several. Exit status 1 when something is wrong (2: Cognito unreachable).")
+    help = (
+        "Check the user pool: role attributes, app clients' write access and token lifetimes, groups, and "
+        "users holding no role or several. Exit status 1 when something is wrong (2: Cognito unreachable)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--fix", action="store_true",
-                            help="Repair role drift through the role-change service (audited): restore the role "
-                                 "the portal last set, else keep the least privileged role held, else use "
-                                 "--default-role. Other problems are only reported.")
-        parser.add_argument("--default-role", metavar="ROLE:LEVEL",
-                            help="With --fix, the role for drifted users who have nothing to restore (e.g. a:1).")
+        parser.add_argument(
+            "--fix",
+            action="store_true",
+            help="Repair role drift through the role-change service (audited): restore the role "
+            "the portal last set, else keep the least privileged role held, else use "
+            "--default-role. Other problems are only reported.",
+        )
+        parser.add_argument(
+            "--default-role",
+            metavar="ROLE:LEVEL",
+            help="With --fix, the role for drifted users who have nothing to restore (e.g. a:1).",
+        )
 
     def handle(self, *args, fix=False, default_role=None, **options):
         default = role_argument(default_role) if default_role else None

@@ -8,20 +8,27 @@ from accounts.directory import services, sync_lease
 
 
 class Command(BaseCommand):
-    help = ("Reconcile the directory with the pool: add, update and remove rows, and print the counts. "
-            "--schedule instead starts the task workers' periodic sync (nothing when it is already going).")
+    help = (
+        "Reconcile the directory with the pool: add, update and remove rows, and print the counts. "
+        "--schedule instead starts the task workers' periodic sync (nothing when it is already going)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--schedule", action="store_true",
-                            help="Queue a sync for the task workers (now when one is due); each run queues the next.")
+        parser.add_argument(
+            "--schedule",
+            action="store_true",
+            help="Queue a sync for the task workers (now when one is due); each run queues the next.",
+        )
 
     def handle(self, *args, schedule=False, **options):
         if schedule:
             at_once = sync_lease.due()
             queued = tasks.sync_schedule(at_once=at_once)
             when = "was already queued" if not queued else "runs now" if at_once else "is queued"
-            self.stdout.write(f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
-                              f"task workers; the next one {when}")
+            self.stdout.write(
+                f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
+                f"task workers; the next one {when}"
+            )
             return
         try:
             report = services.directory_sync(actor="manage.py cognito_sync")

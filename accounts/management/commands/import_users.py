@@ -9,9 +9,9 @@ from django.db import transaction
 from accounts import cognito, tasks
 from accounts.bulk import imports, jobs
 from accounts.directory import selectors, services
+from accounts.models import BulkJob, BulkRow
 from accounts.rules import permissions
 from accounts.signin.backend import shadow_user
-from accounts.models import BulkJob, BulkRow
 from accounts.signin.tokens import Claims
 
 
@@ -32,14 +32,19 @@ def administrator(email: str):
 
 
 class Command(BaseCommand):
-    help = ("Preview a CSV import of users (email,name,role,level,applications): nothing is applied unless "
-            "--apply is given. Applying runs here, or with --background in the db_worker processes.")
+    help = (
+        "Preview a CSV import of users (email,name,role,level,applications): nothing is applied unless "
+        "--apply is given. Applying runs here, or with --background in the db_worker processes."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", help="the CSV file (UTF-8, with or without BOM, header row first)")
         parser.add_argument("--apply", action="store_true", help="apply the rows (default: a dry run)")
-        parser.add_argument("--actor", default=settings.PORTAL_ADMIN_EMAIL,
-                            help="the administrator the changes are made and audited as (default: PORTAL_ADMIN_EMAIL)")
+        parser.add_argument(
+            "--actor",
+            default=settings.PORTAL_ADMIN_EMAIL,
+            help="the administrator the changes are made and audited as (default: PORTAL_ADMIN_EMAIL)",
+        )
         parser.add_argument("--background", action="store_true", help="queue the job for db_worker and return")
         parser.add_argument("--resume", type=int, metavar="JOB", help="carry on with an interrupted import")
 
@@ -70,8 +75,9 @@ class Command(BaseCommand):
         try:
             imports.size_check(os.path.getsize(path))
             with transaction.atomic(), open(path, "rb") as binary:
-                job = imports.import_preview(actor=user, binary=binary, name=os.path.basename(path),
-                                             size=os.path.getsize(path))
+                job = imports.import_preview(
+                    actor=user, binary=binary, name=os.path.basename(path), size=os.path.getsize(path)
+                )
                 self._print_plan(job)
                 if not apply:
                     raise DryRun
@@ -86,7 +92,7 @@ class Command(BaseCommand):
 
     def _print_plan(self, job: BulkJob) -> None:
         """Print each row's plan (unchanged rows only with -v 2), then the counts."""
-        counts = {plan: 0 for plan in (BulkRow.CREATE, BulkRow.UPDATE, BulkRow.UNCHANGED, BulkRow.ERROR)}
+        counts = dict.fromkeys((BulkRow.CREATE, BulkRow.UPDATE, BulkRow.UNCHANGED, BulkRow.ERROR), 0)
         for row in job.rows.order_by("number").iterator(chunk_size=1000):
             counts[row.plan] += 1
             if row.plan != BulkRow.UNCHANGED or self.verbosity > 1:
@@ -99,9 +105,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Job {job.pk} queued for the workers (manage.py db_worker).")
             return
         result = tasks.bulk_work(job_id=job.pk, actor_id=job.created_by_id)
-        self.stdout.write(f"Job {job.pk}: {result['status']}: {result['done']} done ({result['created']} created, "
-                          f"{result['updated']} updated, {result['unchanged']} unchanged), {result['failed']} failed, "
-                          f"{result['skipped']} skipped, {result['remaining']} remaining.")
+        self.stdout.write(
+            f"Job {job.pk}: {result['status']}: {result['done']} done ({result['created']} created, "
+            f"{result['updated']} updated, {result['unchanged']} unchanged), {result['failed']} failed, "
+            f"{result['skipped']} skipped, {result['remaining']} remaining."
+        )
         for row in job.rows.filter(outcome=BulkRow.FAILED).order_by("number"):
             self.stderr.write(f"line {row.number}: failed {row.email}: {row.message}")
         if result["error"]:

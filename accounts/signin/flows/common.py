@@ -42,8 +42,9 @@ class Step:
 
 def attempt_audit(request, action: str, username: str, outcome: str, error: str = "") -> None:
     """Audit one sign-in attempt; the actor is the person signing in."""
-    audit_record(actor=username or "anonymous", action=action, target=username, outcome=outcome,
-                 error=error, request=request)
+    audit_record(
+        actor=username or "anonymous", action=action, target=username, outcome=outcome, error=error, request=request
+    )
 
 
 def pending(request) -> dict | None:

@@ -63,8 +63,13 @@ def sign_in_start(request, *, username: str, password: str) -> Step:
 @sensitive_variables()
 def _pending(request, username: str, result: cognito.AuthResult, **extra) -> Step:
     """Keep the challenge in the session and name the screen that answers it."""
-    request.session[PENDING] = {"username": username, "challenge": result.challenge, "session": result.session,
-                                "at": time.time(), **extra}
+    request.session[PENDING] = {
+        "username": username,
+        "challenge": result.challenge,
+        "session": result.session,
+        "at": time.time(),
+        **extra,
+    }
     if result.challenge not in SCREENS:
         request.session.pop(PENDING, None)
         attempt_audit(request, "sign_in", username, AuditEvent.FAILURE, f"unsupported challenge {result.challenge}")
@@ -86,8 +91,14 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
         return Step(error=NOT_STAFF if reason == backends.NOT_STAFF else BAD_CREDENTIALS)
     result: cognito.AuthResult = return_data["result"]
     if _mfa_required(user) and not mfa_used:
-        return _pending(request, username, cognito.AuthResult(challenge="MFA_SETUP"), access_token=result.access_token,
-                        tokens=_token_dict(result), enrol=True)
+        return _pending(
+            request,
+            username,
+            cognito.AuthResult(challenge="MFA_SETUP"),
+            access_token=result.access_token,
+            tokens=_token_dict(result),
+            enrol=True,
+        )
     request.session.pop(PENDING, None)
     auth.login(request, user, backend="accounts.signin.backend.CognitoBackend")
     request.session[TOKENS] = {**_token_dict(result), "checked_at": time.time(), "mfa": mfa_used}
@@ -105,7 +116,6 @@ def _token_dict(result: cognito.AuthResult) -> dict:
 def _mfa_required(user: User) -> bool:
     """Return True when this user must use MFA to sign in."""
     return settings.PORTAL_REQUIRE_MFA_FOR_ADMINS and permissions.is_administrator(user)
-
 
 
 @sensitive_variables()

@@ -26,8 +26,9 @@ def mfa_setup_begin(request) -> str:
     if state is None or state["challenge"] != "MFA_SETUP":
         raise cognito.NotAuthorized(EXPIRED)
     if not state.get("secret"):
-        secret, session = cognito.token_associate(access_token=state.get("access_token", ""),
-                                                  session=state.get("session", ""))
+        secret, session = cognito.token_associate(
+            access_token=state.get("access_token", ""), session=state.get("session", "")
+        )
         state.update(secret=secret, session=session or state.get("session", ""))
         request.session[PENDING] = state
     return state["secret"]
@@ -40,8 +41,9 @@ def mfa_setup_finish(request, *, code: str) -> Step:
     if state is None or state["challenge"] != "MFA_SETUP" or not state.get("secret"):
         return Step(error=EXPIRED)
     try:
-        session = cognito.token_verify(code, access_token=state.get("access_token", ""),
-                                       session=state.get("session", ""))
+        session = cognito.token_verify(
+            code, access_token=state.get("access_token", ""), session=state.get("session", "")
+        )
     except cognito.CodeMismatch:
         return Step(challenge="mfa_setup", error=BAD_CODE)
     except (cognito.NotAuthorized, cognito.ResourceNotFound):
@@ -83,6 +85,11 @@ def account_mfa_finish(request, *, code: str) -> str:
     cognito.user_set_totp_preference(request.user.email, enabled=True)
     state.pop("mfa_secret", None)
     request.session[TOKENS] = {**state, "mfa": True}
-    audit_record(actor=request.user, action="mfa_enable", target=request.user.email,
-                 target_sub=request.user.cognito_sub or "", request=request)
+    audit_record(
+        actor=request.user,
+        action="mfa_enable",
+        target=request.user.email,
+        target_sub=request.user.cognito_sub or "",
+        request=request,
+    )
     return ""

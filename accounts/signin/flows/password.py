@@ -35,8 +35,14 @@ def password_forgot_finish(request, *, email: str, code: str, new_password: str)
         cognito.password_confirm_forgot(email, code, new_password)
     except cognito.InvalidPassword:
         return WEAK_PASSWORD.format(rules=password_rules())
-    except (cognito.CodeMismatch, cognito.ExpiredCode, cognito.UserNotFound, cognito.NotAuthorized,
-            cognito.InvalidParameter, cognito.ResourceNotFound) as exc:  # the emulator's unknown user
+    except (
+        cognito.CodeMismatch,
+        cognito.ExpiredCode,
+        cognito.UserNotFound,
+        cognito.NotAuthorized,
+        cognito.InvalidParameter,
+        cognito.ResourceNotFound,
+    ) as exc:  # the emulator's unknown user
         throttle.signin_failed(request, username=email)
         attempt_audit(request, "password_reset_confirm", email, AuditEvent.FAILURE, exc.code)
         return BAD_CODE
@@ -53,9 +59,16 @@ def account_password_change(request, *, old_password: str, new_password: str) ->
     except cognito.InvalidPassword:
         return WEAK_PASSWORD.format(rules=password_rules())
     except cognito.NotAuthorized:
-        audit_record(actor=user, action="password_change", target=user.email, outcome=AuditEvent.FAILURE,
-                     error="current password not accepted", request=request)
+        audit_record(
+            actor=user,
+            action="password_change",
+            target=user.email,
+            outcome=AuditEvent.FAILURE,
+            error="current password not accepted",
+            request=request,
+        )
         return "The current password is not right."
-    audit_record(actor=user, action="password_change", target=user.email, target_sub=user.cognito_sub or "",
-                 request=request)
+    audit_record(
+        actor=user, action="password_change", target=user.email, target_sub=user.cognito_sub or "", request=request
+    )
     return ""

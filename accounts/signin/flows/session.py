@@ -37,8 +37,7 @@ def session_revalidate(request) -> str:
     if not standing:
         return "your account is no longer portal staff"
     permissions.standing_follow(user, standing)
-    request.session[TOKENS] = {**state, "id": result.id_token, "access": result.access_token,
-                               "checked_at": time.time()}
+    request.session[TOKENS] = {**state, "id": result.id_token, "access": result.access_token, "checked_at": time.time()}
     return ""
 
 
@@ -59,6 +58,13 @@ def sign_out(request, *, everywhere: bool = False) -> None:
     if everywhere:
         user.set_unusable_password()  # changes the session hash: every other session of this user ends
         user.save(update_fields=["password"])
-    audit_record(actor=user, action=action, target=user.email,
-                 target_sub=user.cognito_sub or "", outcome=outcome, error=error, request=request)
+    audit_record(
+        actor=user,
+        action=action,
+        target=user.email,
+        target_sub=user.cognito_sub or "",
+        outcome=outcome,
+        error=error,
+        request=request,
+    )
     auth.logout(request)
