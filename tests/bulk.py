@@ -21,14 +21,14 @@ def preview(actor, data: bytes, name: str = "users.csv"):
     return imports.import_preview(actor=actor, binary=io.BytesIO(data), name=name, size=len(data))
 
 
-def run_worker(max_tasks: int | None = None) -> None:
-    """Run django-tasks-db's worker in this thread until the queue is empty (its --batch mode).
+def run_worker(max_tasks: int | None = None) -> int:
+    """Run django-tasks-db's worker in this thread until the queue is empty (--batch); return the tasks run.
 
     The worker closes stale connections between tasks; on PostgreSQL that would close the connection that
     holds the test's transaction (as Django's own test cases prevent for requests), so it is left open here.
     """
     with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
-        Worker(
+        worker = Worker(
             queue_names=["default"],
             interval=0,
             batch=True,
@@ -37,7 +37,9 @@ def run_worker(max_tasks: int | None = None) -> None:
             max_tasks=max_tasks,
             worker_id="test-worker",
             excluded_queue_names=[],
-        ).run()
+        )
+        worker.run()
+    return worker._run_tasks
 
 
 def outcomes(job) -> dict[str, tuple[str, str]]:

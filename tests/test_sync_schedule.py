@@ -12,13 +12,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
 from accounts.applications import services as app_services
 from accounts.directory import services, sync_lease
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync, Revocation, SyncState
+from tests import bulk as bulk_helpers
 from tests.faults import cognito_down
 from tests.support.staff import user_url
 
@@ -53,25 +53,9 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def run_worker(monkeypatch):
+def run_worker():
     """Run a db_worker in this process until no task is due; return how many tasks it ran."""
-    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)  # keep the test's transaction
-
-    def run() -> int:
-        worker = db_worker.Worker(
-            queue_names=["default"],
-            interval=0,
-            batch=True,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id="test-worker",
-            excluded_queue_names=[],
-        )
-        worker.run()
-        return worker._run_tasks
-
-    return run
+    return bulk_helpers.run_worker
 
 
 def sync_events(outcome: str | None = None):
