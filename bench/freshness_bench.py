@@ -24,31 +24,17 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
 from accounts.applications import services as app_services
 from accounts.directory import sync_lease
 from accounts.models import Application, User
+from tests.bulk import run_worker  # the worker run in this process, as the tests run it
 
 RESULTS = base.ROOT / "bench" / "results" / "freshness.json"
 PASSWORD = "Bench-Fresh-Pass-1!"
 WORKER_POLL_SECONDS = 1  # scripts/run starts db_worker --interval 1
-
-
-def run_worker() -> None:
-    """Run the due tasks in this process, as a db_worker does."""
-    db_worker.Worker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="bench",
-        excluded_queue_names=[],
-    ).run()
 
 
 def billing_client() -> str:
