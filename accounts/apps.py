@@ -6,5 +6,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        """Connect the signal handlers."""
+        """Connect the signal handlers; refuse a reason setting that names an action taking none."""
         from accounts import signals  # noqa: F401
+        from accounts.rules.reasons import reasons_configured
+
+        reasons_configured()

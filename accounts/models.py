@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.rules import roles
+from accounts.rules.reasons import REASON_MAX
 
 
 class User(AbstractUser):
@@ -46,6 +47,7 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=OUTCOMES, db_index=True)
     error = models.TextField(blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=REASON_MAX, blank=True, help_text="The reason or ticket the actor gave.")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -137,10 +139,8 @@ class DirectoryEntry(models.Model):
 
     @property
     def role_label(self) -> str:
-        """Return the role for people: 'B2', 'None' or 'Several (drift)'."""
-        if self.role in roles.ROLE_WORDS:
-            return roles.ROLE_WORD_LABELS[roles.role_word(self.role)]
-        return f"{self.role.upper()}{self.level}"
+        """Return the role for people: 'Editor · Standard (B2)' (or 'B2' unnamed), 'None' or 'Several (drift)'."""
+        return roles.index_label(self.role, self.level)
 
 
 class DirectoryGrant(models.Model):
@@ -285,6 +285,9 @@ class BulkJob(models.Model):
     file_name = models.CharField(max_length=255, blank=True)
     file_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     action = models.JSONField(default=dict, blank=True, help_text="What a bulk action does to each user.")
+    reason = models.CharField(
+        max_length=REASON_MAX, blank=True, help_text="The reason or ticket, audited with every row."
+    )
     total = models.PositiveIntegerField(default=0)
     lines_total = models.PositiveIntegerField(default=0, help_text="The uploaded file's lines.")
     lines_read = models.PositiveIntegerField(default=0, help_text="The lines planned so far.")

@@ -32,12 +32,12 @@ REQUESTED = "Refresh now by {who}"
 def _import_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str, str]:
     """Apply one line of an import file (a row taken over from a worker that died may find its user made)."""
     taken_over = row.attempts > 1 and row.plan == BulkRow.CREATE
-    return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "")
+    return imports.row_apply(actor=actor, data=row.data, taken_over_by=worker if taken_over else "", reason=job.reason)
 
 
 def _action_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str, str]:
     """Apply a bulk action to one user of the selection."""
-    return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub)
+    return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub, reason=job.reason)
 
 
 ROW_FUNCTIONS = {BulkJob.IMPORT: _import_row, BulkJob.ACTION: _action_row}

@@ -52,7 +52,7 @@ def test_the_role_form_enforces_the_roles_and_the_level_range(data, message):
 
 def test_the_role_form_passes_a_level_as_a_number():
     form = RoleForm({"role": "c", "level": "3", "shown": "a1"})
-    assert form.is_valid() and form.cleaned_data == {"role": "c", "level": 3, "shown": "a1"}
+    assert form.is_valid() and form.cleaned_data == {"role": "c", "level": 3, "shown": "a1", "reason": ""}
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ class LevelFilter(admin.SimpleListFilter):
     parameter_name = "level"
 
     def lookups(self, request, model_admin):
-        return [(str(level), str(level)) for level in range(1, roles.max_level() + 1)]
+        return roles.level_choices()
 
     def queryset(self, request, queryset):
         value = self.value()

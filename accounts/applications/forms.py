@@ -5,6 +5,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from accounts.applications.services import DESCRIPTION_MAX, NAME, PRECEDENCE_MAX, ROLE_ARN, SAID
+from accounts.audit.forms import ReasonField
 from accounts.rules import roles
 
 ARN_MAX = 2048
@@ -44,6 +45,7 @@ class ApplicationForm(forms.Form):
         error_messages=_all(SAID["bad_precedence"].format(max=PRECEDENCE_MAX), "invalid", "min_value", "max_value"),
         help_text="0 or more; lower wins when a user's groups carry several IAM roles. Optional.",
     )
+    reason = ReasonField()
 
 
 class NewApplicationForm(ApplicationForm):
@@ -55,7 +57,7 @@ class NewApplicationForm(ApplicationForm):
         error_messages=_all(SAID["bad_name"], "required", "max_length"),
         help_text="Lower-case letters, digits and '-', starting with a letter.",
     )
-    field_order = ["name", "description", "role_arn", "precedence"]
+    field_order = ["name", "description", "role_arn", "precedence", "reason"]
 
 
 class ApplicationDeleteForm(forms.Form):
@@ -64,6 +66,7 @@ class ApplicationDeleteForm(forms.Form):
     confirm = forms.CharField(
         label="Application name", max_length=48, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
+    reason = ReasonField()
 
 
 class MemberListForm(forms.Form):

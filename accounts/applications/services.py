@@ -7,6 +7,7 @@ start with it). Input is validated before Cognito sees it; a refusal changes not
 
 import contextlib
 import re
+from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,12 +16,12 @@ from django.utils import timezone
 from accounts import cognito
 from accounts.applications import api_keys
 from accounts.applications import selectors as app_selectors
-from accounts.audit.attempt import audited
+from accounts.audit.attempt import Attempt, audited
 from accounts.audit.record import actor_label
 from accounts.directory import selectors, services
 from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.pool import bootstrap
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, reasons, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
@@ -50,6 +51,16 @@ def _allowed(actor) -> None:
     """Refuse an actor who may not manage the registry."""
     if not permissions.can_manage_applications(actor):
         raise PermissionDenied(NOT_ALLOWED)
+
+
+@contextlib.contextmanager
+def _registry_write(*, actor, action: str, target: str, request, reason: str) -> Iterator[Attempt]:
+    """Audit a write to the registry with its reason, refusing an actor who may not manage it (then the reason)."""
+    with audited(actor=actor, action=action, request=request, reason=reason) as attempt:
+        attempt.target = str(target)[:100]
+        _allowed(actor)
+        attempt.reason = reasons.reason_check(action=action, reason=reason)
+        yield attempt
 
 
 def _existing(name: str) -> Application:
@@ -125,12 +136,12 @@ def _state(application: Application) -> dict:
 
 
 def application_create(
-    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None
+    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None, reason: str = ""
 ) -> Application:
     """Create the application's Cognito group, then its registry row."""
-    with audited(actor=actor, action="application_create", request=request) as attempt:
-        attempt.target = str(name)[:100]
-        _allowed(actor)
+    with _registry_write(
+        actor=actor, action="application_create", target=name, request=request, reason=reason
+    ) as attempt:
         name = valid_name(name)
         fields = {
             "description": valid_description(description),
@@ -158,12 +169,12 @@ def _client_for(name: str) -> str:
 
 
 def application_update(
-    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None
+    *, actor, name: str, description: str = "", role_arn: str = "", precedence=None, request=None, reason: str = ""
 ) -> Application:
     """Change the group's description, IAM role and precedence in Cognito, then in the registry."""
-    with audited(actor=actor, action="application_update", request=request) as attempt:
-        attempt.target = str(name)[:100]
-        _allowed(actor)
+    with _registry_write(
+        actor=actor, action="application_update", target=name, request=request, reason=reason
+    ) as attempt:
         application = _existing(name)
         attempt.before = _state(application)
         fields = {
@@ -184,11 +195,11 @@ def application_update(
         return application
 
 
-def application_delete(*, actor, name: str, confirmation: str = "", request=None) -> int:
+def application_delete(*, actor, name: str, confirmation: str = "", request=None, reason: str = "") -> int:
     """Delete the group (refused while it has members unless the name is typed); return the members it had."""
-    with audited(actor=actor, action="application_delete", request=request) as attempt:
-        attempt.target = str(name)[:100]
-        _allowed(actor)
+    with _registry_write(
+        actor=actor, action="application_delete", target=name, request=request, reason=reason
+    ) as attempt:
         application = _existing(name)
         group = roles.group_for_application(name)
         indexed = app_selectors.member_count(name)
@@ -267,11 +278,9 @@ def _clients_link(applications) -> list[str]:
 # --- API keys -----------------------------------------------------------------------------------
 
 
-def api_key_issue(*, actor, name: str, request=None) -> api_keys.NewKey:
+def api_key_issue(*, actor, name: str, request=None, reason: str = "") -> api_keys.NewKey:
     """Issue a new API key for the application; the plain key is returned once and never stored."""
-    with audited(actor=actor, action="api_key_issue", request=request) as attempt:
-        attempt.target = str(name)[:100]
-        _allowed(actor)
+    with _registry_write(actor=actor, action="api_key_issue", target=name, request=request, reason=reason) as attempt:
         application = _existing(name)
         key = api_keys.make()
         label, _sub = actor_label(actor)
@@ -280,11 +289,9 @@ def api_key_issue(*, actor, name: str, request=None) -> api_keys.NewKey:
         return key
 
 
-def api_key_revoke(*, actor, name: str, key_id: str, request=None) -> None:
+def api_key_revoke(*, actor, name: str, key_id: str, request=None, reason: str = "") -> None:
     """Revoke one of the application's keys at once."""
-    with audited(actor=actor, action="api_key_revoke", request=request) as attempt:
-        attempt.target = str(name)[:100]
-        _allowed(actor)
+    with _registry_write(actor=actor, action="api_key_revoke", target=name, request=request, reason=reason) as attempt:
         revoked = ApiKey.objects.filter(application__name=name, key_id=key_id, revoked_at=None).update(
             revoked_at=timezone.now()
         )

@@ -25,15 +25,16 @@ from accounts.applications.forms import (
     NewApplicationForm,
 )
 from accounts.audit import csvexport
+from accounts.audit.forms import ReasonForm
 from accounts.directory import selectors, services
 from accounts.directory.forms import first_error
 from accounts.models import Application
 from accounts.pool import checks as pool_checks
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, reasons, roles
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
-CSV_COLUMNS = ["email", "name", "role", "level", "status", "enabled", "sub"]
+CSV_COLUMNS = ["email", "name", "role", "level", "role_label", "status", "enabled", "sub"]
 
 SAID = {
     "created": "Application {name} created: Cognito group {group}.",
@@ -67,6 +68,7 @@ def _checked(request, form, action: str, target: str) -> dict:
             rule=_may_manage,
             target=target,
             request=request,
+            reason=form.data.get("reason", ""),
         )
     return form.cleaned_data
 
@@ -137,6 +139,9 @@ def application_page(request, pk, admin):
             role=role,
             role_choices=roles.role_filter_choices(),
             keys=app_selectors.api_keys(application.name),
+            reason_form=ReasonForm(),
+            reason_label=reasons.LABEL,
+            reason_max=reasons.REASON_MAX,
             member_total=members.count,
         ),
     )
@@ -176,7 +181,11 @@ def delete(request, pk, admin):
         try:
             values = _checked(request, form, "application_delete", application.name)
             count = app_services.application_delete(
-                actor=request.user, name=application.name, confirmation=values["confirm"], request=request
+                actor=request.user,
+                name=application.name,
+                confirmation=values["confirm"],
+                request=request,
+                reason=values["reason"],
             )
         except services.ServiceError as exc:
             messages.error(request, exc.message)
@@ -229,6 +238,7 @@ def _member_values(members):
             entry.name,
             roles.role_word(entry.role),
             entry.level,
+            entry.role_label,
             entry.status,
             entry.enabled,
             entry.sub,
@@ -254,7 +264,14 @@ def key_issue(request, pk, admin):
     """Issue a new API key and show it this once (POST; the page is not cached and nothing keeps the key)."""
     _guard(request)
     application = _application(pk)
-    key = app_services.api_key_issue(actor=request.user, name=application.name, request=request)
+    try:
+        values = _checked(request, ReasonForm(request.POST), "api_key_issue", application.name)
+        key = app_services.api_key_issue(
+            actor=request.user, name=application.name, request=request, reason=values["reason"]
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(page_url(application))
     return TemplateResponse(
         request,
         TEMPLATES + "key_issued.html",
@@ -268,7 +285,10 @@ def key_revoke(request, pk, key_id, admin):
     _guard(request)
     application = _application(pk)
     try:
-        app_services.api_key_revoke(actor=request.user, name=application.name, key_id=key_id, request=request)
+        values = _checked(request, ReasonForm(request.POST), "api_key_revoke", application.name)
+        app_services.api_key_revoke(
+            actor=request.user, name=application.name, key_id=key_id, request=request, reason=values["reason"]
+        )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
     else:

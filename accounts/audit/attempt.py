@@ -24,17 +24,19 @@ class Attempt:
     outcome: str = AuditEvent.SUCCESS
     error: str = ""
     entry: DirectoryEntry | None = None
+    reason: str = ""  # the reason or ticket the actor gave, stored on the event
     record: Callable[[], None] | None = None  # the index write, made with the audit event after every Cognito call
 
 
 @contextmanager
-def audited(*, actor, action: str, request=None, attempt: Attempt | None = None) -> Iterator[Attempt]:
-    """Run one write attempt and audit it however it ends, then let any exception continue.
+def audited(*, actor, action: str, request=None, attempt: Attempt | None = None, reason: str = "") -> Iterator[Attempt]:
+    """Run one write attempt and audit it however it ends, with its reason, then let any exception continue.
 
     No transaction is open while the attempt calls Cognito: its `record` (the index write) and the audit
     event are committed afterwards in one short transaction; a failed attempt is audited on its own.
     """
     attempt = attempt or Attempt()
+    attempt.reason = reason or attempt.reason
     outcome, error, stored = None, "", False
     try:
         yield attempt
@@ -75,4 +77,5 @@ def _store(attempt: Attempt, *, actor, action: str, request, outcome: str | None
         after=attempt.after,
         error=error or attempt.error,
         request=request,
+        reason=attempt.reason,
     )

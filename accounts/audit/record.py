@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import AuditEvent
+from accounts.rules.reasons import REASON_MAX
 
 logger = logging.getLogger("accounts.audit")
 
@@ -49,8 +50,9 @@ def audit_record(
     after: dict | None = None,
     error: str = "",
     request=None,
+    reason: str = "",
 ) -> AuditEvent:
-    """Write one audit event; never pass a password or a token in before, after or error."""
+    """Write one audit event, with the reason or ticket the actor gave; never a password or a token in it."""
     label, sub = actor_label(actor)
     fields = {
         "actor": label[:254],
@@ -63,6 +65,7 @@ def audit_record(
         "outcome": outcome,
         "error": error[:2000],
         "client_ip": client_ip(request),
+        "reason": (reason or "").strip()[:REASON_MAX],
     }
     try:
         event = AuditEvent.objects.create(**fields)

@@ -15,7 +15,7 @@ from django.db import transaction
 from accounts import cognito
 from accounts.directory import selectors, services
 from accounts.models import BulkJob, BulkRow
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, reasons, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput
 
 
@@ -25,16 +25,23 @@ class Action:
 
     label: str
     rule: Callable
+    audits: str  # the audit action of the single-user service each row calls
     reads_live: bool = False  # decided on the user's current state: read it live first
     needs: tuple[str, ...] = ()  # the parameters it takes from the action bar
 
 
 ACTIONS = {
-    "grant": Action("Grant an application", permissions.can_grant, reads_live=True, needs=("application",)),
-    "revoke": Action("Revoke an application", permissions.can_grant, reads_live=True, needs=("application",)),
-    "set_role": Action("Set role and level", permissions.can_change_role, reads_live=True, needs=("role", "level")),
-    "disable": Action("Disable (and sign out)", permissions.can_disable),
-    "sign_out": Action("Sign out everywhere", permissions.can_sign_out),
+    "grant": Action(
+        "Grant an application", permissions.can_grant, "access_grant", reads_live=True, needs=("application",)
+    ),
+    "revoke": Action(
+        "Revoke an application", permissions.can_grant, "access_revoke", reads_live=True, needs=("application",)
+    ),
+    "set_role": Action(
+        "Set role and level", permissions.can_change_role, "role_change", reads_live=True, needs=("role", "level")
+    ),
+    "disable": Action("Disable (and sign out)", permissions.can_disable, "user_disable"),
+    "sign_out": Action("Sign out everywhere", permissions.can_sign_out, "user_sign_out"),
 }
 BATCH = 1000
 
@@ -72,17 +79,19 @@ def action_label(action: dict) -> str:
     if name in ("grant", "revoke"):
         return f"{name.title()} {action['application']}"
     if name == "set_role":
-        return f"Set role {roles.Role(action['role'], action['level'])}"
+        return f"Set role {roles.role_label(action['role'], action['level'])}"
     return ACTIONS[name].label if name in ACTIONS else name or ""
 
 
-def selection_job(*, actor, action: dict, queryset) -> BulkJob:
-    """Make a bulk job of the action for every user of the selection (nothing applied yet)."""
+def selection_job(*, actor, action: dict, queryset, reason: str = "") -> BulkJob:
+    """Make a bulk job of the action for every user of the selection (nothing applied yet), with its reason."""
     if not permissions.can_bulk(actor, action.get("name", "")):
         raise PermissionDenied(NOT_ALLOWED)
     action = action_clean(action)
+    for audited_as in ("bulk_action", ACTIONS[action["name"]].audits):  # the job's start, then each row
+        reason = reasons.reason_check(action=audited_as, reason=reason)
     with transaction.atomic():
-        job = BulkJob.objects.create(kind=BulkJob.ACTION, created_by=actor, action=action)
+        job = BulkJob.objects.create(kind=BulkJob.ACTION, created_by=actor, action=action, reason=reason)
         rows = []
         selection = queryset.prefetch_related(None).order_by("email").values_list("sub", "email").distinct()
         for number, (sub, email) in enumerate(selection.iterator(chunk_size=BATCH), 1):
@@ -102,8 +111,8 @@ def _refused(actor, entry) -> str:
     return SAID.get(reason) or NOT_ALLOWED
 
 
-def row_apply(*, actor, action: dict, sub: str) -> tuple[str, str]:
-    """Apply the action to one user through its service; return (outcome, message)."""
+def row_apply(*, actor, action: dict, sub: str, reason: str = "") -> tuple[str, str]:
+    """Apply the action to one user through its service, audited with the job's reason; return (outcome, message)."""
     name, entry = action["name"], selectors.entry_get(sub)
     if entry is not None and ACTIONS[name].reads_live and ACTIONS[name].rule(actor, entry):
         try:
@@ -111,17 +120,17 @@ def row_apply(*, actor, action: dict, sub: str) -> tuple[str, str]:
         except cognito.UserNotFound:
             return BulkRow.FAILED, services.MESSAGES["vanished"]
     try:
-        return _run(actor, action, sub, entry)
+        return _run(actor, action, sub, entry, reason)
     except PermissionDenied:
         return BulkRow.FAILED, _refused(actor, entry)
 
 
-def _run(actor, action: dict, sub: str, entry) -> tuple[str, str]:
+def _run(actor, action: dict, sub: str, entry, reason: str) -> tuple[str, str]:
     """Call the action's service for one user."""
     name = action["name"]
     if name in ("grant", "revoke"):
         service = services.access_grant if name == "grant" else services.access_revoke
-        result = service(actor=actor, sub=sub, application=action["application"])
+        result = service(actor=actor, sub=sub, application=action["application"], reason=reason)
         if result.failed:
             return BulkRow.FAILED, f"Could not {result.failed[0]} {result.failed[1]}: {result.failed[2]}"
         if result.sessions_error:
@@ -135,18 +144,23 @@ def _run(actor, action: dict, sub: str, entry) -> tuple[str, str]:
     if name == "set_role":
         before = entry.role_label if entry else ""
         change = services.role_change(
-            actor=actor, sub=sub, role=action["role"], level=action["level"], shown=entry.role_key if entry else ""
+            actor=actor,
+            sub=sub,
+            role=action["role"],
+            level=action["level"],
+            shown=entry.role_key if entry else "",
+            reason=reason,
         )
         if change.error:
             return BulkRow.FAILED, change.error
-        after = str(change.role)
+        after = change.role.label
         return (
             (BulkRow.UPDATED, SAID["role_set"].format(before=before, after=after))
             if change.changed
             else (BulkRow.UNCHANGED, SAID["role_same"].format(after=after))
         )
     if name == "disable":
-        warning = services.user_disable(actor=actor, sub=sub)
+        warning = services.user_disable(actor=actor, sub=sub, reason=reason)
         return (BulkRow.FAILED, warning) if warning else (BulkRow.UPDATED, SAID["disabled"])
-    services.user_sign_out(actor=actor, sub=sub)
+    services.user_sign_out(actor=actor, sub=sub, reason=reason)
     return BulkRow.UPDATED, SAID["signed_out"]

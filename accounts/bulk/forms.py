@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.admin.helpers import ActionForm
 
 from accounts.applications import selectors as app_selectors
+from accounts.audit.forms import ReasonField
 from accounts.directory.forms import LevelField, RoleField, role_choices, unknown_applications
 from accounts.directory.services import MESSAGES
 from accounts.rules import roles
@@ -13,6 +14,7 @@ class ImportForm(forms.Form):
     """The CSV file to preview."""
 
     file = forms.FileField(label="CSV file", help_text="UTF-8, with or without BOM; a header row first.")
+    reason = ReasonField()
 
 
 class ApplicationField(forms.CharField):
@@ -30,12 +32,13 @@ PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": Level
 
 
 class BulkParametersForm(forms.Form):
-    """What one bulk action needs from the action bar: its application, or its role and level."""
+    """What one bulk action needs from the action bar: its application, or its role and level; and its reason."""
 
     def __init__(self, *args, needs: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
         for name in needs:
             self.fields[name] = PARAMETERS[name]()
+        self.fields["reason"] = ReasonField()
 
 
 def _select(choices) -> forms.CharField:
@@ -50,9 +53,10 @@ class BulkActionForm(ActionForm):
         super().__init__(*args, **kwargs)
         self.fields["application"] = _select([(name, name) for name in app_selectors.application_names()])
         self.fields["role"] = _select(role_choices())
-        self.fields["level"] = _select([(str(n), str(n)) for n in range(1, roles.max_level() + 1)])
+        self.fields["level"] = _select(roles.level_choices())
         for name in ("application", "role", "level"):
             self.fields[name].label = name.title()
+        self.fields["reason"] = ReasonField()
 
 
 class ResumeForm(forms.Form):

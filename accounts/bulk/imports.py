@@ -27,7 +27,7 @@ from accounts.audit.record import audit_record
 from accounts.directory import index as directory
 from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkFileChunk, BulkJob, BulkRow, DirectoryEntry
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, reasons, roles
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
@@ -35,6 +35,8 @@ BATCH = 1000
 CHUNK_BYTES = 1024 * 1024
 NOT_APPLIED = (BulkJob.READING, BulkJob.REFUSED, BulkJob.PREVIEW)  # a job of the file that applied nothing yet
 
+# The audit actions of an import: its start, and what each of its rows may do.
+IMPORT_AUDITS = ("bulk_import", "user_invite", "role_change", "access_set")
 MESSAGES = {
     "discarded": "The job was discarded while its file was being read.",
     "too_large": "The file is {size} and the limit is {limit} MB: split it into smaller files. Nothing was read.",
@@ -185,7 +187,7 @@ def rows_read(binary) -> Iterator[ParsedRow]:
 
 def role_label(data: dict) -> str:
     """Return the row's role for people ('B2')."""
-    return str(roles.Role(data["role"], data["level"]))
+    return roles.role_label(data["role"], data["level"])
 
 
 def plan_row(actor, data: dict, entry: DirectoryEntry | None, held: list[str]) -> tuple[str, str]:
@@ -337,16 +339,20 @@ def _store(job: BulkJob, binary) -> None:
     BulkJob.objects.filter(pk=job.pk).update(file_sha256=digest.hexdigest(), lines_total=lines)
 
 
-def import_store(*, actor, binary, name: str, size: int) -> BulkJob:
-    """Store an uploaded file for a worker to read; return the job, being read.
+def import_store(*, actor, binary, name: str, size: int, reason: str = "") -> BulkJob:
+    """Store an uploaded file, with the reason its rows are audited with, for a worker to read; return the job.
 
     Only the cheap checks run here (the size, the header); every other error in the file reaches the job page.
     """
     if not permissions.can_import(actor):
         raise PermissionDenied(services.MESSAGES["not_allowed"])
+    for audited_as in IMPORT_AUDITS:
+        reason = reasons.reason_check(action=audited_as, reason=reason)
     size_check(size)
     header_check(binary)
-    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], status=BulkJob.READING)
+    job = BulkJob.objects.create(
+        kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], status=BulkJob.READING, reason=reason
+    )
     _store(job, binary)
     job.refresh_from_db()
     return job
@@ -426,7 +432,7 @@ TAKEN_OVER = (
 )
 
 
-def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker: str) -> None:
+def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker: str, reason: str) -> None:
     """Audit the invitation of a worker that died after Cognito created the user, unless it was audited."""
     made = AuditEvent.objects.filter(action="user_invite", target=data["email"]).exclude(target_sub="")
     if made.exists():  # the creation was audited (even when a grant after it failed)
@@ -444,6 +450,7 @@ def _audit_unrecorded_invite(actor, data: dict, view: selectors.UserView, worker
             "recorded_by": f"{worker}, after taking the row over",
             "note": TAKEN_OVER,
         },
+        reason=reason,
     )
 
 
@@ -453,7 +460,7 @@ def _stop_on_fault(access: services.AccessResult) -> None:
         raise access.fault
 
 
-def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
+def row_apply(*, actor, data: dict, taken_over_by: str = "", reason: str = "") -> tuple[str, str]:
     """Make Cognito hold the row (invite, or change role and applications); return (outcome, message).
 
     Throttling and outages are raised, so that the runner can stop and leave the row for a resume. A row
@@ -461,7 +468,7 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     """
     view = _live(data)
     if view is not None and taken_over_by:
-        _audit_unrecorded_invite(actor, data, view, taken_over_by)
+        _audit_unrecorded_invite(actor, data, view, taken_over_by, reason)
     if view is None:
         invitation = services.user_invite(
             actor=actor,
@@ -470,6 +477,7 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
             role=data["role"],
             level=data["level"],
             applications=data["applications"],
+            reason=reason,
         )
         _stop_on_fault(invitation.access)
         if invitation.access.failed:
@@ -484,12 +492,12 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "") -> tuple[str, str]:
     entry = view.entry
     if entry.role_key != f"{data['role']}{data['level']}":
         change = services.role_change(
-            actor=actor, sub=entry.sub, role=data["role"], level=data["level"], shown=entry.role_key
+            actor=actor, sub=entry.sub, role=data["role"], level=data["level"], shown=entry.role_key, reason=reason
         )
         if change.error:
             return BulkRow.FAILED, change.error
     if set(view.applications) != set(data["applications"]):
-        access = services.access_set(actor=actor, sub=entry.sub, applications=data["applications"])
+        access = services.access_set(actor=actor, sub=entry.sub, applications=data["applications"], reason=reason)
         _stop_on_fault(access)
         if access.failed:
             operation, app, error = access.failed

@@ -17,7 +17,7 @@ from accounts import tasks
 from accounts.audit.attempt import Attempt, audited
 from accounts.bulk import engine, imports
 from accounts.models import BulkJob, BulkRow
-from accounts.rules import permissions
+from accounts.rules import permissions, reasons
 from accounts.rules.errors import NOT_ALLOWED, ServiceError
 
 SAID = {
@@ -34,11 +34,12 @@ NOT_STARTABLE = {BulkJob.READING: "still_reading", BulkJob.PREVIEW: "still_readi
 
 @contextmanager
 def _on_job(*, actor, action: str, job: BulkJob, rule, request=None) -> Iterator[Attempt]:
-    """Audit an attempt on a job however it ends, refusing an actor the rule forbids."""
+    """Audit an attempt on a job however it ends, with the job's reason, refusing an actor the rule forbids."""
     attempt = Attempt(target=f"job {job.pk}", before={"status": job.status})
-    with audited(actor=actor, action=action, request=request, attempt=attempt):
+    with audited(actor=actor, action=action, request=request, attempt=attempt, reason=job.reason):
         if not rule(actor, job):
             raise PermissionDenied(NOT_ALLOWED)
+        attempt.reason = reasons.reason_check(action=action, reason=job.reason)
         yield attempt
 
 
@@ -103,8 +104,8 @@ def selection_apply(*, actor, job: BulkJob) -> dict | None:
     return tasks.bulk_work(job_id=job.pk, actor_id=actor.pk, worker=f"inline:{engine.worker_name()}"[:64])
 
 
-def import_upload(*, actor, binary, name: str, size: int) -> BulkJob:
+def import_upload(*, actor, binary, name: str, size: int, reason: str = "") -> BulkJob:
     """Store an uploaded file and queue its dry run for a worker; return the job, being read."""
-    job = imports.import_store(actor=actor, binary=binary, name=name, size=size)
+    job = imports.import_store(actor=actor, binary=binary, name=name, size=size, reason=reason)
     tasks.import_read_run.enqueue(job_id=job.pk)
     return job

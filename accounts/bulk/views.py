@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.audit.forms import ReasonForm
 from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports, jobs
@@ -26,6 +27,7 @@ from accounts.directory import services
 from accounts.directory.forms import first_error
 from accounts.models import BulkJob, BulkRow
 from accounts.rules import permissions
+from accounts.rules.errors import InvalidInput
 
 TEMPLATES = "admin/accounts/bulkjob/"
 ROWS_PER_PAGE = 100
@@ -127,9 +129,18 @@ def _import_checked(request, admin):
     upload = request.FILES.get("file")
     if upload is None:
         return _upload_form(request, admin, form, SAID["no_file"], status=400)
+    reasoned = ReasonForm(request.POST)  # the file itself is checked by the import, with its own words
     try:
-        job = jobs.import_upload(actor=request.user, binary=upload.file, name=upload.name, size=upload.size)
-    except imports.FileError as exc:
+        if not reasoned.is_valid():
+            raise InvalidInput(first_error(reasoned))
+        job = jobs.import_upload(
+            actor=request.user,
+            binary=upload.file,
+            name=upload.name,
+            size=upload.size,
+            reason=reasoned.cleaned_data["reason"],
+        )
+    except (imports.FileError, InvalidInput) as exc:
         return _upload_form(request, admin, form, exc.message, status=400)
     return redirect(job_url(job))
 
@@ -244,9 +255,10 @@ def selection_run(admin, request, queryset, name: str):
     if not form.is_valid():
         admin.message_user(request, first_error(form), messages.ERROR)
         return None
+    reason = form.cleaned_data.pop("reason")
     try:
         job = bulk_actions.selection_job(
-            actor=request.user, action={"name": name, **form.cleaned_data}, queryset=queryset
+            actor=request.user, action={"name": name, **form.cleaned_data}, queryset=queryset, reason=reason
         )
     except services.ServiceError as exc:
         admin.message_user(request, exc.message, messages.ERROR)

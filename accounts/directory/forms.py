@@ -4,13 +4,14 @@ the rules, validate again for their other callers, and audit."""
 from django import forms
 
 from accounts.applications import selectors as app_selectors
+from accounts.audit.forms import ReasonField
 from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
 from accounts.rules import roles
 
 
 def role_choices() -> list[tuple[str, str]]:
-    """Return the configured roles as choices."""
-    return [(name, name.upper()) for name in roles.role_names()]
+    """Return the configured roles as choices, with their names."""
+    return roles.role_choices()
 
 
 def application_choices() -> list[tuple[str, str]]:
@@ -36,6 +37,12 @@ class RoleField(forms.ChoiceField):
             raise forms.ValidationError(roles.unknown_role_message(value), code="invalid_choice")
 
 
+def level_help() -> str:
+    """Return the level field's help: the range, and the levels' names when configured."""
+    named = [label for value, label in roles.level_choices() if label != value]
+    return f"1 to {roles.max_level()}" + (f" ({', '.join(named)})" if named else "")
+
+
 class LevelField(forms.IntegerField):
     """A level from 1 to the configured maximum, refused with the roles' own message."""
 
@@ -45,7 +52,7 @@ class LevelField(forms.IntegerField):
             min_value=1,
             max_value=roles.max_level(),
             initial=1,
-            help_text=f"1 to {roles.max_level()}",
+            help_text=level_help(),
             error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"), message),
             **kwargs,
         )
@@ -80,6 +87,7 @@ class InviteForm(forms.Form):
     role = RoleField()
     level = LevelField()
     applications = ApplicationsField()
+    reason = ReasonField()
 
 
 class RoleForm(forms.Form):
@@ -88,18 +96,21 @@ class RoleForm(forms.Form):
     role = RoleField()
     level = LevelField()
     shown = forms.CharField(widget=forms.HiddenInput, required=False)
+    reason = ReasonField()
 
 
 class AccessForm(forms.Form):
     """The applications the user should hold, all at once."""
 
     applications = ApplicationsField()
+    reason = ReasonField()
 
 
 class DeleteForm(forms.Form):
     """The user's email, typed to confirm."""
 
     confirm = forms.CharField(label="Type the user's email address to confirm", max_length=254, required=False)
+    reason = ReasonField()
 
 
 def first_error(form: forms.Form) -> str:

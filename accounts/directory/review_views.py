@@ -24,9 +24,9 @@ def _guard(request, rule) -> None:
         raise PermissionDenied
 
 
-def role_columns() -> list[str]:
-    """Return the dashboard's role columns: each role, then none and several."""
-    return roles.role_names() + access.ROLE_COLUMNS
+def role_columns() -> list[tuple[str, str]]:
+    """Return the dashboard's role columns as (key, label): each role, then none and several."""
+    return roles.role_filter_choices()
 
 
 def chart(counts: dict[str, dict[str, int]]) -> list[dict]:
@@ -35,10 +35,10 @@ def chart(counts: dict[str, dict[str, int]]) -> list[dict]:
     bars = []
     for index, (app, per_role) in enumerate(counts.items()):
         x, segments = LABEL_WIDTH, []
-        for role in role_columns():
+        for role, label in role_columns():
             width = round(per_role.get(role, 0) * CHART_WIDTH / largest, 1)
             if per_role.get(role):
-                segments.append({"role": role, "count": per_role[role], "x": x, "width": max(width, 1)})
+                segments.append({"role": role, "label": label, "count": per_role[role], "x": x, "width": max(width, 1)})
             x += width
         bars.append(
             {
@@ -61,7 +61,7 @@ def dashboard(request, admin):
     rows = [
         {
             "app": app,
-            "cells": [(role, per_role.get(role, 0)) for role in role_columns()],
+            "cells": [(role, per_role.get(role, 0)) for role, _label in role_columns()],
             "total": sum(per_role.values()),
         }
         for app, per_role in counts.items()

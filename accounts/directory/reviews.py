@@ -15,10 +15,20 @@ from accounts.directory import selectors
 from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
 from accounts.rules import roles
 
-REVIEW_COLUMNS = ["email", "name", "status", "enabled", "role", "level", "applications", "last_changed", "changed_by"]
+REVIEW_COLUMNS = [
+    "email",
+    "name",
+    "status",
+    "enabled",
+    "role",
+    "level",
+    "role_label",
+    "applications",
+    "last_changed",
+    "changed_by",
+]
 CHANGES = ["user_invite", "access_set", "access_grant", "access_revoke", "role_change", "user_disable", "user_enable"]
 CHUNK = 100  # rows held at a time while streaming: an export of 100,000 users needs what one of 100 does
-ROLE_COLUMNS = list(roles.ROLE_WORDS.values())
 
 
 class GroupConcat(Aggregate):
@@ -84,6 +94,7 @@ def review_rows(application: str = "") -> Iterator[list]:
             status,
             "yes" if enabled else "no",
             *_role(role, level),
+            roles.index_label(role, level),
             apps,
             changed.isoformat() if changed else "",
             by,

@@ -20,7 +20,7 @@ from accounts.audit.attempt import Attempt, audited
 from accounts.directory import index as directory
 from accounts.directory import revocations, selectors, sync, sync_lease
 from accounts.models import AuditEvent, DirectoryEntry
-from accounts.rules import passwords, permissions, roles
+from accounts.rules import passwords, permissions, reasons, roles
 from accounts.rules.errors import INTERRUPTED, NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
 
@@ -84,15 +84,16 @@ def _target_standing(entry: DirectoryEntry) -> None:
 
 
 @contextmanager
-def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[Attempt]:
-    """Audit an attempt on an indexed user, refusing an unknown user or one the rule forbids.
+def _on_user(*, actor, action: str, sub: str, rule, request=None, reason: str = "") -> Iterator[Attempt]:
+    """Audit an attempt on an indexed user with its reason, refusing an unknown user, one the rule forbids,
+    or a reason the action requires and lacks (after the rule, so a forbidden attempt is audited as denied).
 
     The rule is decided on live facts: the actor's own standing (when due) and, where it decides the rule
     (the actor is not an administrator), the target's staff standing.
     """
     entry = selectors.entry_get(sub)
     attempt = Attempt(target=entry.email if entry else "", target_sub=sub, entry=entry)
-    with audited(actor=actor, action=action, request=request, attempt=attempt):
+    with audited(actor=actor, action=action, request=request, attempt=attempt, reason=reason):
         if entry is None:
             raise NotInDirectory(MESSAGES["not_in_directory"])
         _actor_confirm(actor)
@@ -100,6 +101,7 @@ def _on_user(*, actor, action: str, sub: str, rule, request=None) -> Iterator[At
             _target_standing(entry)
         if not rule(actor, entry):
             raise PermissionDenied(MESSAGES["not_allowed"])
+        attempt.reason = reasons.reason_check(action=action, reason=reason)
         yield attempt
 
 
@@ -244,12 +246,14 @@ def _apply_changes(
         (result.granted if operation == "grant" else result.revoked).append(app)
 
 
-def _access_update(*, actor, sub: str, action: str, decide, request=None) -> AccessResult:
+def _access_update(*, actor, sub: str, action: str, decide, request=None, reason: str = "") -> AccessResult:
     """Apply decide(current applications) -> wanted applications, group by group; report and audit it.
 
     When anything was revoked, the user is then signed out everywhere, as after a role change.
     """
-    with _on_user(actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request) as attempt:
+    with _on_user(
+        actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request, reason=reason
+    ) as attempt:
         result, entry = AccessResult(), attempt.entry
         current = set(directory.entry_applications(entry))
         attempt.before = {"applications": sorted(current)}
@@ -271,7 +275,7 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None) -> Acc
         return result
 
 
-def access_set(*, actor, sub: str, applications: Iterable[str], request=None) -> AccessResult:
+def access_set(*, actor, sub: str, applications: Iterable[str], request=None, reason: str = "") -> AccessResult:
     """Make the user's applications exactly these, group by group; report each change, audit them all."""
     wanted = set(applications)
     return _access_update(
@@ -279,28 +283,31 @@ def access_set(*, actor, sub: str, applications: Iterable[str], request=None) ->
         sub=sub,
         action="access_set",
         request=request,
+        reason=reason,
         decide=lambda current: set(valid_applications(wanted)),
     )
 
 
-def access_grant(*, actor, sub: str, application: str, request=None) -> AccessResult:
+def access_grant(*, actor, sub: str, application: str, request=None, reason: str = "") -> AccessResult:
     """Grant one application, keeping the others."""
     return _access_update(
         actor=actor,
         sub=sub,
         action="access_grant",
         request=request,
+        reason=reason,
         decide=lambda current: current | set(valid_applications([application])),
     )
 
 
-def access_revoke(*, actor, sub: str, application: str, request=None) -> AccessResult:
+def access_revoke(*, actor, sub: str, application: str, request=None, reason: str = "") -> AccessResult:
     """Revoke one application, keeping the others."""
     return _access_update(
         actor=actor,
         sub=sub,
         action="access_revoke",
         request=request,
+        reason=reason,
         decide=lambda current: current - set(valid_applications([application])),
     )
 
@@ -318,14 +325,14 @@ class RoleChange:
     error: str = ""
 
 
-def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) -> RoleChange:
+def role_change(*, actor, sub: str, role: str, level, shown: str, request=None, reason: str = "") -> RoleChange:
     """Write all role attributes in one call, then revoke the user's sessions; refuse a stale form.
 
     No lock is held while Cognito is called: the row is checked first, and the new role recorded only while
     the row still holds the role checked (compare and set), so a change made meanwhile is reported.
     """
     with _on_user(
-        actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role, request=request
+        actor=actor, action="role_change", sub=sub, rule=permissions.can_change_role, request=request, reason=reason
     ) as attempt:
         new, entry = valid_role(role, level), attempt.entry
         new_key = f"{new.name}{new.level}"
@@ -346,16 +353,16 @@ def role_change(*, actor, sub: str, role: str, level, shown: str, request=None) 
 def _role_record(entry: DirectoryEntry, new: roles.Role, *, expected: tuple[str, int]) -> None:
     """Record the role written, or raise StaleRole when the row changed since it was checked."""
     if not directory.entry_set_role(entry, new, expected=expected):
-        raise StaleRole(MESSAGES["raced_role"].format(new=new))
+        raise StaleRole(MESSAGES["raced_role"].format(new=new.label))
 
 
 # --- Account state ------------------------------------------------------------------------------
 
 
-def user_disable(*, actor, sub: str, request=None) -> str:
+def user_disable(*, actor, sub: str, request=None, reason: str = "") -> str:
     """Disable a user, then sign them out everywhere; return a warning when the sign-out failed."""
     with _on_user(
-        actor=actor, action="user_disable", sub=sub, rule=permissions.can_disable, request=request
+        actor=actor, action="user_disable", sub=sub, rule=permissions.can_disable, request=request, reason=reason
     ) as attempt:
         entry = attempt.entry
         attempt.before = {"enabled": entry.enabled}
@@ -365,19 +372,26 @@ def user_disable(*, actor, sub: str, request=None) -> str:
         return _revoke_sessions(attempt, entry, "User disabled", "user_disable", standing_lost=True)
 
 
-def user_enable(*, actor, sub: str, request=None) -> None:
+def user_enable(*, actor, sub: str, request=None, reason: str = "") -> None:
     """Enable a disabled user."""
-    with _on_user(actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable, request=request) as attempt:
+    with _on_user(
+        actor=actor, action="user_enable", sub=sub, rule=permissions.can_disable, request=request, reason=reason
+    ) as attempt:
         attempt.before = {"enabled": attempt.entry.enabled}
         gateway_call(cognito.user_enable, sub)
         attempt.record = lambda: directory.entry_touch(attempt.entry, enabled=True)
         attempt.after = {"enabled": True}
 
 
-def user_reset_password(*, actor, sub: str, request=None) -> None:
+def user_reset_password(*, actor, sub: str, request=None, reason: str = "") -> None:
     """Reset a user's password: Cognito sends a code to their verified email."""
     with _on_user(
-        actor=actor, action="user_reset_password", sub=sub, rule=permissions.can_reset_password, request=request
+        actor=actor,
+        action="user_reset_password",
+        sub=sub,
+        rule=permissions.can_reset_password,
+        request=request,
+        reason=reason,
     ) as attempt:
         entry = attempt.entry
         attempt.before = {"status": entry.status}
@@ -393,10 +407,10 @@ def user_reset_password(*, actor, sub: str, request=None) -> None:
         attempt.after = {"status": "RESET_REQUIRED"}
 
 
-def user_sign_out(*, actor, sub: str, request=None) -> None:
+def user_sign_out(*, actor, sub: str, request=None, reason: str = "") -> None:
     """Sign a user out everywhere (AdminUserGlobalSignOut)."""
     with _on_user(
-        actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out, request=request
+        actor=actor, action="user_sign_out", sub=sub, rule=permissions.can_sign_out, request=request, reason=reason
     ) as attempt:
         try:
             gateway_call(cognito.user_sign_out_everywhere, sign_out_name(attempt.entry))
@@ -405,9 +419,11 @@ def user_sign_out(*, actor, sub: str, request=None) -> None:
         attempt.after = {"sessions_revoked": True}
 
 
-def user_delete(*, actor, sub: str, confirmation: str, request=None) -> None:
+def user_delete(*, actor, sub: str, confirmation: str, request=None, reason: str = "") -> None:
     """Delete a user from Cognito and the directory, once their email was typed to confirm."""
-    with _on_user(actor=actor, action="user_delete", sub=sub, rule=permissions.can_delete, request=request) as attempt:
+    with _on_user(
+        actor=actor, action="user_delete", sub=sub, rule=permissions.can_delete, request=request, reason=reason
+    ) as attempt:
         entry = attempt.entry
         attempt.before = {
             "email": entry.email,
@@ -441,14 +457,15 @@ def _existing_sub(email: str) -> str:
 
 
 def user_invite(
-    *, actor, email: str, name: str, role: str, level, applications: Iterable[str], request=None
+    *, actor, email: str, name: str, role: str, level, applications: Iterable[str], request=None, reason: str = ""
 ) -> Invitation:
     """Create a user with a role and applications; Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
-    with audited(actor=actor, action="user_invite", request=request, attempt=attempt):
+    with audited(actor=actor, action="user_invite", request=request, attempt=attempt, reason=reason):
         _actor_confirm(actor)
         if not permissions.can_invite(actor):
             raise PermissionDenied(MESSAGES["not_allowed"])
+        attempt.reason = reasons.reason_check(action="user_invite", reason=reason)
         email, name = valid_email(email), valid_name(name)
         new, apps = valid_role(role, level), valid_applications(applications)
         existing = selectors.entry_by_email(email)
@@ -521,12 +538,14 @@ def directory_sync(*, actor, request=None, stop=None) -> sync.SyncReport:
 # --- Refused forms ------------------------------------------------------------------------------
 
 
-def input_refused(*, actor, action: str, message: str, rule, sub: str = "", target: str = "", request=None) -> None:
+def input_refused(
+    *, actor, action: str, message: str, rule, sub: str = "", target: str = "", request=None, reason: str = ""
+) -> None:
     """Audit an attempt whose form refused the input as its service would (a denial first); raise it."""
     if sub:
-        with _on_user(actor=actor, action=action, sub=sub, rule=rule, request=request):
+        with _on_user(actor=actor, action=action, sub=sub, rule=rule, request=request, reason=reason):
             raise InvalidInput(message)
-    with audited(actor=actor, action=action, request=request, attempt=Attempt(target=target[:254])):
+    with audited(actor=actor, action=action, request=request, attempt=Attempt(target=target[:254]), reason=reason):
         if not rule(actor, None):
             raise PermissionDenied(MESSAGES["not_allowed"])
         raise InvalidInput(message)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import cognito, tasks
+from accounts.audit.forms import ReasonForm
 from accounts.directory import selectors, services, sync_lease
 from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
 from accounts.rules import permissions, roles
@@ -86,6 +87,7 @@ def user_page(request, sub: str, admin):
                 }
             ),
             access_form=AccessForm(initial={"applications": view.applications}),
+            reason_form=ReasonForm(),
             attributes=sorted(view.user.attributes.items()),
             history=selectors.user_history(sub),
         ),
@@ -103,6 +105,7 @@ def _checked(request, form, action: str, rule, sub: str = "") -> dict:
             sub=sub,
             target=form.data.get("email", "").strip().lower(),
             request=request,
+            reason=form.data.get("reason", ""),
         )
     return form.cleaned_data
 
@@ -118,12 +121,18 @@ def role_change(request, sub: str, admin):
     try:
         data = _checked(request, RoleForm(request.POST), "role_change", permissions.can_change_role, sub)
         result = services.role_change(
-            actor=request.user, sub=sub, role=data["role"], level=data["level"], shown=data["shown"], request=request
+            actor=request.user,
+            sub=sub,
+            role=data["role"],
+            level=data["level"],
+            shown=data["shown"],
+            request=request,
+            reason=data["reason"],
         )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
-    role = str(result.role)
+    role = result.role.label
     if not result.changed:
         messages.info(request, SAID["role_unchanged"].format(role=role))
     elif result.error:
@@ -138,7 +147,9 @@ def access_set(request, sub: str, admin):
     """Grant and revoke applications in one submit, reporting each change."""
     try:
         data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
-        result = services.access_set(actor=request.user, sub=sub, applications=data["applications"], request=request)
+        result = services.access_set(
+            actor=request.user, sub=sub, applications=data["applications"], request=request, reason=data["reason"]
+        )
     except services.ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(_user_url(sub))
@@ -164,11 +175,12 @@ def _report_sign_out(request, result: services.AccessResult) -> None:
         messages.warning(request, SAID["access_partial"].format(error=result.sessions_error))
 
 
-def _simple_action(request, sub: str, service, said: str):
-    """Run a one-step action on a user and report it."""
+def _simple_action(request, sub: str, service, said: str, action: str, rule):
+    """Run a one-step action on a user, with its reason, and report it."""
     entry = selectors.entry_get(sub)
     try:
-        warning = service(actor=request.user, sub=sub, request=request)
+        data = _checked(request, ReasonForm(request.POST), action, rule, sub)
+        warning = service(actor=request.user, sub=sub, request=request, reason=data["reason"])
     except services.ServiceError as exc:
         messages.error(request, exc.message)
     else:
@@ -182,25 +194,27 @@ def _simple_action(request, sub: str, service, said: str):
 @require_POST
 def reset_password(request, sub: str, admin):
     """Reset the user's password (POST)."""
-    return _simple_action(request, sub, services.user_reset_password, "reset")
+    return _simple_action(
+        request, sub, services.user_reset_password, "reset", "user_reset_password", permissions.can_reset_password
+    )
 
 
 @require_POST
 def sign_out(request, sub: str, admin):
     """Sign the user out everywhere (POST)."""
-    return _simple_action(request, sub, services.user_sign_out, "signed_out")
+    return _simple_action(request, sub, services.user_sign_out, "signed_out", "user_sign_out", permissions.can_sign_out)
 
 
 @require_POST
 def disable(request, sub: str, admin):
     """Disable the user and sign them out (POST)."""
-    return _simple_action(request, sub, services.user_disable, "disabled")
+    return _simple_action(request, sub, services.user_disable, "disabled", "user_disable", permissions.can_disable)
 
 
 @require_POST
 def enable(request, sub: str, admin):
     """Enable the user (POST)."""
-    return _simple_action(request, sub, services.user_enable, "enabled")
+    return _simple_action(request, sub, services.user_enable, "enabled", "user_enable", permissions.can_disable)
 
 
 @require_http_methods(["GET", "POST"])
@@ -211,7 +225,9 @@ def delete(request, sub: str, admin):
     if request.method == "POST":
         try:
             data = _checked(request, form, "user_delete", permissions.can_delete, sub)
-            services.user_delete(actor=request.user, sub=sub, confirmation=data["confirm"], request=request)
+            services.user_delete(
+                actor=request.user, sub=sub, confirmation=data["confirm"], request=request, reason=data["reason"]
+            )
         except services.ServiceError as exc:
             messages.error(request, exc.message)
         else:

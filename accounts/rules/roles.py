@@ -22,6 +22,11 @@ class Role:
     def __str__(self) -> str:
         return f"{self.name.upper()}{self.level}"
 
+    @property
+    def label(self) -> str:
+        """Return the role for people, with its configured names: 'Editor · Full (B3)'."""
+        return role_label(self.name, self.level)
+
 
 class RoleError(ValueError):
     """A role or level that the configuration does not allow."""
@@ -74,6 +79,60 @@ def bad_level_message() -> str:
     return BAD_LEVEL.format(max=max_level())
 
 
+def role_title(name: str) -> str:
+    """Return a role's display name: the configured one ('Editor'), else its letter ('B')."""
+    return settings.PORTAL_ROLE_NAMES.get(name) or name.upper()
+
+
+def level_title(level: int) -> str:
+    """Return a level's display name: the configured one ('Full'), else 'level 3'."""
+    return settings.PORTAL_ROLE_LEVEL_NAMES.get(level) or f"level {level}"
+
+
+def role_label(name: str, level: int) -> str:
+    """Return a role held at a level for people: 'Editor · Full (B3)', or 'B3' when neither is named."""
+    key = f"{name.upper()}{level}"
+    if name not in settings.PORTAL_ROLE_NAMES and level not in settings.PORTAL_ROLE_LEVEL_NAMES:
+        return key
+    return f"{role_title(name)} · {level_title(level)} ({key})"
+
+
+def role_choice_label(name: str) -> str:
+    """Return a role (without level) for a choice or a column: 'Editor (B)', or 'B' when it has no name."""
+    return (
+        f"{settings.PORTAL_ROLE_NAMES[name]} ({name.upper()})" if name in settings.PORTAL_ROLE_NAMES else name.upper()
+    )
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """Return the configured roles as (stored value, label) choices."""
+    return [(name, role_choice_label(name)) for name in role_names()]
+
+
+def level_choices() -> list[tuple[str, str]]:
+    """Return the levels as (stored value, label) choices: '3 · Full', or '3' when it has no name."""
+    named = settings.PORTAL_ROLE_LEVEL_NAMES
+    return [(str(n), f"{n} · {named[n]}" if n in named else str(n)) for n in range(1, max_level() + 1)]
+
+
+def index_label(role: str, level: int) -> str:
+    """Return the index's role and level columns for people: a role's label, 'None' or 'Several (drift)'."""
+    if role in ROLE_WORDS:
+        return ROLE_WORD_LABELS[role_word(role)]
+    return role_label(role, level)
+
+
+def key_label(key: str) -> str:
+    """Return a stored role key ('b3', 'none', 'several') for people, as the index's role_label does."""
+    if key in ROLE_WORD_LABELS:
+        return ROLE_WORD_LABELS[key]
+    for name in sorted(role_names(), key=len, reverse=True):
+        rest = key[len(name) :] if key.startswith(name) else ""
+        if rest.isdigit():
+            return role_label(name, int(rest))
+    return key
+
+
 def role_word(role: str) -> str:
     """Return the index's role value as a word: the role's name, or 'none' / 'several'."""
     return ROLE_WORDS.get(role, role)
@@ -86,7 +145,7 @@ def role_from_word(word: str) -> str:
 
 def role_filter_choices() -> list[tuple[str, str]]:
     """Return the choices of a role filter: each role, then none and several."""
-    return [(name, name.upper()) for name in role_names()] + list(ROLE_WORD_LABELS.items())
+    return role_choices() + list(ROLE_WORD_LABELS.items())
 
 
 def attributes_for(role: Role) -> dict[str, str]:

@@ -55,6 +55,36 @@ def env_applications(name: str, default: str) -> dict[str, str]:
     return apps
 
 
+DISPLAY_NAME_MAX = 40
+
+
+def env_names(name: str, default: str, *, key: str, what: str, named: bool = False) -> dict[str, str]:
+    """Return 'key' or 'key=Display name' items separated by ',' as {key: display name or ''}, in order.
+
+    Keys must match the pattern `key` and appear once; a display name is at most DISPLAY_NAME_MAX printable
+    characters, unique, and required when `named`.
+    """
+    items: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in env.str(name, default=default).split(","))):
+        raw_key, has_label, label = (part.strip() for part in item.partition("="))
+        if not re.fullmatch(key, raw_key):
+            raise ImproperlyConfigured(f"{name}: {raw_key!r} is not a valid {what}.")
+        if raw_key in items:
+            raise ImproperlyConfigured(f"{name}: {what} {raw_key!r} is given twice.")
+        if (has_label or named) and not label:
+            raise ImproperlyConfigured(f"{name}: {what} {raw_key!r} needs a name after '='.")
+        if len(label) > DISPLAY_NAME_MAX or not label.isprintable():
+            raise ImproperlyConfigured(
+                f"{name}: the name of {raw_key!r} must be at most {DISPLAY_NAME_MAX} printable characters."
+            )
+        if label and label.casefold() in {other.casefold() for other in items.values()}:
+            raise ImproperlyConfigured(f"{name}: the name {label!r} is given twice.")
+        items[raw_key] = label
+    if not items and not named:
+        raise ImproperlyConfigured(f"{name} must name at least one {what}.")
+    return items
+
+
 # --- Django core -----------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DEVELOPMENT_SECRET_KEY = "insecure-development-key-never-use-in-production"  # public: production refuses it
@@ -216,11 +246,21 @@ COGNITO_TOKEN_VALIDITY_MINUTES = env_int("COGNITO_TOKEN_VALIDITY_MINUTES", 15, m
 COGNITO_REFRESH_TOKEN_VALIDITY_HOURS = env_int("COGNITO_REFRESH_TOKEN_VALIDITY_HOURS", 12, minimum=1, maximum=87600)
 
 # --- Roles, applications, staff --------------------------------------------------------------
-PORTAL_ROLES = env.list("PORTAL_ROLES", default=["a", "b", "c"])
-for _role in PORTAL_ROLES:
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,14}", _role):
-        raise ImproperlyConfigured(f"PORTAL_ROLES: {_role!r} is not a valid role name.")
+# PORTAL_ROLES is 'name' or 'name=Display name' items: PORTAL_ROLES keeps the names (the stored value),
+# PORTAL_ROLE_NAMES the display names given.
+PORTAL_ROLE_NAMES = env_names("PORTAL_ROLES", "a,b,c", key=r"[a-z][a-z0-9_]{0,14}", what="role name")
+PORTAL_ROLES = list(PORTAL_ROLE_NAMES)
+PORTAL_ROLE_NAMES = {role: label for role, label in PORTAL_ROLE_NAMES.items() if label}
 PORTAL_ROLE_MAX_LEVEL = env_int("PORTAL_ROLE_MAX_LEVEL", 3, minimum=1, maximum=100)
+# Names of the levels, the same for every role: '1=Basic,2=Standard,3=Full'. A level without one shows its number.
+PORTAL_ROLE_LEVEL_NAMES = {
+    int(level): label
+    for level, label in env_names("PORTAL_ROLE_LEVELS", "", key=r"[1-9][0-9]{0,2}", what="level", named=True).items()
+}
+if _too_high := [level for level in PORTAL_ROLE_LEVEL_NAMES if level > PORTAL_ROLE_MAX_LEVEL]:
+    raise ImproperlyConfigured(
+        f"PORTAL_ROLE_LEVELS names level {_too_high[0]}, above PORTAL_ROLE_MAX_LEVEL ({PORTAL_ROLE_MAX_LEVEL})."
+    )
 PORTAL_APPLICATION_GROUP_PREFIX = env.str("PORTAL_APPLICATION_GROUP_PREFIX", default="app-")
 PORTAL_APPLICATIONS = env_applications(
     "PORTAL_APPLICATIONS",
@@ -245,6 +285,12 @@ PORTAL_APPLICATIONS_SHARE_CLIENT = env_bool("PORTAL_APPLICATIONS_SHARE_CLIENT", 
 # The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
 PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
 PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
+
+# Audited actions (role_change, user_delete, ...) whose forms require a reason or ticket; every other change
+# takes an optional one. accounts/rules/reasons.py lists the actions, and start-up refuses a name not among them.
+PORTAL_REASON_REQUIRED = env.list("PORTAL_REASON_REQUIRED", default=[])
+if _bad_action := next((name for name in PORTAL_REASON_REQUIRED if not re.fullmatch(r"[a-z_]{1,64}", name)), None):
+    raise ImproperlyConfigured(f"PORTAL_REASON_REQUIRED: {_bad_action!r} is not an audit action name.")
 
 # The first administrator that cognito_bootstrap creates when the pool has none.
 PORTAL_ADMIN_EMAIL = env.str("PORTAL_ADMIN_EMAIL", default="")
