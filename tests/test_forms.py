@@ -106,7 +106,7 @@ def test_the_bulk_parameters_form_enforces_what_the_action_needs(needs, data, me
 
 def test_the_bulk_parameters_form_takes_only_what_the_action_needs():
     form = BulkParametersForm({"application": "crm", "role": "z"}, needs=bulk_actions.ACTIONS["grant"].needs)
-    assert form.is_valid() and form.cleaned_data == {"application": "crm"}
+    assert form.is_valid() and form.cleaned_data == {"application": "crm", "reason": ""}
     assert BulkParametersForm({"role": "z"}, needs=bulk_actions.ACTIONS["disable"].needs).is_valid()
 
 
@@ -136,7 +136,12 @@ def test_the_application_forms_enforce_name_lengths_and_ranges(data, message):
 
 def test_the_application_form_passes_an_empty_precedence_as_none():
     form = ApplicationForm({"description": "Pay", "role_arn": "", "precedence": ""})
-    assert form.is_valid() and form.cleaned_data == {"description": "Pay", "role_arn": "", "precedence": None}
+    assert form.is_valid() and form.cleaned_data == {
+        "description": "Pay",
+        "role_arn": "",
+        "precedence": None,
+        "reason": "",
+    }
     assert not ApplicationDeleteForm({"confirm": "x" * 49}).is_valid()
 
 

@@ -85,7 +85,7 @@ class ToDateFilter(_DateFilter):
 
 @admin.register(AuditEvent, site=portal_site)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "target", "outcome", "error", "client_ip"]
+    list_display = ["at", "actor", "action", "target", "outcome", "reason", "role_display", "error", "client_ip"]
     list_filter = ["outcome", "action", ActorFilter, TargetFilter, FromDateFilter, ToDateFilter]
     readonly_fields = [
         "at",
@@ -96,7 +96,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         "target_sub",
         "before",
         "after",
+        "role_display",
         "outcome",
+        "reason",
         "error",
         "client_ip",
     ]
@@ -104,6 +106,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = None
+
+    @admin.display(description="role")
+    def role_display(self, event):
+        return audit_views.role_change(event)
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Audit log", **(extra_context or {})})

@@ -7,7 +7,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from accounts.audit.csvexport import lines
-from accounts.rules import permissions
+from accounts.rules import permissions, roles
 
 COLUMNS = [
     "at",
@@ -19,15 +19,23 @@ COLUMNS = [
     "outcome",
     "error",
     "client_ip",
+    "reason",
+    "role_change",
     "before",
     "after",
 ]
 
 
+def role_change(event) -> str:
+    """Return the roles an event records, for people: 'Viewer · Basic (A1) → Editor · Full (B3)', or ''."""
+    keys = [values.get("role") for values in (event.before, event.after) if isinstance(values, dict)]
+    return " → ".join(roles.key_label(key) for key in keys if isinstance(key, str) and key)
+
+
 def _values(events):
     """Yield one row of values per event."""
     for event in events.iterator(chunk_size=2000):
-        values = [getattr(event, name) for name in COLUMNS]
+        values = [getattr(event, name) for name in COLUMNS[:-3]] + [role_change(event), None, None]
         values[0] = event.at.isoformat()
         values[-2:] = [json.dumps(event.before, sort_keys=True), json.dumps(event.after, sort_keys=True)]
         yield values

@@ -2,6 +2,7 @@
 the rules, validate again for their other callers, and audit."""
 
 from django import forms
+from django.utils.functional import lazy
 
 from accounts.applications import selectors as app_selectors
 from accounts.audit.forms import ReasonField
@@ -52,7 +53,7 @@ class LevelField(forms.IntegerField):
             min_value=1,
             max_value=roles.max_level(),
             initial=1,
-            help_text=level_help(),
+            help_text=lazy(level_help, str)(),  # read when shown: the names are configuration
             error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"), message),
             **kwargs,
         )
