@@ -56,6 +56,15 @@ class TargetFilter(InputFilter):
         return queryset.filter(target_sub=value) | queryset.filter(target__istartswith=value)
 
 
+class ReasonFilter(InputFilter):
+    title = "reason or ticket (contains)"
+    parameter_name = "reason"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(reason__icontains=value) if value else queryset
+
+
 class _DateFilter(InputFilter):
     lookup = ""
 
@@ -86,7 +95,7 @@ class ToDateFilter(_DateFilter):
 @admin.register(AuditEvent, site=portal_site)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "actor", "action", "target", "outcome", "reason", "role_display", "error", "client_ip"]
-    list_filter = ["outcome", "action", ActorFilter, TargetFilter, FromDateFilter, ToDateFilter]
+    list_filter = ["outcome", "action", ActorFilter, TargetFilter, ReasonFilter, FromDateFilter, ToDateFilter]
     readonly_fields = [
         "at",
         "actor",
