@@ -94,7 +94,7 @@ def test_settings_from_the_portal_environment():
             "COGNITO_USER_POOL_ID": "us-east-1_abc",
             "COGNITO_APPLICATIONS_CLIENT_ID": "client123",
             "COGNITO_ENDPOINT_URL": "http://127.0.0.1:5300",
-            "PORTAL_ROLES": "a,b",
+            "PORTAL_ROLES": "a=Viewer,b",
         }
     )
     assert settings.access.keys_url == "http://127.0.0.1:5300/us-east-1_abc/.well-known/jwks.json"

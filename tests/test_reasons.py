@@ -136,6 +136,22 @@ def test_the_registry_and_api_key_writes_audit_their_reasons(admin_client, pool)
     ]
 
 
+def test_removing_a_member_from_the_application_page_audits_its_reason(admin_client, alice):
+    billing = Application.objects.get(name="billing")
+    page = admin_client.get(registry_url("change", billing.pk)).content.decode()
+    assert 'name="reason"' in page and "Remove access" in page
+    admin_client.post(registry_url("member_remove", billing.pk, alice.sub), {"reason": TICKET})
+    assert cognito.user_groups(alice.sub) == [] and event("access_set").reason == TICKET
+
+
+def test_the_action_bar_and_every_write_form_offer_the_reason_field(admin_client, alice):
+    bar = admin_client.get(user_url("changelist")).content.decode()
+    assert f'<label>{reasons.LABEL} <input type="text" name="reason"' in bar
+    for url in (user_url("change", alice.sub), user_url("add"), user_url("delete", alice.sub)):
+        assert f"{reasons.LABEL}:</label>" in admin_client.get(url).content.decode(), url
+    assert reasons.LABEL in admin_client.get(reverse("admin:accounts_bulkjob_import")).content.decode()
+
+
 def test_a_bulk_action_carries_its_reason_to_every_row(admin_client, alice, make_cognito_user):
     bob = make_cognito_user("bob@example.com", role=("b", 1), apps=[])
     index_user(bob)

@@ -219,7 +219,7 @@ def application_delete(*, actor, name: str, confirmation: str = "", request=None
         return members
 
 
-def application_member_remove(*, actor, name: str, sub: str, request=None) -> services.AccessResult:
+def application_member_remove(*, actor, name: str, sub: str, request=None, reason: str = "") -> services.AccessResult:
     """Remove one user's access to the application, through the same service as the user page."""
     _existing(name)
     entry = selectors.entry_get(sub)
@@ -227,7 +227,7 @@ def application_member_remove(*, actor, name: str, sub: str, request=None) -> se
     if entry is not None and name not in current:
         raise ServiceError(SAID["not_member"].format(name=name))
     return services.access_set(
-        actor=actor, sub=sub, applications=[app for app in current if app != name], request=request
+        actor=actor, sub=sub, applications=[app for app in current if app != name], request=request, reason=reason
     )
 
 

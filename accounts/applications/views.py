@@ -212,8 +212,9 @@ def member_remove(request, pk, sub, admin):
     application = _application(pk)
     entry = selectors.entry_get(sub)
     try:
+        values = _checked(request, ReasonForm(request.POST), "access_set", application.name)
         result = app_services.application_member_remove(
-            actor=request.user, name=application.name, sub=sub, request=request
+            actor=request.user, name=application.name, sub=sub, request=request, reason=values["reason"]
         )
     except services.ServiceError as exc:
         messages.error(request, exc.message)

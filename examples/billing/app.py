@@ -74,7 +74,8 @@ class Settings:
             client_ids=(client,),
             jwks_url=jwks,
             group_prefix=environ.get("PORTAL_APPLICATION_GROUP_PREFIX", "app-"),
-            roles=tuple(environ.get("PORTAL_ROLES", "a,b,c").split(",")),
+            # The portal's PORTAL_ROLES: 'name' or 'name=Display name' items; the names are what tokens carry.
+            roles=tuple(item.partition("=")[0].strip() for item in environ.get("PORTAL_ROLES", "a,b,c").split(",")),
             revocations_url=f"{portal}/api/v1/revocations" if portal else "",
             api_key=environ.get("EXAMPLE_API_KEY", ""),
             revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")),
