@@ -3,6 +3,7 @@ list and its export; the change checked in Cognito itself."""
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -52,7 +53,7 @@ def test_a_role_change_with_a_reason_reaches_cognito_the_audit_and_its_export(si
     expect(listed).to_contain_text("Viewer · Basic (A1) → Editor · Full (B3)")
     with page.expect_download() as download:
         page.click("#audit-export")
-    exported = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    exported = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert [(row["action"], row["target"], row["reason"], row["role_change"]) for row in exported] == [
         ("role_change", "rita.reason@example.com", REASON, "Viewer · Basic (A1) → Editor · Full (B3)")
     ]
