@@ -8,6 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -263,6 +264,31 @@ def test_a_reason_over_the_limit_is_refused_and_nothing_changes(admin_client, al
     response = admin_client.post(user_url("role", alice.sub), data)
     assert said(response) == [reasons.REASON_TOO_LONG.format(max=reasons.REASON_MAX)]
     assert roles_of(alice.sub) == ["1", "0", "0"] and event("role_change").outcome == "failure"
+
+
+# --- Commands pass a reason too -----------------------------------------------------------------------------
+
+
+def test_import_users_needs_the_reason_the_configuration_requires_and_audits_it(admin_user, alice, tmp_path, settings):
+    settings.PORTAL_REASON_REQUIRED = ["role_change"]
+    path = tmp_path / "users.csv"
+    path.write_bytes(csv_bytes("alice@example.com,Alice,c,1,billing"))
+    with pytest.raises(CommandError, match=r"Give a reason or ticket for this change \(role_change\)"):
+        call_command("import_users", str(path), "--apply", "--actor", "admin@example.com")
+    assert roles_of(alice.sub) == ["1", "0", "0"] and not BulkJob.objects.exists()
+    call_command("import_users", str(path), "--apply", "--actor", "admin@example.com", "--reason", TICKET)
+    assert roles_of(alice.sub) == ["0", "0", "1"] and event("role_change").reason == TICKET
+
+
+def test_cognito_check_fix_audits_each_repair_with_its_reason(pool, make_cognito_user, settings):
+    settings.PORTAL_ROLE_NAMES = {"c": "Manager"}
+    user = make_cognito_user("several@example.com", role=("b", 2))
+    cognito.user_update_attributes(user.sub, {"custom:role_c": "1"})  # drift made outside the portal
+    index_user(user)
+    out = io.StringIO()
+    call_command("cognito_check", "--fix", "--reason", "CHG-9 drift clean-up", stdout=out)
+    assert "fix: several@example.com: now holds Manager · level 1 (C1)" in out.getvalue()
+    assert (event("role_change").outcome, event("role_change").reason) == ("success", "CHG-9 drift clean-up")
 
 
 # --- Shown, escaped, in the audit list, the event page and the export ---------------------------------------

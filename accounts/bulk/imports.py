@@ -295,7 +295,14 @@ def _plan_file(actor, job: BulkJob, binary) -> None:
     _mark_duplicates(job)
 
 
-def import_preview(*, actor, binary, name: str, size: int) -> BulkJob:
+def import_reason(reason: str) -> str:
+    """Return the import's reason, or raise InvalidInput when its start or any action of its rows requires one."""
+    for audited_as in IMPORT_AUDITS:
+        reason = reasons.reason_check(action=audited_as, reason=reason)
+    return reason
+
+
+def import_preview(*, actor, binary, name: str, size: int, reason: str = "") -> BulkJob:
     """Read and plan a file here and now (the dry run: no Cognito call, nothing applied); return the preview job.
 
     The command's way (no request timeout to keep); the upload screen stores the file for a worker instead.
@@ -304,10 +311,13 @@ def import_preview(*, actor, binary, name: str, size: int) -> BulkJob:
     """
     if not permissions.can_import(actor):
         raise PermissionDenied(services.MESSAGES["not_allowed"])
+    reason = import_reason(reason)
     size_check(size)
     digest = hashlib.file_digest(binary, "sha256").hexdigest()
     binary.seek(0)
-    job = BulkJob.objects.create(kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], file_sha256=digest)
+    job = BulkJob.objects.create(
+        kind=BulkJob.IMPORT, created_by=actor, file_name=name[:255], file_sha256=digest, reason=reason
+    )
     try:
         _plan_file(actor, job, binary)
     except BaseException:
@@ -346,8 +356,7 @@ def import_store(*, actor, binary, name: str, size: int, reason: str = "") -> Bu
     """
     if not permissions.can_import(actor):
         raise PermissionDenied(services.MESSAGES["not_allowed"])
-    for audited_as in IMPORT_AUDITS:
-        reason = reasons.reason_check(action=audited_as, reason=reason)
+    reason = import_reason(reason)
     size_check(size)
     header_check(binary)
     job = BulkJob.objects.create(

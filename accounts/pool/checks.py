@@ -306,7 +306,7 @@ class Repair:
     outcome: str
 
 
-def drift_fix(finding: Finding, *, actor, default: roles.Role | None = None) -> Repair:
+def drift_fix(finding: Finding, *, actor, default: roles.Role | None = None, reason: str = "") -> Repair:
     """Give a drifted user their planned role through the role-change service (audited), or say why not."""
     from accounts.directory import selectors, services
 
@@ -316,12 +316,12 @@ def drift_fix(finding: Finding, *, actor, default: roles.Role | None = None) -> 
     try:
         entry = selectors.user_live(finding.sub).entry
         result = services.role_change(
-            actor=actor, sub=finding.sub, role=role.name, level=role.level, shown=entry.role_key
+            actor=actor, sub=finding.sub, role=role.name, level=role.level, shown=entry.role_key, reason=reason
         )
     except cognito.UserNotFound:
         return Repair(finding, None, "left as is: the user no longer exists")
     except services.ServiceError as exc:
         return Repair(finding, None, f"not repaired: {exc.message}")
     if not result.changed:
-        return Repair(finding, role, f"not repaired: the service found {role} already held")
-    return Repair(finding, role, f"now holds {role}" + ("" if result.sessions_revoked else f" ({result.error})"))
+        return Repair(finding, role, f"not repaired: the service found {role.label} already held")
+    return Repair(finding, role, f"now holds {role.label}" + ("" if result.sessions_revoked else f" ({result.error})"))

@@ -36,15 +36,18 @@ class Command(BaseCommand):
             metavar="ROLE:LEVEL",
             help="With --fix, the role for drifted users who have nothing to restore (e.g. a:1).",
         )
+        parser.add_argument(
+            "--reason", default="", help="With --fix, the reason or ticket each repair is audited with."
+        )
 
-    def handle(self, *args, fix=False, default_role=None, **options):
+    def handle(self, *args, fix=False, default_role=None, reason="", **options):
         default = role_argument(default_role) if default_role else None
         report = self.run_checks()
         self.show(report)
         if fix and report.drift():
             actor = CommandActor("manage.py cognito_check --fix")
             for finding in report.drift():
-                repair = pool_checks.drift_fix(finding, actor=actor, default=default)
+                repair = pool_checks.drift_fix(finding, actor=actor, default=default, reason=reason)
                 self.stdout.write(f"fix: {finding.subject}: {repair.outcome}")
             report = self.run_checks()
             self.stdout.write("after --fix:")

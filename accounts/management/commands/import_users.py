@@ -45,10 +45,15 @@ class Command(BaseCommand):
             default=settings.PORTAL_ADMIN_EMAIL,
             help="the administrator the changes are made and audited as (default: PORTAL_ADMIN_EMAIL)",
         )
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="the reason or ticket every row's change is audited with (PORTAL_REASON_REQUIRED)",
+        )
         parser.add_argument("--background", action="store_true", help="queue the job for db_worker and return")
         parser.add_argument("--resume", type=int, metavar="JOB", help="carry on with an interrupted import")
 
-    def handle(self, *args, file=None, apply=False, actor="", background=False, resume=None, **options):
+    def handle(self, *args, file=None, apply=False, actor="", background=False, resume=None, reason="", **options):
         self.verbosity = options.get("verbosity", 1)
         if not actor:
             raise CommandError("Name the administrator with --actor EMAIL (or set PORTAL_ADMIN_EMAIL).")
@@ -62,7 +67,7 @@ class Command(BaseCommand):
                 return self._run(job, background)
             if not file:
                 raise CommandError("Give the CSV file to import.")
-            job = self._preview(user, file, apply)
+            job = self._preview(user, file, apply, reason)
             if job is None:
                 return
         except (services.ServiceError, cognito.CognitoError) as exc:
@@ -70,13 +75,13 @@ class Command(BaseCommand):
         jobs.job_start(actor=user, job=job, background=background)
         return self._run(job, background)
 
-    def _preview(self, user, path: str, apply: bool) -> BulkJob | None:
+    def _preview(self, user, path: str, apply: bool, reason: str) -> BulkJob | None:
         """Plan the file and print the plan; keep the job only when it is to be applied."""
         try:
             imports.size_check(os.path.getsize(path))
             with transaction.atomic(), open(path, "rb") as binary:
                 job = imports.import_preview(
-                    actor=user, binary=binary, name=os.path.basename(path), size=os.path.getsize(path)
+                    actor=user, binary=binary, name=os.path.basename(path), size=os.path.getsize(path), reason=reason
                 )
                 self._print_plan(job)
                 if not apply:
