@@ -183,6 +183,8 @@ def test_an_import_carries_its_reason_to_every_row(admin_client, alice):
     job = BulkJob.objects.get()
     assert response.status_code == HTTPStatus.FOUND and job.reason == TICKET
     run_worker()  # the preview
+    page = admin_client.get(reverse("admin:accounts_bulkjob_change", args=[job.pk])).content.decode()
+    assert f'<p class="note" id="job-reason">Reason or ticket: {escape(TICKET)}' in page
     admin_client.post(reverse("admin:accounts_bulkjob_apply", args=[job.pk]))
     run_worker()
     assert list(AuditEvent.objects.order_by("id").values_list("action", "target", "reason")) == [
