@@ -13,6 +13,8 @@ from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
 from tests.support.staff import index_user, user_url
 
+CONFIRMED = {"confirm": "on"}  # what the confirmation page sends
+
 pytestmark = pytest.mark.django_db
 
 
@@ -129,7 +131,7 @@ def test_a_user_who_vanished_since_the_page_was_shown(admin_client, alice):
     assert entry is not None and entry.role_key == "a1"  # the index is left as it was
     assert AuditEvent.objects.get().error == services.MESSAGES["vanished"]
     page = admin_client.get(user_url("change", alice.sub))  # opening the page again drops the row
-    assert page.status_code == HTTPStatus.FOUND and selectors.entry_get(alice.sub) is None
+    assert page.status_code == HTTPStatus.NOT_FOUND and selectors.entry_get(alice.sub) is None
 
 
 def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
@@ -149,7 +151,7 @@ def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client,
 def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"], "confirm": "on"})
     assert dict(calls) == {"AdminAddUserToGroup": 3, "AdminRemoveUserFromGroup": 1, "AdminUserGlobalSignOut": 1}
     assert said(response) == [
         "Granted crm.",
@@ -175,7 +177,7 @@ def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_clien
 def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"})
     assert dict(calls) == {"AdminAddUserToGroup": 1}
     assert said(response) == ["Granted crm."]
     assert "app-crm" in claims(cognito.auth_refresh(alice.sub, session.refresh_token).id_token)["cognito:groups"]
@@ -185,7 +187,7 @@ def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
 def test_revoked_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito_fault("InternalErrorException", operations={"AdminUserGlobalSignOut"}, status=500):
-        response = admin_client.post(user_url("access", alice.sub), {"applications": []})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": [], "confirm": "on"})
     assert cognito.user_groups(alice.sub) == []
     messages = said(response)
     assert messages[0] == "Revoked billing."
@@ -198,9 +200,9 @@ def test_revoked_but_sign_out_failing_is_reported_and_audited(admin_client, alic
 
 
 def test_submitting_the_same_state_twice_changes_nothing(admin_client, alice):
-    said(admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]}))
+    said(admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"}))
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"})
     assert not calls
     assert said(response) == ["Nothing to change: the user already holds exactly these applications."]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-crm"]
@@ -210,7 +212,7 @@ def test_the_second_of_three_grants_failing_is_reported_and_audited(admin_client
     user = make_cognito_user("partial@example.com", apps=[])
     index_user(user)
     with cognito_fault("InternalErrorException", operations={"AdminAddUserToGroup"}, after=1, status=500):
-        response = admin_client.post(user_url("access", user.sub), {"applications": ["billing", "crm", "hr"]})
+        response = admin_client.post(user_url("access", user.sub), {"applications": ["billing", "crm", "hr"], "confirm": "on"})
     assert cognito.user_groups(user.sub) == ["app-billing"]
     messages = said(response)
     assert messages[0] == "Granted billing."
@@ -223,7 +225,7 @@ def test_the_second_of_three_grants_failing_is_reported_and_audited(admin_client
 
 def test_unknown_application_is_refused_with_nothing_changed(admin_client, alice):
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "payroll"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "payroll"], "confirm": "on"})
     assert not calls
     assert said(response) == [services.MESSAGES["unknown_application"].format(names="payroll")]
     assert cognito.user_groups(alice.sub) == ["app-billing"]
@@ -231,7 +233,7 @@ def test_unknown_application_is_refused_with_nothing_changed(admin_client, alice
 
 def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client, alice, no_backoff):
     with cognito_fault("TooManyRequestsException") as failed:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm"], "confirm": "on"})
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert b"Cognito is busy" in response.content
     assert len(failed) == 3  # retried with backoff, then given up
@@ -242,7 +244,7 @@ def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client
 
 def test_throttling_then_success_is_invisible(admin_client, alice, no_backoff):
     with cognito_fault("TooManyRequestsException", times=2) as failed:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"})
     assert failed == ["AdminAddUserToGroup", "AdminAddUserToGroup"]
     assert said(response) == ["Granted crm."]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-crm"]
@@ -267,8 +269,9 @@ def test_cognito_unreachable_gives_the_503_page(admin_client, alice, settings):
 def test_disable_signs_out_and_enable_restores(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("disable", alice.sub))
-    assert dict(calls) == {"AdminDisableUser": 1, "AdminUserGlobalSignOut": 1}
+        response = admin_client.post(user_url("disable", alice.sub), CONFIRMED)
+    # The target's groups are read live first: the last enabled administrator is never disabled.
+    assert dict(calls) == {"AdminListGroupsForUser": 1, "AdminDisableUser": 1, "AdminUserGlobalSignOut": 1}
     assert said(response) == ["alice@example.com is disabled and signed out everywhere."]
     assert not cognito.user_get(alice.sub).enabled
     with pytest.raises(cognito.NotAuthorized):
@@ -281,7 +284,7 @@ def test_disable_signs_out_and_enable_restores(admin_client, alice):
 
 
 def test_reset_password(admin_client, alice):
-    response = admin_client.post(user_url("reset_password", alice.sub))
+    response = admin_client.post(user_url("reset_password", alice.sub), CONFIRMED)
     assert said(response) == [
         "Cognito sent a password reset code to alice@example.com; the user sets a new password at next sign-in."
     ]
@@ -295,7 +298,7 @@ def test_reset_password_without_a_verified_email_says_so(admin_client, make_cogn
     page = admin_client.get(user_url("change", user.sub)).content.decode()
     assert 'id="reset-unavailable"' in page and 'id="reset-password"' not in page
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("reset_password", user.sub))
+        response = admin_client.post(user_url("reset_password", user.sub), CONFIRMED)
     assert not calls
     assert said(response) == [services.MESSAGES["needs_verified_email"]]
     assert cognito.user_get(user.sub).status == "CONFIRMED"
@@ -303,7 +306,7 @@ def test_reset_password_without_a_verified_email_says_so(admin_client, make_cogn
 
 def test_sign_out_everywhere_revokes_refresh_tokens(helpdesk_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
-    response = helpdesk_client.post(user_url("sign_out", alice.sub))
+    response = helpdesk_client.post(user_url("sign_out", alice.sub), CONFIRMED)
     assert said(response) == ["alice@example.com is signed out everywhere: their refresh tokens are revoked."]
     with pytest.raises(cognito.NotAuthorized):
         cognito.auth_refresh(alice.sub, session.refresh_token)

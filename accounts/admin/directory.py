@@ -8,6 +8,7 @@ from accounts import cognito
 from accounts.admin.screens import ScreensAdmin
 from accounts.admin.site import portal_site
 from accounts.applications import selectors as app_selectors
+from accounts.bulk import actions as bulk_actions
 from accounts.bulk import views as bulk_views
 from accounts.bulk.actions import ACTIONS as BULK_ACTIONS
 from accounts.bulk.forms import BulkActionForm
@@ -152,6 +153,8 @@ class DirectoryEntryAdmin(ScreensAdmin):
         return permissions.can_invite(request.user)
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and (name := request.POST.get("action", "").removeprefix("bulk_")) in BULK_ACTIONS:
+            bulk_actions.selection_allowed(actor=request.user, name=name, request=request)  # 403 for a forged one
         context = {
             "title": "Users",
             "fresh": sync_lease.freshness(),
@@ -221,4 +224,5 @@ class DirectoryEntryAdmin(ScreensAdmin):
             path("<str:sub>/sign-out/", wrap(views.sign_out), name=f"{info}_sign_out"),
             path("<str:sub>/disable/", wrap(views.disable), name=f"{info}_disable"),
             path("<str:sub>/enable/", wrap(views.enable), name=f"{info}_enable"),
+            path("<str:sub>/resend-invitation/", wrap(views.resend_invitation), name=f"{info}_resend_invitation"),
         ]

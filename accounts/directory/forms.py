@@ -91,9 +91,16 @@ class RoleForm(forms.Form):
 
 
 class AccessForm(forms.Form):
-    """The applications the user should hold, all at once."""
+    """The applications the user should hold, all at once; `confirm` is sent by the page confirming a revoke."""
 
     applications = ApplicationsField()
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class ConfirmForm(forms.Form):
+    """The confirmation page's answer: the action is taken only when it is sent."""
+
+    confirm = forms.BooleanField()
 
 
 class DeleteForm(forms.Form):
