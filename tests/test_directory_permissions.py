@@ -30,7 +30,13 @@ VIEWS = {
         FOUND,
         FOUND,
     ),
-    "grant and revoke": ("post", lambda sub: user_url("access", sub), {"applications": ["crm"], "confirm": "on"}, FORBIDDEN, FOUND),
+    "grant and revoke": (
+        "post",
+        lambda sub: user_url("access", sub),
+        {"applications": ["crm"], "confirm": "on"},
+        FORBIDDEN,
+        FOUND,
+    ),
     "reset password": ("post", lambda sub: user_url("reset_password", sub), {"confirm": "on"}, FOUND, FOUND),
     "sign out": ("post", lambda sub: user_url("sign_out", sub), {"confirm": "on"}, FOUND, FOUND),
     "disable": ("post", lambda sub: user_url("disable", sub), {"confirm": "on"}, FORBIDDEN, FOUND),
@@ -164,7 +170,9 @@ def test_nobody_changes_their_own_role_not_even_an_administrator(admin_client, a
 
 
 def test_staff_groups_cannot_be_granted_as_applications(admin_client, alice):
-    response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "../portal-admins"], "confirm": "on"})
+    response = admin_client.post(
+        user_url("access", alice.sub), {"applications": ["billing", "../portal-admins"], "confirm": "on"}
+    )
     assert response.status_code == FOUND
     assert cognito.user_groups(alice.sub) == ["app-billing"]
     assert AuditEvent.objects.get().outcome == AuditEvent.FAILURE

@@ -198,7 +198,9 @@ ROUTES: dict[str, Route] = {
         data=lambda w: {"email": w.email, "standing": "helpdesk"},
     ),
     "admin:staff_remove": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, STAFF), data=lambda w: {"standing": "admin"}
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, STAFF),
+        data=lambda w: {"standing": "admin"},
     ),
     # The audit log: administrators read it; nobody adds, changes or deletes an event
     "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK)),

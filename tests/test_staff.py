@@ -75,7 +75,9 @@ def test_the_help_desk_cannot_see_the_staff_page(helpdesk_client):
 
 
 def test_granting_help_desk_adds_the_cognito_group_and_is_audited(admin_client, alice):
-    response = admin_client.post(GRANT, {"email": "Alice@Example.com", "standing": "helpdesk"})
+    with cognito.count_calls() as calls:
+        response = admin_client.post(GRANT, {"email": "Alice@Example.com", "standing": "helpdesk"})
+    assert dict(calls) == {"ListUsers": 1, "AdminListGroupsForUser": 1, "AdminAddUserToGroup": 1}
     assert response.status_code == HTTPStatus.FOUND and response.url == STAFF
     assert said(response) == [SAID["granted"].format(email="alice@example.com", standing="help desk")]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", DESK]
@@ -117,6 +119,14 @@ def test_a_grant_cognito_cannot_apply_is_refused_with_a_message(admin_client, he
     assert AuditEvent.objects.get().outcome == AuditEvent.FAILURE
 
 
+def test_a_malformed_form_is_refused_with_a_message_and_audited(admin_client, alice):
+    response = admin_client.post(GRANT, {"email": "not-an-email", "standing": "superuser"})
+    assert said(response) == [SAID["invalid"]]
+    assert cognito.user_groups(alice.sub) == ["app-billing"]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.outcome, event.target) == ("staff_grant", "failure", "not-an-email")
+
+
 def test_an_unknown_standing_is_refused_by_the_service(admin_user, alice):
     with pytest.raises(directory_services.InvalidInput, match=services.SAID["unknown_standing"]):
         services.staff_grant(actor=admin_user, email="alice@example.com", standing_name="superuser")
@@ -140,7 +150,9 @@ def test_removing_help_desk_ends_the_members_sessions_at_once(admin_client, help
     desk = Client()
     desk.force_login(helpdesk_user)
     assert desk.get(user_url("changelist")).status_code == HTTPStatus.OK
-    response = admin_client.post(remove_url(helpdesk_identity.sub), {"standing": "helpdesk"})
+    with cognito.count_calls() as calls:
+        response = admin_client.post(remove_url(helpdesk_identity.sub), {"standing": "helpdesk"})
+    assert dict(calls) == {"AdminGetUser": 1, "AdminListGroupsForUser": 1, "AdminRemoveUserFromGroup": 1}
     assert said(response) == [
         SAID["removed"].format(email="desk@example.com", standing="help desk"),
         SAID["sessions_ended"],
@@ -199,6 +211,8 @@ def test_a_command_cannot_disable_the_last_enabled_administrator(admin_identity)
 
 def test_another_administrator_can_still_be_removed(admin_client, boss):
     local_staff(cognito.user_get(boss.sub), "admin")
-    response = admin_client.post(remove_url(boss.sub), {"standing": "admin"})
+    with cognito.count_calls() as calls:
+        response = admin_client.post(remove_url(boss.sub), {"standing": "admin"})
+    assert sum(calls.values()) == 4 and calls["ListUsersInGroup"] == 1  # the enabled administrators, live
     assert said(response)[0] == SAID["removed"].format(email="boss@example.com", standing="administrator")
     assert cognito.user_groups(boss.sub) == []

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.directory import services as directory_services
 from accounts.rules import permissions, roles
 from accounts.rules.errors import ServiceError
 from accounts.signin.staff import selectors, services
@@ -28,6 +29,21 @@ def _guard(request) -> None:
     """Refuse anyone but an administrator (403)."""
     if not permissions.can_manage_staff(request.user):
         raise PermissionDenied
+
+
+def _refused(request, form, action: str, sub: str = "") -> None:
+    """Audit a form the shape check refused (as its service would have been refused), then say so."""
+    try:
+        directory_services.input_refused(
+            actor=request.user,
+            action=action,
+            message=SAID["invalid"],
+            rule=lambda actor, _entry: permissions.can_manage_staff(actor),
+            target=str(form.data.get("email", "") or sub).strip().lower(),
+            request=request,
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
 
 
 def _context(request, site, **extra) -> dict:
@@ -61,7 +77,10 @@ def staff_grant(request, site):
     _guard(request)
     form = GrantForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
-        messages.error(request, SAID["invalid"])
+        if request.method == "POST":
+            _refused(request, form, "staff_grant")
+        else:
+            messages.error(request, SAID["invalid"])
         return redirect("admin:staff")
     data = form.cleaned_data
     if request.method == "GET" or (data["standing"] == permissions.ADMIN and not data["confirm"]):
@@ -101,7 +120,7 @@ def staff_remove(request, sub: str, site):
     _guard(request)
     form = RemoveForm(request.POST)
     if not form.is_valid():
-        messages.error(request, SAID["invalid"])
+        _refused(request, form, "staff_remove", sub)
         return redirect("admin:staff")
     name = form.cleaned_data["standing"]
     try:
