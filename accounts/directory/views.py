@@ -159,14 +159,8 @@ def access_set(request, sub: str, admin):
     """Grant and revoke applications in one submit, reporting each change; a revoke is confirmed first."""
     try:
         data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
-        entry = _indexed(sub)
-        granted, revoked = selectors.access_changes(entry, data["applications"])
-        if revoked and not data["confirm"]:
-            if not permissions.can_grant(request.user, entry):
-                raise PermissionDenied
-            hidden = [("applications", app) for app in data["applications"]]
-            details = {"Revoke": revoked, "Grant": granted, "Keep": sorted(set(data["applications"]) - set(granted))}
-            return _confirm_page(request, admin, entry, "access", hidden=hidden, details=details)
+        if (unconfirmed := _revoke_unconfirmed(request, admin, sub, data)) is not None:
+            return unconfirmed
         result = services.access_set(actor=request.user, sub=sub, applications=data["applications"], request=request)
     except services.ServiceError as exc:
         messages.error(request, exc.message)
@@ -183,6 +177,19 @@ def access_set(request, sub: str, admin):
         messages.info(request, SAID["access_unchanged"])
     _report_sign_out(request, result)
     return redirect(_user_url(sub))
+
+
+def _revoke_unconfirmed(request, admin, sub: str, data: dict):
+    """Return the confirmation page for a submit that revokes an application unconfirmed, else None."""
+    entry = selectors.entry_get(sub)  # not in the index: the service says so, audited
+    granted, revoked = selectors.access_changes(entry, data["applications"]) if entry else ([], [])
+    if not revoked or data["confirm"]:
+        return None
+    if not permissions.can_grant(request.user, entry):
+        raise PermissionDenied
+    hidden = [("applications", app) for app in data["applications"]]
+    details = {"Revoke": revoked, "Grant": granted, "Keep": sorted(set(data["applications"]) - set(granted))}
+    return _confirm_page(request, admin, entry, "access", hidden=hidden, details=details)
 
 
 def _report_sign_out(request, result: services.AccessResult) -> None:
