@@ -87,7 +87,7 @@ class StaffFilter(admin.SimpleListFilter):
     parameter_name = "staff"
 
     def lookups(self, request, model_admin):
-        return [("admin", "Administrator"), ("helpdesk", "Help desk"), ("none", "Not staff")]
+        return [*permissions.STANDING_LABELS.items(), ("none", "Not staff")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -135,7 +135,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
 
     @admin.display(description="staff", ordering="staff")
     def staff_display(self, entry):
-        return {"admin": "Administrator", "helpdesk": "Help desk"}.get(entry.staff, "")
+        return permissions.STANDING_LABELS.get(entry.staff, "")
 
     def get_queryset(self, request):
         return selectors.directory_entries()
