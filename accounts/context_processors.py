@@ -13,6 +13,7 @@ def _sections(user) -> dict[str, bool]:
         "access": permissions.can_review_access(user),
         "jobs": permissions.is_portal_staff(user),
         "admin": permissions.is_portal_staff(user),
+        "staff": permissions.can_manage_staff(user),
     }
 
 

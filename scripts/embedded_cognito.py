@@ -8,7 +8,9 @@
 - Cognito's rules moto lacks (the tests' moto applies the same ones, through `cognito_rules()`): after
   AdminResetUserPassword, signing in with the old password raises PasswordResetRequiredException, where
   moto would answer NEW_PASSWORD_REQUIRED and let the user choose a password without the emailed code; a
-  password set with the emailed code confirms the user again.
+  password set with the emailed code confirms the user again. AdminCreateUser with MessageAction RESEND
+  sends the invitation again to the existing user (a new temporary password when given), and refuses a user
+  no longer in FORCE_CHANGE_PASSWORD, where moto would create a second user with the same email.
 Usage: python scripts/embedded_cognito.py -H 127.0.0.1 -p PORT --state FILE
 """
 
@@ -54,10 +56,28 @@ def refuse_reset_sign_in(backend, pool_id: str, parameters: dict) -> None:
         raise PasswordResetRequired()
 
 
+class UnsupportedUserState(JsonRESTError):
+    """Cognito's answer to an invitation resent to a user who already signed in."""
+
+    def __init__(self):
+        super().__init__("UnsupportedUserStateException", "User account already confirmed.")
+
+
+def resend_invitation(backend, pool_id: str, username: str, temporary_password: str):
+    """Return the existing user, invited again (a new temporary password when given), as Cognito's RESEND does."""
+    user = backend.admin_get_user(pool_id, username)
+    if user.status is not UserStatus.FORCE_CHANGE_PASSWORD:
+        raise UnsupportedUserState()
+    if temporary_password:
+        user.password = temporary_password
+    return user
+
+
 def cognito_rules() -> dict:
     """Return {CognitoIdpBackend method name: replacement} for the rules in which moto differs from Cognito."""
     admin_auth, user_auth = CognitoIdpBackend.admin_initiate_auth, CognitoIdpBackend.initiate_auth
     confirm_forgot = CognitoIdpBackend.confirm_forgot_password
+    create_user = CognitoIdpBackend.admin_create_user
 
     def admin_initiate_auth(self, user_pool_id, client_id, auth_flow, auth_parameters):
         refuse_reset_sign_in(self, user_pool_id, auth_parameters or {})
@@ -75,7 +95,13 @@ def cognito_rules() -> dict:
             if user is not None and user.status is UserStatus.RESET_REQUIRED:
                 user.status = UserStatus.CONFIRMED  # as Cognito: the emailed code ends the reset
 
+    def admin_create_user(self, user_pool_id, username, message_action, temporary_password, attributes):
+        if message_action == "RESEND":
+            return resend_invitation(self, user_pool_id, username, temporary_password)
+        return create_user(self, user_pool_id, username, message_action, temporary_password, attributes)
+
     return {
+        "admin_create_user": admin_create_user,
         "admin_initiate_auth": admin_initiate_auth,
         "initiate_auth": initiate_auth,
         "confirm_forgot_password": confirm_forgot_password,

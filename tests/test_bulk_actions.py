@@ -170,8 +170,10 @@ def test_the_help_desk_may_only_set_roles_and_never_on_staff_accounts(helpdesk_c
 def test_the_help_desk_cannot_post_any_other_bulk_action(helpdesk_client, helpdesk_user, people, action):
     with cognito.count_calls() as calls:
         response = act(helpdesk_client, action, people, ["amy@example.com"], application="docs")
-    assert said(response) == ["No action selected."]
+    assert response.status_code == HTTPStatus.FORBIDDEN  # a forged action is refused, not "No action selected."
     assert not calls and not BulkJob.objects.exists()
+    event = AuditEvent.objects.exclude(action="directory_sync").get()
+    assert (event.action, event.outcome, event.after) == ("bulk_action", AuditEvent.DENIED, {"action": action})
     with pytest.raises(PermissionDenied):  # the service refuses too, whatever the screen offered
         bulk_actions.selection_job(
             actor=helpdesk_user, action={"name": action, "application": "docs"}, queryset=selectors.directory_entries()

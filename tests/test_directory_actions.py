@@ -7,11 +7,13 @@ import pytest
 from django.contrib.messages import get_messages
 
 from accounts import cognito
-from accounts.directory import selectors, services
+from accounts.directory import selectors, services, views
 from accounts.models import AuditEvent, DirectoryEntry
 from tests.conftest import USER_PASSWORD
 from tests.faults import cognito_fault
 from tests.support.staff import index_user, user_url
+
+CONFIRMED = {"confirm": "on"}  # what the confirmation page sends
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +131,7 @@ def test_a_user_who_vanished_since_the_page_was_shown(admin_client, alice):
     assert entry is not None and entry.role_key == "a1"  # the index is left as it was
     assert AuditEvent.objects.get().error == services.MESSAGES["vanished"]
     page = admin_client.get(user_url("change", alice.sub))  # opening the page again drops the row
-    assert page.status_code == HTTPStatus.FOUND and selectors.entry_get(alice.sub) is None
+    assert page.status_code == HTTPStatus.NOT_FOUND and selectors.entry_get(alice.sub) is None
 
 
 def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
@@ -149,7 +151,9 @@ def test_role_written_but_sign_out_failing_is_reported_and_audited(admin_client,
 def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"]})
+        response = admin_client.post(
+            user_url("access", alice.sub), {"applications": ["crm", "hr", "docs"], "confirm": "on"}
+        )
     assert dict(calls) == {"AdminAddUserToGroup": 3, "AdminRemoveUserFromGroup": 1, "AdminUserGlobalSignOut": 1}
     assert said(response) == [
         "Granted crm.",
@@ -175,7 +179,9 @@ def test_grant_and_revoke_in_one_submit_group_by_group_then_sign_out(admin_clien
 def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(
+            user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"}
+        )
     assert dict(calls) == {"AdminAddUserToGroup": 1}
     assert said(response) == ["Granted crm."]
     assert "app-crm" in claims(cognito.auth_refresh(alice.sub, session.refresh_token).id_token)["cognito:groups"]
@@ -185,7 +191,7 @@ def test_a_grant_alone_leaves_the_sessions_open(admin_client, alice):
 def test_revoked_but_sign_out_failing_is_reported_and_audited(admin_client, alice, no_backoff):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito_fault("InternalErrorException", operations={"AdminUserGlobalSignOut"}, status=500):
-        response = admin_client.post(user_url("access", alice.sub), {"applications": []})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": [], "confirm": "on"})
     assert cognito.user_groups(alice.sub) == []
     messages = said(response)
     assert messages[0] == "Revoked billing."
@@ -198,9 +204,11 @@ def test_revoked_but_sign_out_failing_is_reported_and_audited(admin_client, alic
 
 
 def test_submitting_the_same_state_twice_changes_nothing(admin_client, alice):
-    said(admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]}))
+    said(admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"}))
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(
+            user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"}
+        )
     assert not calls
     assert said(response) == ["Nothing to change: the user already holds exactly these applications."]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-crm"]
@@ -210,7 +218,9 @@ def test_the_second_of_three_grants_failing_is_reported_and_audited(admin_client
     user = make_cognito_user("partial@example.com", apps=[])
     index_user(user)
     with cognito_fault("InternalErrorException", operations={"AdminAddUserToGroup"}, after=1, status=500):
-        response = admin_client.post(user_url("access", user.sub), {"applications": ["billing", "crm", "hr"]})
+        response = admin_client.post(
+            user_url("access", user.sub), {"applications": ["billing", "crm", "hr"], "confirm": "on"}
+        )
     assert cognito.user_groups(user.sub) == ["app-billing"]
     messages = said(response)
     assert messages[0] == "Granted billing."
@@ -223,7 +233,9 @@ def test_the_second_of_three_grants_failing_is_reported_and_audited(admin_client
 
 def test_unknown_application_is_refused_with_nothing_changed(admin_client, alice):
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "payroll"]})
+        response = admin_client.post(
+            user_url("access", alice.sub), {"applications": ["crm", "payroll"], "confirm": "on"}
+        )
     assert not calls
     assert said(response) == [services.MESSAGES["unknown_application"].format(names="payroll")]
     assert cognito.user_groups(alice.sub) == ["app-billing"]
@@ -231,7 +243,7 @@ def test_unknown_application_is_refused_with_nothing_changed(admin_client, alice
 
 def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client, alice, no_backoff):
     with cognito_fault("TooManyRequestsException") as failed:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm"], "confirm": "on"})
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert b"Cognito is busy" in response.content
     assert len(failed) == 3  # retried with backoff, then given up
@@ -242,7 +254,9 @@ def test_throttling_before_anything_was_applied_gives_the_busy_page(admin_client
 
 def test_throttling_then_success_is_invisible(admin_client, alice, no_backoff):
     with cognito_fault("TooManyRequestsException", times=2) as failed:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "crm"]})
+        response = admin_client.post(
+            user_url("access", alice.sub), {"applications": ["billing", "crm"], "confirm": "on"}
+        )
     assert failed == ["AdminAddUserToGroup", "AdminAddUserToGroup"]
     assert said(response) == ["Granted crm."]
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-crm"]
@@ -267,8 +281,9 @@ def test_cognito_unreachable_gives_the_503_page(admin_client, alice, settings):
 def test_disable_signs_out_and_enable_restores(admin_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("disable", alice.sub))
-    assert dict(calls) == {"AdminDisableUser": 1, "AdminUserGlobalSignOut": 1}
+        response = admin_client.post(user_url("disable", alice.sub), CONFIRMED)
+    # The target's groups are read live first: the last enabled administrator is never disabled.
+    assert dict(calls) == {"AdminListGroupsForUser": 1, "AdminDisableUser": 1, "AdminUserGlobalSignOut": 1}
     assert said(response) == ["alice@example.com is disabled and signed out everywhere."]
     assert not cognito.user_get(alice.sub).enabled
     with pytest.raises(cognito.NotAuthorized):
@@ -281,7 +296,7 @@ def test_disable_signs_out_and_enable_restores(admin_client, alice):
 
 
 def test_reset_password(admin_client, alice):
-    response = admin_client.post(user_url("reset_password", alice.sub))
+    response = admin_client.post(user_url("reset_password", alice.sub), CONFIRMED)
     assert said(response) == [
         "Cognito sent a password reset code to alice@example.com; the user sets a new password at next sign-in."
     ]
@@ -295,7 +310,7 @@ def test_reset_password_without_a_verified_email_says_so(admin_client, make_cogn
     page = admin_client.get(user_url("change", user.sub)).content.decode()
     assert 'id="reset-unavailable"' in page and 'id="reset-password"' not in page
     with cognito.count_calls() as calls:
-        response = admin_client.post(user_url("reset_password", user.sub))
+        response = admin_client.post(user_url("reset_password", user.sub), CONFIRMED)
     assert not calls
     assert said(response) == [services.MESSAGES["needs_verified_email"]]
     assert cognito.user_get(user.sub).status == "CONFIRMED"
@@ -303,7 +318,7 @@ def test_reset_password_without_a_verified_email_says_so(admin_client, make_cogn
 
 def test_sign_out_everywhere_revokes_refresh_tokens(helpdesk_client, alice):
     session = cognito.auth_password("alice@example.com", USER_PASSWORD)
-    response = helpdesk_client.post(user_url("sign_out", alice.sub))
+    response = helpdesk_client.post(user_url("sign_out", alice.sub), CONFIRMED)
     assert said(response) == ["alice@example.com is signed out everywhere: their refresh tokens are revoked."]
     with pytest.raises(cognito.NotAuthorized):
         cognito.auth_refresh(alice.sub, session.refresh_token)
@@ -439,3 +454,64 @@ def test_script_in_a_name_is_shown_escaped(admin_client):
         page = admin_client.get(url).content.decode()
         assert "<script>alert(1)</script>" not in page  # ... never rendered as markup
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# --- Resending an invitation ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def invited(admin_user):
+    """A user invited through the portal who never signed in (FORCE_CHANGE_PASSWORD)."""
+    data = {**INVITE, "level": 2}
+    return services.user_invite(actor=admin_user, **data).entry
+
+
+def test_resend_invitation_sends_it_again_to_the_same_user(admin_client, invited):
+    page = admin_client.get(user_url("change", invited.sub)).content.decode()
+    assert 'id="resend-invitation"' in page and 'id="invitation-pending"' in page
+    with cognito.count_calls() as calls:
+        response = admin_client.post(user_url("resend_invitation", invited.sub))
+    assert dict(calls) == {"AdminGetUser": 1, "AdminCreateUser": 1}
+    assert said(response) == [views.SAID["reinvited"].format(email="new.person@example.com")]
+    assert [user.sub for user in cognito.users_list('email = "new.person@example.com"')] == [invited.sub]
+    assert cognito.user_get(invited.sub).status == "FORCE_CHANGE_PASSWORD"
+    event = AuditEvent.objects.filter(action="user_resend_invitation").get()
+    assert (event.outcome, event.target_sub, event.after) == (
+        "success",
+        invited.sub,
+        {"status": "FORCE_CHANGE_PASSWORD", "invitation_resent": True},
+    )
+
+
+def test_resend_invitation_in_embedded_mode_shows_the_new_temporary_password_once(admin_client, invited, settings):
+    settings.COGNITO_EMBEDDED = True
+    response = admin_client.post(user_url("resend_invitation", invited.sub))
+    assert response.status_code == HTTPStatus.OK
+    password = response.context["invitation"].temporary_password
+    assert password and password in response.content.decode()
+    assert cognito.auth_password("new.person@example.com", password).challenge == "NEW_PASSWORD_REQUIRED"
+
+
+def test_resend_invitation_is_refused_for_a_user_who_signed_in(admin_client, alice):
+    page = admin_client.get(user_url("change", alice.sub)).content.decode()
+    assert 'id="resend-invitation"' not in page
+    with cognito.count_calls() as calls:
+        response = admin_client.post(user_url("resend_invitation", alice.sub))
+    assert dict(calls) == {"AdminGetUser": 1}  # read live, then refused before Cognito is asked to send
+    assert said(response) == [services.MESSAGES["not_invited"].format(email="alice@example.com", status="CONFIRMED")]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.outcome) == ("user_resend_invitation", "failure")
+
+
+def test_resend_invitation_refused_by_cognito_says_so_simulated(admin_client, invited):
+    with cognito_fault("UnsupportedUserStateException", operations={"AdminCreateUser"}):
+        response = admin_client.post(user_url("resend_invitation", invited.sub))
+    assert said(response) == [
+        services.MESSAGES["not_invited"].format(email="new.person@example.com", status="confirmed")
+    ]
+
+
+def test_the_help_desk_cannot_resend_an_invitation(helpdesk_client, invited):
+    response = helpdesk_client.post(user_url("resend_invitation", invited.sub))
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert AuditEvent.objects.filter(action="user_resend_invitation", outcome="denied").exists()

@@ -30,10 +30,16 @@ VIEWS = {
         FOUND,
         FOUND,
     ),
-    "grant and revoke": ("post", lambda sub: user_url("access", sub), {"applications": ["crm"]}, FORBIDDEN, FOUND),
-    "reset password": ("post", lambda sub: user_url("reset_password", sub), {}, FOUND, FOUND),
-    "sign out": ("post", lambda sub: user_url("sign_out", sub), {}, FOUND, FOUND),
-    "disable": ("post", lambda sub: user_url("disable", sub), {}, FORBIDDEN, FOUND),
+    "grant and revoke": (
+        "post",
+        lambda sub: user_url("access", sub),
+        {"applications": ["crm"], "confirm": "on"},
+        FORBIDDEN,
+        FOUND,
+    ),
+    "reset password": ("post", lambda sub: user_url("reset_password", sub), {"confirm": "on"}, FOUND, FOUND),
+    "sign out": ("post", lambda sub: user_url("sign_out", sub), {"confirm": "on"}, FOUND, FOUND),
+    "disable": ("post", lambda sub: user_url("disable", sub), {"confirm": "on"}, FORBIDDEN, FOUND),
     "enable": ("post", lambda sub: user_url("enable", sub), {}, FORBIDDEN, FOUND),
     "delete form": ("get", lambda sub: user_url("delete", sub), None, FORBIDDEN, OK),
     "delete": ("post", lambda sub: user_url("delete", sub), {"confirm": "alice@example.com"}, FORBIDDEN, FOUND),
@@ -61,12 +67,15 @@ def test_every_view_against_every_persona(view, persona, persona_client, alice):
 
 
 @pytest.mark.parametrize("method", ["get", "head"])
-@pytest.mark.parametrize("action", ["role", "access", "reset_password", "sign_out", "disable", "enable", "refresh"])
+@pytest.mark.parametrize(
+    "action", ["role", "access", "reset_password", "sign_out", "disable", "enable", "refresh", "resend_invitation"]
+)
 def test_no_write_on_get(action, method, admin_client, alice):
     url = user_url(action) if action == "refresh" else user_url(action, alice.sub)
     with cognito.count_calls() as calls:
-        response = getattr(admin_client, method)(url, {"role": "c", "level": "1", "shown": "a1"})
-    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+        response = getattr(admin_client, method)(url, {"role": "c", "level": "1", "shown": "a1", "confirm": "on"})
+    confirmed = method == "get" and action in ("reset_password", "sign_out", "disable")  # shows what POST does
+    assert response.status_code == (HTTPStatus.OK if confirmed else HTTPStatus.METHOD_NOT_ALLOWED)
     assert not calls
     assert AuditEvent.objects.count() == 0
 
@@ -111,8 +120,8 @@ def test_administrator_page_shows_every_control(admin_client, alice):
     "action, data",
     [
         ("role", {"role": "c", "level": "3", "shown": "none"}),
-        ("reset_password", {}),
-        ("sign_out", {}),
+        ("reset_password", {"confirm": "on"}),
+        ("sign_out", {"confirm": "on"}),
         ("access", {"applications": ["billing"]}),
     ],
 )
@@ -161,7 +170,9 @@ def test_nobody_changes_their_own_role_not_even_an_administrator(admin_client, a
 
 
 def test_staff_groups_cannot_be_granted_as_applications(admin_client, alice):
-    response = admin_client.post(user_url("access", alice.sub), {"applications": ["billing", "../portal-admins"]})
+    response = admin_client.post(
+        user_url("access", alice.sub), {"applications": ["billing", "../portal-admins"], "confirm": "on"}
+    )
     assert response.status_code == FOUND
     assert cognito.user_groups(alice.sub) == ["app-billing"]
     assert AuditEvent.objects.get().outcome == AuditEvent.FAILURE
@@ -169,7 +180,7 @@ def test_staff_groups_cannot_be_granted_as_applications(admin_client, alice):
 
 def test_administrator_may_act_on_another_staff_account(admin_client, helpdesk_identity):
     index_user(helpdesk_identity)
-    response = admin_client.post(user_url("sign_out", helpdesk_identity.sub))
+    response = admin_client.post(user_url("sign_out", helpdesk_identity.sub), {"confirm": "on"})
     assert response.status_code == FOUND
     assert AuditEvent.objects.get().outcome == AuditEvent.SUCCESS
 
@@ -185,6 +196,7 @@ def test_predicates_follow_the_rules(admin_user, helpdesk_user, nonstaff_user, a
         "sign_out": True,
         "disable": False,
         "delete": False,
+        "resend_invitation": False,
     }
     assert not any(permissions.allowed_actions(helpdesk_user, desk).values())  # its own, a staff account
     assert not any(permissions.allowed_actions(nonstaff_user, plain).values())

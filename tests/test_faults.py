@@ -59,10 +59,10 @@ def storm_requests(sub: str) -> list[tuple[str, str, dict | None]]:
     return [
         ("get", user_url("change", sub), None),
         ("post", user_url("role", sub), {"role": "b", "level": "1", "shown": "a1"}),
-        ("post", user_url("access", sub), {"applications": ["billing", "crm"]}),
-        ("post", user_url("reset_password", sub), {}),
-        ("post", user_url("sign_out", sub), {}),
-        ("post", user_url("disable", sub), {}),
+        ("post", user_url("access", sub), {"applications": ["billing", "crm"], "confirm": "on"}),
+        ("post", user_url("reset_password", sub), {"confirm": "on"}),
+        ("post", user_url("sign_out", sub), {"confirm": "on"}),
+        ("post", user_url("disable", sub), {"confirm": "on"}),
     ]
 
 
@@ -133,7 +133,7 @@ def test_cognito_stopping_midway_through_grants_and_revokes_reports_what_was_app
     admin_client, alice, no_backoff
 ):
     with cognito_down(after=1) as failed:  # alice holds billing: grant crm, grant hr, revoke billing
-        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr"]})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": ["crm", "hr"], "confirm": "on"})
     assert response.status_code == HTTPStatus.FOUND and failed == ["AdminAddUserToGroup"] * 3
     granted, refused = said(response)
     assert granted == "Granted crm."
@@ -160,8 +160,8 @@ def test_cognito_stopping_after_a_role_write_reports_the_role_and_the_missing_si
 
 
 def test_cognito_stopping_after_a_disable_reports_the_missing_sign_out_simulated(admin_client, alice, no_backoff):
-    with cognito_down(after=1):
-        response = admin_client.post(user_url("disable", alice.sub))
+    with cognito_down(after=2):  # the target's groups (read live: never the last administrator), the disable
+        response = admin_client.post(user_url("disable", alice.sub), {"confirm": "on"})
     assert response.status_code == HTTPStatus.FOUND
     assert "revoking their sessions failed" in said(response)[0]
     assert not cognito.user_get(alice.sub).enabled
@@ -172,7 +172,7 @@ def test_cognito_stopping_after_a_disable_reports_the_missing_sign_out_simulated
 
 def test_cognito_stopping_after_a_revoke_reports_the_missing_sign_out_simulated(admin_client, alice, no_backoff):
     with cognito_down(after=1) as failed:
-        response = admin_client.post(user_url("access", alice.sub), {"applications": []})
+        response = admin_client.post(user_url("access", alice.sub), {"applications": [], "confirm": "on"})
     assert response.status_code == HTTPStatus.FOUND and failed == ["AdminUserGlobalSignOut"] * 3
     revoked, warning = said(response)
     assert revoked == "Revoked billing." and warning.startswith("Revoked billing, but revoking their sessions failed")
@@ -310,7 +310,7 @@ def test_no_transaction_is_open_while_cognito_is_called_for_role_and_access_writ
         "before-call.cognito-idp", lambda model, **_: seen.append((model.name, connection.in_atomic_block))
     )
     browser.post(user_url("role", alice.sub), {"role": "b", "level": "1", "shown": "a1"})
-    browser.post(user_url("access", alice.sub), {"applications": ["crm"]})
+    browser.post(user_url("access", alice.sub), {"applications": ["crm"], "confirm": "on"})
     writes = [(name, atomic) for name, atomic in seen if name.startswith("Admin") and name != "AdminGetUser"]
     assert {name for name, _ in writes} >= {
         "AdminUpdateUserAttributes",
@@ -347,7 +347,7 @@ def test_a_role_changed_by_someone_else_during_the_cognito_write_is_reported_not
 @pytest.mark.parametrize("code", ["LimitExceededException", "TooManyFailedAttemptsException"])
 def test_a_per_user_limit_on_a_reset_says_so_and_is_not_retried_or_the_busy_page_simulated(code, admin_client, alice):
     with cognito_fault(code, operations={"AdminResetUserPassword"}) as failed:
-        response = admin_client.post(user_url("reset_password", alice.sub))
+        response = admin_client.post(user_url("reset_password", alice.sub), {"confirm": "on"})
     assert response.status_code == HTTPStatus.FOUND and failed == ["AdminResetUserPassword"]
     assert said(response) == [cognito.TOO_MANY_ATTEMPTS]
     event = only_event()

@@ -44,8 +44,8 @@ def stale(user: User) -> None:
     "action, data",
     [
         ("role", {"role": "c", "level": "3", "shown": "a1"}),
-        ("reset_password", {}),
-        ("sign_out", {}),
+        ("reset_password", {"confirm": "on"}),
+        ("sign_out", {"confirm": "on"}),
     ],
 )
 def test_helpdesk_on_a_staff_member_made_outside_the_portal_is_refused_and_audited_denied(

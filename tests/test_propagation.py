@@ -87,7 +87,9 @@ def test_revoking_the_application_refuses_at_once_and_at_next_sign_in(
     index_user(olaf)
     key = app_services.api_key_issue(actor=admin_user, name="billing").plain
     token = app_sign_in("olaf@example.com")["IdToken"]
-    admin_client.post(reverse("admin:accounts_directoryentry_access", args=[olaf.sub]), {"applications": ["crm"]})
+    admin_client.post(
+        reverse("admin:accounts_directoryentry_access", args=[olaf.sub]), {"applications": ["crm"], "confirm": "on"}
+    )
     body = json.dumps({"token": token, "application": "billing"})
     answer = PortalClient().post(
         reverse("api_access_check"), body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}"

@@ -95,9 +95,9 @@ def test_start_up_accepts_the_actions_that_take_a_reason(tmp_path):
     [
         ("role", {"role": "b", "level": "2", "shown": "a1"}, "role_change"),
         ("access", {"applications": ["billing", "crm"]}, "access_set"),
-        ("reset_password", {}, "user_reset_password"),
-        ("sign_out", {}, "user_sign_out"),
-        ("disable", {}, "user_disable"),
+        ("reset_password", {"confirm": "on"}, "user_reset_password"),
+        ("sign_out", {"confirm": "on"}, "user_sign_out"),
+        ("disable", {"confirm": "on"}, "user_disable"),
         ("delete", {"confirm": "alice@example.com"}, "user_delete"),
     ],
 )

@@ -271,7 +271,8 @@ def test_pool_health_page_lists_problems(admin_client, pool, make_cognito_user):
 def test_a_new_application_can_be_granted_on_the_user_page(admin_client, alice):
     admin_client.post(url("add"), {"name": "payroll"})
     response = admin_client.post(
-        reverse("admin:accounts_directoryentry_access", args=[alice.sub]), {"applications": ["billing", "payroll"]}
+        reverse("admin:accounts_directoryentry_access", args=[alice.sub]),
+        {"applications": ["billing", "payroll"], "confirm": "on"},
     )
     assert response.status_code == FOUND
     assert sorted(cognito.user_groups(alice.sub)) == ["app-billing", "app-payroll"]

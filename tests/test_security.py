@@ -52,6 +52,8 @@ USERS = "/admin/accounts/directoryentry/"
 ANY_USER_PAGE = "/admin/accounts/directoryentry/*"
 APPS, APP_PAGE = "/admin/accounts/application/", "/admin/accounts/application/{app}/change/"
 JOB_PAGE, IMPORT = "/admin/accounts/bulkjob/{job}/change/", "/admin/accounts/bulkjob/import/"
+STAFF = "/admin/staff/"
+CONFIRMED = {"confirm": "on"}  # what a confirmation page sends
 
 
 def csv_file(w) -> dict:
@@ -170,19 +172,35 @@ ROUTES: dict[str, Route] = {
     "admin:accounts_directoryentry_access": Route(
         get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
         post=staff_only(FORBIDDEN, USER_PAGE),
-        data=lambda w: {"applications": ["crm"]},
+        data=lambda w: {"applications": ["crm"], "confirm": "on"},
     ),
+    # GET shows what the action will do; the POST sent by that page (with `confirm`) acts.
     "admin:accounts_directoryentry_reset_password": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USER_PAGE, USER_PAGE)
+        get=staff_only(OK, OK), post=staff_only(USER_PAGE, USER_PAGE), data=lambda w: CONFIRMED
     ),
     "admin:accounts_directoryentry_sign_out": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USER_PAGE, USER_PAGE)
+        get=staff_only(OK, OK), post=staff_only(USER_PAGE, USER_PAGE), data=lambda w: CONFIRMED
     ),
     "admin:accounts_directoryentry_disable": Route(
+        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USER_PAGE), data=lambda w: CONFIRMED
+    ),
+    "admin:accounts_directoryentry_resend_invitation": Route(  # the target signed in already: refused, said
         get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
     ),
     "admin:accounts_directoryentry_enable": Route(
         get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
+    ),
+    # Staff management: administrators only (granting help desk to the target; removing a standing it lacks)
+    "admin:staff": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:staff_grant": Route(
+        get=staff_only(FORBIDDEN, STAFF),
+        post=staff_only(FORBIDDEN, STAFF),
+        data=lambda w: {"email": w.email, "standing": "helpdesk"},
+    ),
+    "admin:staff_remove": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, STAFF),
+        data=lambda w: {"standing": "admin"},
     ),
     # The audit log: administrators read it; nobody adds, changes or deletes an event
     "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK)),
@@ -300,7 +318,8 @@ def test_every_route_of_the_urlconf_is_declared():
 def shared_pool():
     """One emulated pool for the whole module, bootstrapped once, with the two staff accounts.
 
-    Safe to share: no route changes a staff account, and each test makes its own target user.
+    Safe to share: no route changes these staff accounts (staff routes act on the test's own target user),
+    and each test makes its own target user.
     """
     with mock_aws():
         with override_settings(PORTAL_ADMIN_EMAIL=""):
@@ -519,7 +538,9 @@ def mismatch(method: str, persona: str, response, answer, here: str, world: Worl
 
 
 @pytest.mark.parametrize("name", sorted(FOUND))
-def test_every_route_answers_each_persona_as_declared_and_no_get_writes(name, world, personas):
+def test_every_route_answers_each_persona_as_declared_no_get_writes_and_every_forged_write_is_audited(
+    name, world, personas
+):
     route, url = ROUTES[name], world.url(name)
     problems = []
     for persona, answer in zip(PERSONAS, route.get, strict=False):
@@ -533,8 +554,12 @@ def test_every_route_answers_each_persona_as_declared_and_no_get_writes(name, wo
             )
         problems += [f"GET as {persona} wrote {sql}" for sql in changes.writes(allowed_tables=INDEX_TABLES)]
     for persona, answer in zip(PERSONAS, route.post or (), strict=False):  # the most privileged last
+        last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         response = personas[persona].post(url, route.data(world) if route.data else {})
         problems += mismatch("POST", persona, response, answer, url, world)
+        outcomes = set(AuditEvent.objects.filter(id__gt=last).values_list("outcome", flat=True))
+        if response.status_code == FORBIDDEN and persona != "anonymous" and AuditEvent.DENIED not in outcomes:
+            problems.append(f"POST as {persona}: a forged write answered 403 but left no denied audit event")
     assert not problems, "\n".join(problems)
 
 
@@ -574,6 +599,9 @@ AUDITED_BY = {
     "user_reset_password": ["admin:accounts_directoryentry_reset_password"],
     "user_sign_out": ["admin:accounts_directoryentry_sign_out"],
     "user_delete": ["admin:accounts_directoryentry_delete"],
+    "user_resend_invitation": ["admin:accounts_directoryentry_resend_invitation"],
+    "staff_grant": ["admin:staff_grant"],
+    "staff_remove": ["admin:staff_remove"],
     "directory_sync": ["admin:accounts_directoryentry_refresh"],  # run by the worker the refresh queues
     "directory_sync_request": ["admin:accounts_directoryentry_refresh"],
     "application_create": ["admin:accounts_application_add"],

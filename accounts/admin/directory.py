@@ -8,6 +8,7 @@ from accounts import cognito
 from accounts.admin.screens import ScreensAdmin
 from accounts.admin.site import portal_site
 from accounts.applications import selectors as app_selectors
+from accounts.bulk import actions as bulk_actions
 from accounts.bulk import views as bulk_views
 from accounts.bulk.actions import ACTIONS as BULK_ACTIONS
 from accounts.bulk.forms import BulkActionForm
@@ -86,7 +87,7 @@ class StaffFilter(admin.SimpleListFilter):
     parameter_name = "staff"
 
     def lookups(self, request, model_admin):
-        return [("admin", "Administrator"), ("helpdesk", "Help desk"), ("none", "Not staff")]
+        return [*permissions.STANDING_LABELS.items(), ("none", "Not staff")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -134,7 +135,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
 
     @admin.display(description="staff", ordering="staff")
     def staff_display(self, entry):
-        return {"admin": "Administrator", "helpdesk": "Help desk"}.get(entry.staff, "")
+        return permissions.STANDING_LABELS.get(entry.staff, "")
 
     def get_queryset(self, request):
         return selectors.directory_entries()
@@ -152,6 +153,8 @@ class DirectoryEntryAdmin(ScreensAdmin):
         return permissions.can_invite(request.user)
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and (name := request.POST.get("action", "").removeprefix("bulk_")) in BULK_ACTIONS:
+            bulk_actions.selection_allowed(actor=request.user, name=name, request=request)  # 403 for a forged one
         context = {
             "title": "Users",
             "fresh": sync_lease.freshness(),
@@ -221,4 +224,5 @@ class DirectoryEntryAdmin(ScreensAdmin):
             path("<str:sub>/sign-out/", wrap(views.sign_out), name=f"{info}_sign_out"),
             path("<str:sub>/disable/", wrap(views.disable), name=f"{info}_disable"),
             path("<str:sub>/enable/", wrap(views.enable), name=f"{info}_enable"),
+            path("<str:sub>/resend-invitation/", wrap(views.resend_invitation), name=f"{info}_resend_invitation"),
         ]

@@ -1,6 +1,6 @@
 """The admin site: the frame of user administration, for active staff, signed in on the portal's own page."""
 
-from functools import update_wrapper
+from functools import partial, update_wrapper
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -10,8 +10,10 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.audit.record import denial_record
 from accounts.rules import permissions
 from accounts.signin import views as auth_views
+from accounts.signin.staff import views as staff_views
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -28,15 +30,22 @@ class PortalAdminSite(admin.AdminSite):
         return permissions.is_portal_staff(request.user)
 
     def admin_view(self, view, cacheable=False):
-        """Send the anonymous to the portal's sign-in and answer signed-in non-staff with 403."""
+        """Send the anonymous to the portal's sign-in and answer signed-in non-staff with 403.
+
+        A POST refused with 403 that no service audited (a forged write) is audited as denied here.
+        """
         inner = super().admin_view(view, cacheable)
 
         def guarded(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("accounts:login"))
-            if not self.has_permission(request):
-                raise PermissionDenied
-            return inner(request, *args, **kwargs)
+            try:
+                if not self.has_permission(request):
+                    raise PermissionDenied
+                return inner(request, *args, **kwargs)
+            except PermissionDenied:
+                denial_record(request)
+                raise
 
         return update_wrapper(guarded, view)
 
@@ -62,7 +71,21 @@ class PortalAdminSite(admin.AdminSite):
     def get_urls(self):
         """Return the admin's URLs, the view-on-site shortcut answering 404: no model has a page of its own."""
         shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut), name="view_on_site")
-        return [shortcut if getattr(url, "name", "") == "view_on_site" else url for url in super().get_urls()]
+        urls = [shortcut if getattr(url, "name", "") == "view_on_site" else url for url in super().get_urls()]
+        return self.staff_urls() + urls
+
+    def staff_urls(self) -> list:
+        """Return the staff management screens' URLs (before the admin's catch-all)."""
+        wrap = self.site_screen
+        return [
+            path("staff/", wrap(staff_views.staff_list), name="staff"),
+            path("staff/grant/", wrap(staff_views.staff_grant), name="staff_grant"),
+            path("staff/<str:sub>/remove/", wrap(staff_views.staff_remove), name="staff_remove"),
+        ]
+
+    def site_screen(self, view):
+        """Return `view` bound to this site behind its checks."""
+        return self.admin_view(update_wrapper(partial(view, site=self), view))
 
 
 def _no_shortcut(request, content_type_id, object_id):

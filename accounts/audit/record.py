@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import AuditEvent
+from accounts.rules.errors import NOT_ALLOWED
 from accounts.rules.reasons import REASON_MAX
 
 logger = logging.getLogger("accounts.audit")
@@ -74,4 +75,22 @@ def audit_record(
         logger.error("audit event NOT STORED, the database refused it: %s", json.dumps(fields, sort_keys=True))
         raise
     logger.info("audit %s %s %s %s", label, action, target, outcome)
+    if request is not None:
+        request.portal_audited = True  # denial_record() audits a refused request only once
     return event
+
+
+def denial_record(request) -> None:
+    """Audit a POST the rules refused before any service audited it (a forged write), under its route's name."""
+    if request.method != "POST" or getattr(request, "portal_audited", False) or not request.user.is_authenticated:
+        return
+    match = request.resolver_match
+    route = (match.url_name or match.route) if match else request.path
+    audit_record(
+        actor=request.user,
+        action=route.removeprefix("accounts_")[:64],
+        outcome=AuditEvent.DENIED,
+        target=request.path,
+        error=NOT_ALLOWED,
+        request=request,
+    )

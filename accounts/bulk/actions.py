@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from accounts import cognito
+from accounts.audit.attempt import Attempt, audited
 from accounts.directory import selectors, services
 from accounts.models import BulkJob, BulkRow
 from accounts.rules import permissions, reasons, roles
@@ -83,10 +84,16 @@ def action_label(action: dict) -> str:
     return ACTIONS[name].label if name in ACTIONS else name or ""
 
 
-def selection_job(*, actor, action: dict, queryset, reason: str = "") -> BulkJob:
+def selection_allowed(*, actor, name: str, request=None) -> None:
+    """Refuse, audited as denied, a bulk action the actor's rule forbids."""
+    if not permissions.can_bulk(actor, name):
+        with audited(actor=actor, action="bulk_action", request=request, attempt=Attempt(after={"action": name})):
+            raise PermissionDenied(NOT_ALLOWED)
+
+
+def selection_job(*, actor, action: dict, queryset, reason: str = "", request=None) -> BulkJob:
     """Make a bulk job of the action for every user of the selection (nothing applied yet), with its reason."""
-    if not permissions.can_bulk(actor, action.get("name", "")):
-        raise PermissionDenied(NOT_ALLOWED)
+    selection_allowed(actor=actor, name=action.get("name", ""), request=request)
     action = action_clean(action)
     for audited_as in ("bulk_action", ACTIONS[action["name"]].audits):  # the job's start, then each row
         reason = reasons.reason_check(action=audited_as, reason=reason)

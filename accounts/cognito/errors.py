@@ -53,6 +53,10 @@ class InvalidParameter(CognitoError):
     """A request Cognito refused as malformed."""
 
 
+class UnsupportedUserState(CognitoError):
+    """The user's state does not allow the request (an invitation resent to a user who already signed in)."""
+
+
 class TooManyAttempts(CognitoError):
     """A per-user limit of Cognito (too many failed codes, resets or changes for this user): wait, then retry."""
 
@@ -93,6 +97,7 @@ ERRORS: dict[str, type[CognitoError]] = {
     "GroupExistsException": GroupExists,
     "ResourceNotFoundException": ResourceNotFound,
     "InvalidParameterException": InvalidParameter,
+    "UnsupportedUserStateException": UnsupportedUserState,
     "TooManyRequestsException": Throttled,
     "LimitExceededException": TooManyAttempts,
     "TooManyFailedAttemptsException": TooManyAttempts,

@@ -76,6 +76,20 @@ def user_create(
     return _user(client.call("admin_create_user", **params)["User"])
 
 
+@sensitive_variables()
+def user_resend_invitation(username: str, *, temporary_password: str = "") -> User:
+    """Send the invitation again to a user who never signed in (AdminCreateUser, MessageAction RESEND)."""
+    params: dict[str, Any] = {
+        "UserPoolId": client.pool_id(),
+        "Username": username,
+        "MessageAction": "RESEND",
+        "DesiredDeliveryMediums": ["EMAIL"],
+    }
+    if temporary_password:
+        params["TemporaryPassword"] = temporary_password
+    return _user(client.call("admin_create_user", **params)["User"])
+
+
 def user_update_attributes(username: str, attributes: dict[str, str]) -> None:
     """Write several attributes in one call (AdminUpdateUserAttributes)."""
     client.call(

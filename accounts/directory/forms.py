@@ -5,7 +5,7 @@ from django import forms
 from django.utils.functional import lazy
 
 from accounts.applications import selectors as app_selectors
-from accounts.audit.forms import ReasonField
+from accounts.audit.forms import ReasonField, ReasonForm
 from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
 from accounts.rules import roles
 
@@ -101,10 +101,17 @@ class RoleForm(forms.Form):
 
 
 class AccessForm(forms.Form):
-    """The applications the user should hold, all at once."""
+    """The applications the user should hold, all at once; `confirm` is sent by the page confirming a revoke."""
 
     applications = ApplicationsField()
     reason = ReasonField()
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class ConfirmForm(ReasonForm):
+    """The confirmation page's answer, with its reason: the action is taken only when `confirm` is sent."""
+
+    confirm = forms.BooleanField()
 
 
 class DeleteForm(forms.Form):

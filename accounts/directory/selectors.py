@@ -106,6 +106,12 @@ def entry_by_email(email: str) -> DirectoryEntry | None:
     return DirectoryEntry.objects.filter(email=email.strip().lower()).first()
 
 
+def access_changes(entry: DirectoryEntry, wanted) -> tuple[list[str], list[str]]:
+    """Return (granted, revoked): what making the entry's applications exactly `wanted` changes, by the index."""
+    current, wanted = set(directory.entry_applications(entry)), set(wanted)
+    return sorted(wanted - current), sorted(current - wanted)
+
+
 def directory_as_of() -> DirectorySync | None:
     """Return the last complete sync: the directory is at least as fresh as its start."""
     return DirectorySync.objects.order_by("-started").first()

@@ -44,9 +44,12 @@ MESSAGES = {
     "cognito_refused": "Cognito refused the change: {error}",
     "invite_refused": "Cognito refused this invitation: {error}. Check the email address and the name; "
     "nothing was created.",
+    "not_invited": "{email} already signed in (status {status}): only a user who never signed in can be "
+    "invited again. Nothing was sent.",
     "not_allowed": NOT_ALLOWED,
     "interrupted": INTERRUPTED,
 }
+INVITATION_PENDING = "FORCE_CHANGE_PASSWORD"  # created by an administrator, never signed in
 
 
 class NotInDirectory(ServiceError):
@@ -359,6 +362,13 @@ def _role_record(entry: DirectoryEntry, new: roles.Role, *, expected: tuple[str,
 # --- Account state ------------------------------------------------------------------------------
 
 
+def _administrator_kept(entry: DirectoryEntry) -> None:
+    """Refuse to take away the last enabled administrator, on the target's groups read live now."""
+    _target_standing(entry)
+    if entry.staff == permissions.ADMIN:
+        gateway_call(standing.administrator_keep, sub=entry.sub, email=entry.email)
+
+
 def user_disable(*, actor, sub: str, request=None, reason: str = "") -> str:
     """Disable a user, then sign them out everywhere; return a warning when the sign-out failed."""
     with _on_user(
@@ -366,6 +376,7 @@ def user_disable(*, actor, sub: str, request=None, reason: str = "") -> str:
     ) as attempt:
         entry = attempt.entry
         attempt.before = {"enabled": entry.enabled}
+        _administrator_kept(entry)
         gateway_call(cognito.user_disable, sub)
         attempt.record = lambda: directory.entry_touch(entry, enabled=False)
         attempt.after = {"enabled": False}
@@ -432,6 +443,7 @@ def user_delete(*, actor, sub: str, confirmation: str, request=None, reason: str
         }
         if (confirmation or "").strip().lower() != entry.email:
             raise InvalidInput(MESSAGES["confirm_delete"])
+        _administrator_kept(entry)
         gateway_call(cognito.user_delete, sub)
         _tokens_void(entry, "user_delete", standing_lost=True)
         attempt.record = entry.delete
@@ -487,6 +499,23 @@ def user_invite(
             attempt.outcome = AuditEvent.FAILURE
             attempt.error = f"User created, but granting {access.failed[1]} failed: {access.failed[2]}"
         return Invitation(entry=entry, access=access, temporary_password=temporary)
+
+
+def user_resend_invitation(*, actor, sub: str, request=None) -> Invitation:
+    """Send the invitation again (AdminCreateUser RESEND) to a user who never signed in, read live first."""
+    with _on_user(
+        actor=actor, action="user_resend_invitation", sub=sub, rule=permissions.can_resend_invitation, request=request
+    ) as attempt:
+        entry = attempt.entry
+        status = gateway_call(cognito.user_get, sub).status
+        attempt.before = {"status": status}
+        if status != INVITATION_PENDING:
+            raise InvalidInput(MESSAGES["not_invited"].format(email=entry.email, status=status))
+        temporary = passwords.generate() if settings.COGNITO_EMBEDDED else ""
+        said = {cognito.UnsupportedUserState: MESSAGES["not_invited"].format(email=entry.email, status="confirmed")}
+        gateway_call(cognito.user_resend_invitation, entry.username, temporary_password=temporary, said=said)
+        attempt.after = {"status": INVITATION_PENDING, "invitation_resent": True}
+        return Invitation(entry=entry, access=AccessResult(), temporary_password=temporary)
 
 
 # --- The directory ------------------------------------------------------------------------------

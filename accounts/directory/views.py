@@ -15,13 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import cognito, tasks
 from accounts.audit.forms import ReasonForm
 from accounts.directory import selectors, services, sync_lease
-from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
+from accounts.directory.forms import AccessForm, ConfirmForm, DeleteForm, InviteForm, RoleForm, first_error
 from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/directoryentry/"
 
 SAID = {
-    "vanished_on_open": "No user {sub} exists in Cognito any more; it was removed from the directory.",
     "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
     "the new role at its next sign-in or token refresh.",
     "role_unchanged": "The user already holds {role}: nothing was changed.",
@@ -42,6 +41,29 @@ SAID = {
     "invited": "{email} was invited; Cognito sends them a temporary password.",
     "sync_queued": "A sync of the whole directory is queued; this page follows it.",
     "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
+    "reinvited": "The invitation was sent again to {email}; Cognito emails them a new temporary password.",
+}
+# What each confirmed action will do, said on its confirmation page before anything changes.
+CONFIRM = {
+    "reset_password": (
+        "Reset the password of {email}?",
+        "Their current password stops working at once. Cognito emails them a code, and they choose a new "
+        "password at their next sign-in.",
+    ),
+    "sign_out": (
+        "Sign {email} out everywhere?",
+        "They will be signed out of every application: every refresh token they hold is revoked, the "
+        "applications refuse their current tokens, and they must sign in again.",
+    ),
+    "disable": (
+        "Disable {email}?",
+        "They can no longer sign in, and they will be signed out of every application. Enable them again to undo it.",
+    ),
+    "access": (
+        "Change the applications of {email}?",
+        "Revoking signs them out of every application, so no revoked access outlives their current tokens; "
+        "they sign in again to use the applications they keep.",
+    ),
 }
 
 
@@ -66,8 +88,7 @@ def user_page(request, sub: str, admin):
     try:
         view = selectors.user_live(sub)
     except cognito.UserNotFound:
-        messages.error(request, SAID["vanished_on_open"].format(sub=sub))
-        return redirect("admin:accounts_directoryentry_changelist")
+        raise Http404("No such user in Cognito.") from None
     entry = view.entry
     held = view.roles_held
     return TemplateResponse(
@@ -144,9 +165,11 @@ def role_change(request, sub: str, admin):
 
 @require_POST
 def access_set(request, sub: str, admin):
-    """Grant and revoke applications in one submit, reporting each change."""
+    """Grant and revoke applications in one submit, reporting each change; a revoke is confirmed first."""
     try:
         data = _checked(request, AccessForm(request.POST), "access_set", permissions.can_grant, sub)
+        if (unconfirmed := _revoke_unconfirmed(request, admin, sub, data)) is not None:
+            return unconfirmed
         result = services.access_set(
             actor=request.user, sub=sub, applications=data["applications"], request=request, reason=data["reason"]
         )
@@ -165,6 +188,19 @@ def access_set(request, sub: str, admin):
         messages.info(request, SAID["access_unchanged"])
     _report_sign_out(request, result)
     return redirect(_user_url(sub))
+
+
+def _revoke_unconfirmed(request, admin, sub: str, data: dict):
+    """Return the confirmation page for a submit that revokes an application unconfirmed, else None."""
+    entry = selectors.entry_get(sub)  # not in the index: the service says so, audited
+    granted, revoked = selectors.access_changes(entry, data["applications"]) if entry else ([], [])
+    if not revoked or data["confirm"]:
+        return None
+    if not permissions.can_grant(request.user, entry):
+        raise PermissionDenied
+    hidden = [("applications", app) for app in data["applications"]]
+    details = {"Revoke": revoked, "Grant": granted, "Keep": sorted(set(data["applications"]) - set(granted))}
+    return _confirm_page(request, admin, entry, "access", hidden=hidden, details=details, reason=data["reason"])
 
 
 def _report_sign_out(request, result: services.AccessResult) -> None:
@@ -191,24 +227,83 @@ def _simple_action(request, sub: str, service, said: str, action: str, rule):
     return redirect(_user_url(sub))
 
 
-@require_POST
+def _confirm_page(request, admin, entry, name: str, *, hidden=(), details=None, reason: str = ""):
+    """Show what the action will do to this user, with the form that confirms it (nothing changed yet)."""
+    question, consequence = CONFIRM[name]
+    return TemplateResponse(
+        request,
+        TEMPLATES + "confirm.html",
+        admin.screen_context(
+            request,
+            title=question.format(email=entry.email),
+            entry=entry,
+            name=name,
+            consequence=consequence,
+            details={label: apps for label, apps in (details or {}).items() if apps},
+            hidden=hidden,
+            reason_form=ReasonForm(initial={"reason": reason}),
+            action=reverse(f"admin:accounts_directoryentry_{name}", args=[entry.sub]),
+        ),
+    )
+
+
+def _confirmed_action(request, sub: str, admin, name: str, rule, service, said: str, action: str):
+    """Show the confirmation page (GET, or a POST without `confirm`); act on the confirmed POST."""
+    entry = _indexed(sub)
+    if request.method == "POST" and ConfirmForm(request.POST).is_valid():
+        return _simple_action(request, sub, service, said, action, rule)
+    if not rule(request.user, entry):
+        raise PermissionDenied
+    return _confirm_page(request, admin, entry, name)
+
+
+@require_http_methods(["GET", "POST"])
 def reset_password(request, sub: str, admin):
-    """Reset the user's password (POST)."""
-    return _simple_action(
-        request, sub, services.user_reset_password, "reset", "user_reset_password", permissions.can_reset_password
+    """Confirm (GET), then reset the user's password (POST)."""
+    return _confirmed_action(
+        request,
+        sub,
+        admin,
+        "reset_password",
+        permissions.can_reset_password,
+        services.user_reset_password,
+        "reset",
+        "user_reset_password",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sign_out(request, sub: str, admin):
+    """Confirm (GET), then sign the user out everywhere (POST)."""
+    return _confirmed_action(
+        request, sub, admin, "sign_out", permissions.can_sign_out, services.user_sign_out, "signed_out", "user_sign_out"
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def disable(request, sub: str, admin):
+    """Confirm (GET), then disable the user and sign them out (POST)."""
+    return _confirmed_action(
+        request, sub, admin, "disable", permissions.can_disable, services.user_disable, "disabled", "user_disable"
     )
 
 
 @require_POST
-def sign_out(request, sub: str, admin):
-    """Sign the user out everywhere (POST)."""
-    return _simple_action(request, sub, services.user_sign_out, "signed_out", "user_sign_out", permissions.can_sign_out)
-
-
-@require_POST
-def disable(request, sub: str, admin):
-    """Disable the user and sign them out (POST)."""
-    return _simple_action(request, sub, services.user_disable, "disabled", "user_disable", permissions.can_disable)
+def resend_invitation(request, sub: str, admin):
+    """Send the invitation again to a user who never signed in (POST)."""
+    try:
+        invitation = services.user_resend_invitation(actor=request.user, sub=sub, request=request)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    if invitation.temporary_password:
+        return TemplateResponse(
+            request,
+            TEMPLATES + "invite_done.html",
+            admin.screen_context(request, title="Invitation sent again", invitation=invitation, entry=invitation.entry),
+        )
+    messages.success(request, SAID["reinvited"].format(email=invitation.entry.email))
+    return redirect(_user_url(sub))
 
 
 @require_POST

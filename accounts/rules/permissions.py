@@ -18,6 +18,7 @@ ADMIN_PERMISSIONS = HELPDESK_PERMISSIONS + [
     "view_audit",
 ]
 STANDING_PERMISSIONS = {ADMIN: ADMIN_PERMISSIONS, HELPDESK: HELPDESK_PERMISSIONS}
+STANDING_LABELS = {ADMIN: "Administrator", HELPDESK: "Help desk"}
 
 
 def ensure_staff_groups() -> dict[str, Group]:
@@ -208,6 +209,30 @@ def can_export_access(actor) -> bool:
     return _holds(actor, "view_directory") and _holds(actor, "view_audit")
 
 
+def can_resend_invitation(actor, entry) -> bool:
+    """Send a user's invitation again (they never signed in): whoever may invite."""
+    return _holds(actor, "invite_user") and not _shielded(actor, entry)
+
+
+# --- Staff management -------------------------------------------------------------------------------
+
+
+def can_manage_staff(actor) -> bool:
+    """See the staff page: who holds administrator or help-desk standing. Administrators only."""
+    return is_administrator(actor)
+
+
+def can_change_standing(actor, member) -> bool:
+    """Grant or remove a member's staff standing: administrators, never on their own account."""
+    return can_manage_staff(actor) and not _is_self(actor, member)
+
+
+def keeps_an_administrator(enabled_administrators, sub: str) -> bool:
+    """Return True unless `sub` is the last enabled administrator (never removed, disabled or deleted)."""
+    enabled = set(enabled_administrators)
+    return sub not in enabled or bool(enabled - {sub})
+
+
 USER_ACTIONS = {
     "grant": can_grant,
     "change_role": can_change_role,
@@ -215,6 +240,7 @@ USER_ACTIONS = {
     "sign_out": can_sign_out,
     "disable": can_disable,
     "delete": can_delete,
+    "resend_invitation": can_resend_invitation,
 }
 
 

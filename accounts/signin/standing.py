@@ -13,15 +13,30 @@ from django.utils import timezone
 from accounts import cognito
 from accounts.models import User
 from accounts.rules import permissions
+from accounts.rules.errors import ServiceError
 
 DISABLED = "your account was disabled"
 GONE = "your account no longer exists"
 NOT_STAFF = "your account is no longer portal staff"
+LAST_ADMINISTRATOR = (
+    "{email} is the last enabled administrator: make someone else an administrator first. Nothing was changed."
+)
 
 
 def standing_live(sub: str) -> str:
     """Return the user's staff standing from their Cognito groups, read now ('' for none)."""
     return permissions.standing_for_groups(cognito.user_groups(sub))
+
+
+def administrators_enabled() -> list[str]:
+    """Return the subs of the administrators' group's enabled members, read now (ListUsersInGroup)."""
+    return [user.sub for user in cognito.users_in_group(settings.PORTAL_ADMIN_GROUP) if user.enabled]
+
+
+def administrator_keep(*, sub: str, email: str) -> None:
+    """Raise ServiceError when this user is the last enabled administrator, read live now."""
+    if not permissions.keeps_an_administrator(administrators_enabled(), sub):
+        raise ServiceError(LAST_ADMINISTRATOR.format(email=email))
 
 
 def staff_sessions_end(*, sub: str, standing: str | None = None) -> bool:
