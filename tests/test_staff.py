@@ -216,3 +216,26 @@ def test_another_administrator_can_still_be_removed(admin_client, boss):
     assert sum(calls.values()) == 4 and calls["ListUsersInGroup"] == 1  # the enabled administrators, live
     assert said(response)[0] == SAID["removed"].format(email="boss@example.com", standing="administrator")
     assert cognito.user_groups(boss.sub) == []
+
+
+def test_the_administrator_grant_carries_its_reason_from_the_confirmation_page_to_the_audit(admin_client, alice):
+    page = admin_client.post(GRANT, {"email": "alice@example.com", "standing": "admin", "reason": "CHG-77"})
+    assert 'name="reason" value="CHG-77"' in page.content.decode()  # the confirmation page keeps it
+    admin_client.post(GRANT, {"email": "alice@example.com", "standing": "admin", "confirm": "on", "reason": "CHG-77"})
+    event = AuditEvent.objects.get(action="staff_grant")
+    assert (event.outcome, event.reason) == ("success", "CHG-77")
+
+
+def test_removing_a_standing_records_its_reason(admin_client, helpdesk_identity):
+    admin_client.post(remove_url(helpdesk_identity.sub), {"standing": "helpdesk", "reason": "left the team"})
+    event = AuditEvent.objects.get(action="staff_remove")
+    assert (event.outcome, event.reason) == ("success", "left the team")
+
+
+def test_a_required_reason_missing_changes_no_standing(admin_client, alice, settings):
+    settings.PORTAL_REASON_REQUIRED = ["staff_grant"]
+    with cognito.count_calls() as calls:
+        admin_client.post(GRANT, {"email": "alice@example.com", "standing": "helpdesk"})
+    assert "AdminAddUserToGroup" not in calls
+    assert cognito.user_groups(alice.sub) == ["app-billing"]
+    assert AuditEvent.objects.get(action="staff_grant").outcome == "failure"

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from accounts import cognito
 from accounts.audit.attempt import Attempt, audited
 from accounts.models import DirectoryEntry
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, reasons, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
 
@@ -61,16 +61,17 @@ def _index_follow(sub: str, new: str):
     return lambda: DirectoryEntry.objects.filter(sub=sub).update(staff=new)
 
 
-def staff_grant(*, actor, email: str, standing_name: str, request=None) -> StandingChange:
+def staff_grant(*, actor, email: str, standing_name: str, request=None, reason: str = "") -> StandingChange:
     """Add the user with this email to the group of a standing (AdminAddUserToGroup)."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
-    with audited(actor=actor, action="staff_grant", request=request, attempt=attempt):
+    with audited(actor=actor, action="staff_grant", request=request, attempt=attempt, reason=reason):
         group = _group(standing_name)
         user = cognito.user_by_email(attempt.target)
         if user is None:
             raise ServiceError(SAID["no_such_user"].format(email=attempt.target))
         attempt.target_sub = user.sub
         _allowed(actor, user)
+        attempt.reason = reasons.reason_check(action="staff_grant", reason=reason)
         groups = _call(cognito.user_groups, user.sub)
         before = permissions.standing_for_groups(groups)
         attempt.before = {"standing": before}
@@ -84,14 +85,15 @@ def staff_grant(*, actor, email: str, standing_name: str, request=None) -> Stand
         return StandingChange(email=user.email, before=before, after=after)
 
 
-def staff_remove(*, actor, sub: str, standing_name: str, request=None) -> StandingChange:
+def staff_remove(*, actor, sub: str, standing_name: str, request=None, reason: str = "") -> StandingChange:
     """Remove a member from the group of a standing (AdminRemoveUserFromGroup); a fall ends their sessions."""
     attempt = Attempt(target_sub=sub)
-    with audited(actor=actor, action="staff_remove", request=request, attempt=attempt):
+    with audited(actor=actor, action="staff_remove", request=request, attempt=attempt, reason=reason):
         group = _group(standing_name)
         user = _call(cognito.user_get, sub)
         attempt.target = user.email
         _allowed(actor, user)
+        attempt.reason = reasons.reason_check(action="staff_remove", reason=reason)
         groups = _call(cognito.user_groups, sub)
         before = permissions.standing_for_groups(groups)
         attempt.before = {"standing": before}

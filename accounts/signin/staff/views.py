@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.audit.forms import ReasonForm
 from accounts.directory import services as directory_services
 from accounts.rules import permissions, roles
 from accounts.rules.errors import ServiceError
@@ -87,7 +88,11 @@ def staff_grant(request, site):
         return _confirm_page(request, site, data)
     try:
         change = services.staff_grant(
-            actor=request.user, email=data["email"], standing_name=data["standing"], request=request
+            actor=request.user,
+            email=data["email"],
+            standing_name=data["standing"],
+            request=request,
+            reason=data["reason"],
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -110,6 +115,7 @@ def _confirm_page(request, site, data: dict):
             standing=data["standing"],
             label=permissions.STANDING_LABELS[data["standing"]].lower(),
             administrator=data["standing"] == permissions.ADMIN,
+            reason_form=ReasonForm(initial={"reason": data["reason"]}),
         ),
     )
 
@@ -124,7 +130,9 @@ def staff_remove(request, sub: str, site):
         return redirect("admin:staff")
     name = form.cleaned_data["standing"]
     try:
-        change = services.staff_remove(actor=request.user, sub=sub, standing_name=name, request=request)
+        change = services.staff_remove(
+            actor=request.user, sub=sub, standing_name=name, request=request, reason=form.cleaned_data["reason"]
+        )
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
