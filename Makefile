@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # `make test` runs `make lint` first (LINT=0 skips it).
 LINT   ?= 1
 
-.PHONY: run test lint bench load check-deploy clean
+.PHONY: run test lint bench load check-deploy screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ load: $(VENV)/.dev ## 20 staff on gunicorn (4 workers) and the embedded Cognito,
 check-deploy: $(VENV)/.runtime ## Django's deployment checklist under production settings
 	DJANGO_SETTINGS_MODULE=portal.settings.production DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) \
 	  DJANGO_ALLOWED_HOSTS=portal.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+screenshots: $(VENV)/.dev ## Regenerate the README's screenshots in docs/ (sign-in, directory, user page)
+	@scripts/ensure-chromium
+	PORTAL_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest tests/e2e/test_look.py -q -k readme_screenshots
 
 clean:
 	rm -rf $(VENV) var

@@ -3,6 +3,7 @@
 from http import HTTPStatus
 
 import pytest
+from django import forms
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -19,6 +20,7 @@ from accounts.bulk import jobs
 from accounts.bulk.forms import BulkParametersForm, ResumeForm
 from accounts.directory import selectors, services
 from accounts.directory.forms import AccessForm, DeleteForm, InviteForm, RoleForm, first_error
+from accounts.forms import LONGEST
 from accounts.models import Application, AuditEvent, BulkJob, BulkRow
 from accounts.rules import roles
 
@@ -185,3 +187,26 @@ def test_an_unknown_retry_is_refused_by_the_resume_screen_with_nothing_changed(a
     assert list(AuditEvent.objects.filter(action="bulk_resume").values_list("target", "outcome")) == [
         (f"job {job.pk}", AuditEvent.FAILURE)
     ]
+
+
+@pytest.mark.parametrize(
+    "form_class", [InviteForm, DeleteForm, ApplicationForm, NewApplicationForm, ApplicationDeleteForm]
+)
+def test_no_text_input_lets_the_browser_cut_what_the_server_would_refuse(form_class):
+    fields = [field for field in form_class() if isinstance(field.field, forms.CharField)]
+    assert fields
+    for field in fields:
+        assert "maxlength" not in str(field), f"{form_class.__name__}.{field.name} lets the browser cut a value"
+
+
+def test_the_invite_form_says_the_longest_name_and_email_the_server_accepts():
+    form = InviteForm()
+    assert form["name"].help_text == LONGEST.format(max=services.NAME_MAX)
+    assert form["email"].help_text == LONGEST.format(max=services.EMAIL_MAX)
+
+
+def test_the_invite_page_refuses_a_300_character_name_saying_the_limit(admin_client):
+    response = admin_client.post(reverse("admin:accounts_directoryentry_add"), {**INVITE, "name": "n" * 300})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert services.MESSAGES["invalid_name"].format(max=services.NAME_MAX) in response.content.decode()
+    assert not selectors.directory_entries().exists()

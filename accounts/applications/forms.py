@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 
 from accounts.applications.services import DESCRIPTION_MAX, NAME, PRECEDENCE_MAX, ROLE_ARN, SAID
 from accounts.audit.forms import ReasonField
+from accounts.forms import LengthCheckedField
 from accounts.rules import roles
 
 ARN_MAX = 2048
@@ -19,7 +20,7 @@ def _all(message: str, *codes: str) -> dict[str, str]:
 class ApplicationForm(forms.Form):
     """An application's description, IAM role and precedence."""
 
-    description = forms.CharField(
+    description = LengthCheckedField(
         max_length=DESCRIPTION_MAX,
         required=False,
         widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
@@ -27,7 +28,7 @@ class ApplicationForm(forms.Form):
             SAID["bad_description"].format(max=DESCRIPTION_MAX), "max_length", "null_characters_not_allowed"
         ),
     )
-    role_arn = forms.CharField(
+    role_arn = LengthCheckedField(
         label="IAM role ARN",
         max_length=ARN_MAX,
         required=False,
@@ -51,7 +52,7 @@ class ApplicationForm(forms.Form):
 class NewApplicationForm(ApplicationForm):
     """A new application: its name, then its settings."""
 
-    name = forms.CharField(
+    name = LengthCheckedField(
         max_length=48,
         validators=[RegexValidator(NAME, SAID["bad_name"])],
         error_messages=_all(SAID["bad_name"], "required", "max_length"),
@@ -63,7 +64,7 @@ class NewApplicationForm(ApplicationForm):
 class ApplicationDeleteForm(forms.Form):
     """The application's name, typed to confirm when it has members."""
 
-    confirm = forms.CharField(
+    confirm = LengthCheckedField(
         label="Application name", max_length=48, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
     reason = ReasonField()

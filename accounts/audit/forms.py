@@ -2,11 +2,12 @@
 
 from django import forms
 
+from accounts.forms import LengthCheckedField
 from accounts.rules import reasons
 from accounts.rules.errors import InvalidInput
 
 
-class ReasonField(forms.CharField):
+class ReasonField(LengthCheckedField):
     """An optional reason or ticket, one line of at most REASON_MAX characters, refused with the rule's words."""
 
     def __init__(self, **kwargs):
@@ -16,7 +17,7 @@ class ReasonField(forms.CharField):
             required=False,
             max_length=reasons.REASON_MAX,
             error_messages={"max_length": reasons.REASON_TOO_LONG.format(max=reasons.REASON_MAX)},
-            widget=forms.TextInput(attrs={"maxlength": reasons.REASON_MAX, "class": "reason", "autocomplete": "off"}),
+            widget=forms.TextInput(attrs={"class": "reason", "autocomplete": "off"}),
             **kwargs,
         )
 

@@ -7,6 +7,7 @@ from django.utils.functional import lazy
 from accounts.applications import selectors as app_selectors
 from accounts.audit.forms import ReasonField, ReasonForm
 from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
+from accounts.forms import LONGEST, LengthCheckedEmailField, LengthCheckedField
 from accounts.rules import roles
 
 
@@ -74,12 +75,14 @@ class ApplicationsField(forms.MultipleChoiceField):
 class InviteForm(forms.Form):
     """Email, name, role and level, applications."""
 
-    email = forms.EmailField(
+    email = LengthCheckedEmailField(
         max_length=EMAIL_MAX,
+        help_text=LONGEST.format(max=EMAIL_MAX),
         error_messages=dict.fromkeys(("required", "invalid", "max_length"), MESSAGES["invalid_email"]),
     )
-    name = forms.CharField(
+    name = LengthCheckedField(
         max_length=NAME_MAX,
+        help_text=LONGEST.format(max=NAME_MAX),
         error_messages={
             key: MESSAGES["invalid_name"].format(max=NAME_MAX)
             for key in ("required", "max_length", "null_characters_not_allowed")
@@ -117,7 +120,7 @@ class ConfirmForm(ReasonForm):
 class DeleteForm(forms.Form):
     """The user's email, typed to confirm."""
 
-    confirm = forms.CharField(label="Type the user's email address to confirm", max_length=254, required=False)
+    confirm = LengthCheckedField(label="Type the user's email address to confirm", max_length=254, required=False)
     reason = ReasonField()
 
 

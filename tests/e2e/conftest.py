@@ -83,3 +83,9 @@ def sign_in_browser(page, live_server):
         return page
 
     return sign_in
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Return where the README's screenshots go: PORTAL_SCREENSHOTS (`make screenshots` sets docs/), else a temp dir."""
+    return Path(os.environ.get("PORTAL_SCREENSHOTS") or tmp_path)
