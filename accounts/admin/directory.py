@@ -14,7 +14,7 @@ from accounts.bulk.forms import BulkActionForm
 from accounts.directory import review_views as access_views
 from accounts.directory import selectors, sync_lease, views
 from accounts.models import DirectoryEntry
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, roles, words
 
 REFRESH_LIMIT = 100
 COGNITO_STATUSES = [
@@ -174,7 +174,13 @@ class DirectoryEntryAdmin(ScreensAdmin):
                 selectors.user_live(sub)
             except cognito.UserNotFound:
                 gone += 1
-        self.message_user(request, views.SAID["refreshed"].format(count=len(subs), gone=gone), messages.SUCCESS)
+        self.message_user(
+            request,
+            views.SAID["refreshed"].format(
+                users=words.counted(len(subs), "user"), gone=gone, exist="exists" if gone == 1 else "exist"
+            ),
+            messages.SUCCESS,
+        )
 
     def get_actions(self, request):
         """Offer each bulk action only to those its rule allows (the help desk: set role only)."""

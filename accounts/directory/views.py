@@ -40,7 +40,7 @@ SAID = {
     "deleted": "{email} was deleted from Cognito and the directory.",
     "invited": "{email} was invited; Cognito sends them a temporary password.",
     "sync_queued": "A sync of the whole directory is queued; this page follows it.",
-    "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
+    "refreshed": "Refreshed {users} from Cognito ({gone} no longer {exist}).",
 }
 
 
