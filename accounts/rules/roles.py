@@ -129,3 +129,8 @@ def application_for_group(group: str) -> str | None:
 def staff_groups() -> dict[str, str]:
     """Return the Cognito staff groups, keyed by standing ('admin', 'helpdesk')."""
     return {"admin": settings.PORTAL_ADMIN_GROUP, "helpdesk": settings.PORTAL_HELPDESK_GROUP}
+
+
+def role_key_label(key: str) -> str:
+    """Return a stored role key for people: 'b2' -> 'B2', 'none' -> 'None', 'several' -> 'Several (drift)'."""
+    return ROLE_WORD_LABELS.get(key) or str(key).upper()
