@@ -88,6 +88,8 @@ def user_page(request, sub: str, admin):
             access_form=AccessForm(initial={"applications": view.applications}),
             attributes=sorted(view.user.attributes.items()),
             history=selectors.user_history(sub),
+            last_use=selectors.applications_last_use(sub, view.applications),
+            last_sign_in=selectors.staff_last_sign_in(sub) if entry.staff else None,
         ),
     )
 

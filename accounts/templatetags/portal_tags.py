@@ -1,4 +1,4 @@
-"""Template filters that say an audit event for people."""
+"""Template filters that say things for people: an audit event's change, a moment to the second."""
 
 from django import template
 
