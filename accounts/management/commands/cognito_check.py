@@ -50,7 +50,7 @@ class Command(BaseCommand):
             self.stdout.write("after --fix:")
             self.show(report)
         if not report.ok:
-            raise CommandError(f"{len(report.findings)} problem(s) found.", returncode=1)
+            raise CommandError(f"{words.counted(len(report.findings), 'problem')} found.", returncode=1)
         self.stdout.write(self.style.SUCCESS("No problems found."))
 
     def run_checks(self) -> pool_checks.Report:
