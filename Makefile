@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 # `make test` runs `make lint` first (LINT=0 skips it).
 LINT   ?= 1
 
-.PHONY: run test lint bench load check-deploy screenshots clean
+.PHONY: run manage test lint bench load check-deploy screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 
 run: $(VENV)/.runtime ## Start the portal on the embedded Cognito (or the pool configured in .env)
 	@scripts/run
+
+manage: $(VENV)/.runtime ## Run a manage.py command on the pool and database of a running `make run`: make manage ARGS="cognito_check"
+	@scripts/manage $(ARGS)
 
 test: $(VENV)/.dev $(if $(filter 1,$(LINT)),lint) ## Install what tests need and run the whole suite (LINT=1: lint first)
 	@scripts/ensure-chromium

@@ -381,3 +381,19 @@ class Revocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sub} before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.reason})"
+
+
+class ApplicationUse(models.Model):
+    """When the access-check API last allowed this user into this application (written at most once a minute)."""
+
+    sub = models.CharField(max_length=64)
+    application = models.CharField(max_length=48)
+    last_at = models.DateTimeField(help_text="The last allowed access check, to the minute.")
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["sub", "application"], name="application_use_unique")]
+        indexes = [models.Index(fields=["last_at", "sub"], name="application_use_last")]
+
+    def __str__(self) -> str:
+        return f"{self.sub} {self.application} {self.last_at:%Y-%m-%d %H:%M:%S}"

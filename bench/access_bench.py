@@ -6,10 +6,11 @@ against token verification alone.
 Everything runs on 127.0.0.1 in a temporary directory: moto_server (the emulator, with its recorder on,
 so every request reaching "Cognito" is counted), a SQLite database, the portal bootstrapped and its
 directory synced, `--users` users of billing signed in through the applications' client, an API key.
-Then two gunicorn servers with ONE sync worker each are loaded in turn by `--clients` threads for
-`--seconds` each (after a warm-up): the portal's POST /api/v1/access-check, and bench/verify_app.py,
-which takes the same request and only verifies the token with cognito_access. Prints a table and writes
-bench/results/access.json.
+Then gunicorn servers with ONE sync worker each are loaded in turn by `--clients` threads for
+`--seconds` each (after a warm-up): the portal's POST /api/v1/access-check; the same with the recording
+of last uses off, and writing one on every check (bench/use_variants.py: the recording's cost, and its
+worst case); and bench/verify_app.py, which takes the same request and only verifies the token with
+cognito_access. Prints a table and writes bench/results/access.json.
 """
 
 import argparse
@@ -34,6 +35,8 @@ from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results" / "access.json"
+ROUNDS = 5  # the portal's variants (last use recorded, not recorded, written every check) are loaded in turn
+USE_VARIANTS = ["access-check API, no use recorded", "access-check API, a use written every check"]
 
 
 def session() -> requests.Session:
@@ -104,7 +107,55 @@ def setup_portal(out: Path, users: int) -> None:
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )
         tokens.append(answer["AuthenticationResult"]["IdToken"])
-    out.write_text(json.dumps({"key": key, "tokens": tokens}))
+    out.write_text(json.dumps({"key": key, "tokens": tokens, "use": use_statements(key, tokens)}))
+
+
+def use_record_timing(pairs: int = 1000) -> dict:
+    """Time use_record alone: a pair never seen (INSERT), one older than a minute (UPDATE), one just recorded."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.applications import usage
+
+    now, times = timezone.now(), {}
+    for label, at in (("new_pair_us", now), ("stale_pair_us", now + timedelta(minutes=2)), ("repeat_us", None)):
+        if at is not None:
+            usage.forget_all()
+        started = time.perf_counter()
+        for number in range(pairs):
+            usage.use_record(sub=f"timing-{number}", application="billing", at=at or now + timedelta(minutes=2))
+        times[label] = round((time.perf_counter() - started) / pairs * 1e6, 1)
+    return times
+
+
+def use_statements(key: str, tokens: list[str]) -> dict:
+    """Check every token twice in-process; return the statements the recording of last uses sent each time."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import ApplicationUse
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as captured:
+            for token in tokens:
+                body = json.dumps({"token": token, "application": "billing"})
+                assert client.post("/api/v1/access-check", body, content_type="application/json").status_code == 200
+        counts.append(sum("accounts_applicationuse" in query["sql"] for query in captured.captured_queries))
+    rows = ApplicationUse.objects.count()
+    timing = use_record_timing()
+    ApplicationUse.objects.all().delete()  # the load starts with no use recorded, like the variants
+    return {
+        **timing,
+        "users": len(tokens),
+        "checks": len(tokens),
+        "statements": counts[0],
+        "statements_repeat": counts[1],
+        "rows": rows,
+    }
 
 
 def load(url: str, headers: dict, tokens: list[str], *, clients: int, seconds: float) -> dict:
@@ -134,8 +185,12 @@ def load(url: str, headers: dict, tokens: list[str], *, clients: int, seconds: f
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
+    return summary(latencies, time.monotonic() - started, statuses)
+
+
+def summary(latencies: list[float], elapsed: float, statuses: dict[int, int]) -> dict:
+    """Return counts, throughput and latency percentiles of one or more loads."""
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "seconds": round(elapsed, 2),
@@ -143,7 +198,26 @@ def load(url: str, headers: dict, tokens: list[str], *, clients: int, seconds: f
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 2),
         "statuses": statuses,
+        "_latencies": latencies,
     }
+
+
+def loads_interleaved(targets: list[tuple[str, str, dict]], tokens: list[str], *, clients: int, seconds: float):
+    """Load the targets in turn, ROUNDS times for seconds/ROUNDS each, so a slower moment of a shared machine
+    falls on every target alike; return {name: summary}."""
+    parts: dict[str, list[dict]] = {name: [] for name, _, _ in targets}
+    for _ in range(ROUNDS):
+        for name, url, headers in targets:
+            parts[name].append(load(url, headers, tokens, clients=clients, seconds=seconds / ROUNDS))
+    merged = {}
+    for name, runs in parts.items():
+        statuses: dict[int, int] = {}
+        for run in runs:
+            for code, count in run["statuses"].items():
+                statuses[code] = statuses.get(code, 0) + count
+        latencies = [value for run in runs for value in run["_latencies"]]
+        merged[name] = summary(latencies, sum(run["seconds"] for run in runs), statuses)
+    return merged
 
 
 def gunicorn(app: str, port: int, env: dict, log: Path) -> subprocess.Popen:
@@ -230,6 +304,23 @@ def measure(args, work: Path) -> dict:
                 portal_port,
                 "/api/v1/access-check",
                 {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"},
+                {},
+            ),
+            (
+                "access-check API, no use recorded",
+                "bench.use_variants:application",
+                free_port(),
+                "/api/v1/access-check",
+                {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"},
+                {"BENCH_USE_RECORDING": "off"},
+            ),
+            (
+                "access-check API, a use written every check",
+                "bench.use_variants:application",
+                free_port(),
+                "/api/v1/access-check",
+                {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"},
+                {"BENCH_USE_RECORDING": "always"},
             ),
             (
                 "token verification alone",
@@ -237,20 +328,35 @@ def measure(args, work: Path) -> dict:
                 verify_port,
                 "/",
                 {"Content-Type": "application/json"},
+                {},
             ),
         ]
-        for name, app, port, path, headers in targets:
-            server = gunicorn(app, port, env, work / f"gunicorn-{port}.log")
+        variants = []
+        for name, app, port, path, headers, extra in targets:
+            server = gunicorn(app, port, {**env, **extra}, work / f"gunicorn-{port}.log")
             servers.append(server)
             url = f"http://127.0.0.1:{port}{path}"
             wait_for(url, method="POST")
             load(url, headers, setup["tokens"], clients=args.clients, seconds=min(2.0, args.seconds))  # warm-up
+            if name in USE_VARIANTS:
+                variants.append((name, url, headers))  # loaded below, interleaved with the portal
+                continue
             before = recorded(recording)
             result = load(url, headers, setup["tokens"], clients=args.clients, seconds=args.seconds)
             result["cognito_requests"] = recorded(recording) - before
             result["cognito_requests_per_check"] = round(result["cognito_requests"] / max(1, result["requests"]), 4)
             results[name] = result
+            if name == "access-check API (portal)":
+                variants.insert(0, (name, url, headers))
+                continue
             stop(server)
+        for name, result in loads_interleaved(
+            variants, setup["tokens"], clients=args.clients, seconds=args.seconds
+        ).items():
+            results[name if name in USE_VARIANTS else f"{name}, interleaved"] = result
+        for result in results.values():
+            result.pop("_latencies", None)
+        results["_use"] = setup["use"]
         return results
     finally:
         for server in servers:
@@ -259,16 +365,32 @@ def measure(args, work: Path) -> dict:
 
 def report(results: dict, args) -> dict:
     """Print the table and return the JSON document."""
-    setup = results.pop("_setup")
+    setup, use = results.pop("_setup"), results.pop("_use")
     api, alone = results["access-check API (portal)"], results["token verification alone"]
     ratio = round(api["per_second"] / alone["per_second"], 3)
-    print(f"{'target':30} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'Cognito req/check':>18}  statuses")
+    print(f"{'target':44} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'Cognito req/check':>18}  statuses")
     for name, row in results.items():
         print(
-            f"{name:30} {row['requests']:>9} {row['per_second']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} "
-            f"{row['cognito_requests_per_check']:>18}  {row['statuses']}"
+            f"{name:44} {row['requests']:>9} {row['per_second']:>8} {row['p50_ms']:>8} {row['p95_ms']:>8} "
+            f"{row.get('cognito_requests_per_check', '-'):>18}  {row['statuses']}"
         )
     print(f"access-check throughput / verification alone: {ratio}")
+    interleaved, off = results["access-check API (portal), interleaved"], results[USE_VARIANTS[0]]
+    use_ratios = {
+        "recorded_over_off": round(interleaved["per_second"] / off["per_second"], 3),
+        "always_over_off": round(results[USE_VARIANTS[1]]["per_second"] / off["per_second"], 3),
+    }
+    print(
+        f"last use recorded (once a minute per user) / not recorded: {use_ratios['recorded_over_off']}; "
+        f"written on every check / not recorded: {use_ratios['always_over_off']} (interleaved, {ROUNDS} rounds)"
+    )
+    print(
+        f"recording last use, in-process: {use['checks']} checks of {use['users']} users made "
+        f"{use['statements']} statements on accounts_applicationuse ({use['rows']} rows), "
+        f"{use['statements_repeat']} for the same checks again within the minute; use_record alone: "
+        f"{use['new_pair_us']} µs a new pair, {use['stale_pair_us']} µs a pair older than a minute, "
+        f"{use['repeat_us']} µs a repeat"
+    )
     return {
         "command": "python bench/access_bench.py " + " ".join(sys.argv[1:]),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -285,6 +407,8 @@ def report(results: dict, args) -> dict:
         },
         "results": results,
         "throughput_ratio_api_over_verification": ratio,
+        "use_recording_throughput_ratios": use_ratios,
+        "use_recording_statements": use,
     }
 
 

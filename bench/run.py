@@ -98,7 +98,34 @@ def rows_access(data: dict) -> tuple[list, list]:
             f"{api['per_second']} / {alone['per_second']} requests/s, one worker",
         )
     ]
+    off = data["results"].get("access-check API, no use recorded")
+    if off:  # results written before the last use was recorded have no such run
+        ratios.append(use_ratio(data, off))
+        use = data["use_recording_statements"]
+        calls.append(
+            {
+                "operation": "access check: recording last use (DB statements, not Cognito calls)",
+                "calls": round(use["statements"] / use["checks"], 4),
+                "by_operation": {},
+                "note": f"first check of each of {use['users']} users: {use['statements']} statements, "
+                f"{use['rows']} rows; the same checks within the minute: {use['statements_repeat']}",
+            }
+        )
     return calls, ratios
+
+
+def use_ratio(data: dict, off: dict) -> dict:
+    """Return the row of the access check's throughput recording last uses against not recording them."""
+    recorded = data["results"]["access-check API (portal), interleaved"]
+    always = data["results"]["access-check API, a use written every check"]
+    ratios = data["use_recording_throughput_ratios"]
+    return ratio_row(
+        "access check recording last use / not recording (throughput)",
+        None,
+        ratios["recorded_over_off"],
+        f"{recorded['per_second']} / {off['per_second']} requests/s, interleaved; a row written on every check: "
+        f"{always['per_second']} ({ratios['always_over_off']})",
+    )
 
 
 def rows_bulk(data: dict) -> tuple[list, list]:

@@ -211,7 +211,7 @@ def test_bad_rows_are_reported_one_by_one(admin_user, alice):
     assert [(row.number, row.plan) for row in same] == [(9, "create"), (11, "error")]  # identical: first kept
     clash = job.rows.filter(email="clash@example.com").order_by("number")
     assert [row.plan for row in clash] == ["error", "error"]  # they disagree: neither is applied
-    assert clash[0].detail == imports.MESSAGES["conflict"].format(email="clash@example.com", lines="13")
+    assert clash[0].detail == imports.MESSAGES["conflict"].format(email="clash@example.com", lines="line 13")
 
 
 def test_an_administrator_cannot_import_a_change_of_their_own_role(admin_user, make_cognito_user):

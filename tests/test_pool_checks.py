@@ -145,7 +145,7 @@ def test_users_with_no_role_or_several_or_bad_levels_are_listed(pool, drifted):
 def test_command_lists_each_problem_and_exits_non_zero(pool, drifted):
     cognito.group_delete("app-crm")
     output, error = run_check()
-    assert error is not None and error.returncode == 1 and "4 problem(s)" in str(error)
+    assert error is not None and error.returncode == 1 and "4 problems found." in str(error)
     assert "Group 'app-crm' does not exist." in output
     assert "several@example.com holds several roles: A2, C1." in output
     assert "none@example.com holds no role." in output

@@ -265,7 +265,7 @@ def test_pool_health_page_lists_problems(admin_client, pool, make_cognito_user):
     index_user(make_cognito_user("nobody@example.com", role=None))
     response = admin_client.get(url("health"))
     text = response.content.decode()
-    assert "nobody@example.com holds no role." in text and "1 problem(s) found." in text
+    assert "nobody@example.com holds no role." in text and "1 problem found." in text
 
 
 def test_a_new_application_can_be_granted_on_the_user_page(admin_client, alice):

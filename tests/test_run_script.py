@@ -189,8 +189,8 @@ def directory_emails(run_env) -> set[str]:
         database.close()
 
 
-def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embedded_pool(
-    start_run, run_env, embedded_gateway
+def test_run_serves_make_manage_reaches_it_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_pool(
+    start_run, run_env, embedded_gateway, tmp_path
 ):
     first = start_run()
     first.wait_until_served()
@@ -198,6 +198,8 @@ def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embe
     assert f"The portal is up:  {first.url}/" in first.output()
     assert f"admin@example.com / {ADMIN_PASSWORD}" in first.output()
     assert "Background work:   1 worker(s)" in first.output()
+    assert 'make manage ARGS="cognito_check"' in first.output()
+    assert_manage_reaches_the_run(run_env, tmp_path)
     worker_log = Path(run_env["PORTAL_VAR_DIR"]) / "worker.log"
     deadline = time.monotonic() + 30
     while "Starting worker" not in (worker_log.read_text() if worker_log.exists() else ""):
@@ -213,6 +215,8 @@ def test_run_serves_restarts_the_parts_that_die_stops_cleanly_and_keeps_the_embe
     assert first.interrupt() == 130
     assert not first.group_alive(), "scripts/run left processes behind"
     assert status(f"{first.url}/healthz") == 0
+    assert not (Path(run_env["PORTAL_VAR_DIR"]) / "run.env").exists()
+    assert_manage_refused(run_env)
 
     second = start_run()
     second.wait_until_served()
@@ -274,3 +278,33 @@ def test_run_with_a_real_pool_needs_the_production_secrets(start_run, run_env, m
     assert f"a real pool is served with the production settings: set {missing}" in run.output()
     assert "the portal cannot use Cognito" not in run.output()  # refused before anything started
     assert not run.group_alive(), "scripts/run left processes behind"
+
+
+def manage(run_env, *args: str) -> subprocess.CompletedProcess:
+    """Run scripts/manage (what `make manage ARGS=...` runs) with the run's environment: no pool settings in it."""
+    return subprocess.run(["scripts/manage", *args], cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=120)
+
+
+def assert_manage_reaches_the_run(run_env, folder: Path) -> None:
+    """Check that cognito_check, cognito_sync and import_users reach the running stack through scripts/manage."""
+    pool = embedded_ids(run_env)["COGNITO_USER_POOL_ID"]
+    checked = manage(run_env, "cognito_check")
+    assert checked.returncode in (0, 1), checked.stderr  # 1: findings in the demo pool, still reached
+    assert f"pool {pool}: " in checked.stdout and "COGNITO_USER_POOL_ID is not set" not in checked.stderr
+    synced = manage(run_env, "cognito_sync")
+    assert synced.returncode == 0 and "users=" in synced.stdout, synced.stderr
+    upload = folder / "people.csv"
+    upload.write_text("email,name,role,level,applications\nnew.person@example.com,New Person,a,1,billing\n")
+    previewed = manage(run_env, "import_users", str(upload))  # as the run's administrator
+    assert previewed.returncode == 0, previewed.stderr
+    assert "1 create" in previewed.stdout and "Dry run: nothing was applied" in previewed.stdout
+
+
+def assert_manage_refused(run_env) -> None:
+    """Check that scripts/manage says there is no run to reach, and runs nothing."""
+    refused = manage(run_env, "cognito_check")
+    assert refused.returncode == 1 and "no 'make run' is serving the embedded Cognito" in refused.stderr
+
+
+def test_make_manage_without_a_running_make_run_says_to_start_one(run_env):
+    assert_manage_refused(run_env)

@@ -7,10 +7,13 @@ from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
 
 from accounts import cognito
+from accounts.directory import services
 from accounts.models import User
 from accounts.rules import permissions
 from accounts.signin import flows
+from accounts.signin.flows import session
 from tests.conftest import STAFF_PASSWORD
+from tests.support.staff import index_user
 
 HOME = reverse("home")
 
@@ -96,3 +99,23 @@ def test_revalidation_waits_for_the_interval(client, admin_identity, settings):
     with cognito.count_calls() as calls:
         assert client.get(HOME).status_code == HTTPStatus.OK
     assert sum(calls.values()) == 0
+
+
+@pytest.mark.django_db
+def test_the_other_session_after_sign_out_everywhere_lands_on_sign_in_with_the_reason(client, admin_identity):
+    from django.test import Client
+
+    other = Client()
+    for browser in (client, other):
+        browser.post(reverse("accounts:login"), {"email": "admin@example.com", "password": STAFF_PASSWORD})
+    client.post(reverse("accounts:account_sign_out_everywhere"))
+    assert ended_because(other.get(HOME), session.ENDED_HERE)
+    assert other.get(HOME).url.startswith(reverse("accounts:login"))  # said once; then the plain sign-in redirect
+
+
+@pytest.mark.django_db
+def test_a_session_ended_by_an_administrators_disable_says_so(client, admin_user, helpdesk_identity):
+    client.post(reverse("accounts:login"), {"email": "desk@example.com", "password": STAFF_PASSWORD})
+    index_user(helpdesk_identity)
+    services.user_disable(actor=admin_user, sub=helpdesk_identity.sub)
+    assert ended_because(client.get(HOME), session.ENDED_BY_STAFF["user_disable"])

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.urls import path
 
 from accounts.admin.site import portal_site
+from accounts.audit import changes
 from accounts.audit import views as audit_views
 from accounts.models import AuditEvent
 from accounts.rules import permissions
@@ -94,7 +95,8 @@ class ToDateFilter(_DateFilter):
 
 @admin.register(AuditEvent, site=portal_site)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "target", "outcome", "reason", "role_display", "error", "client_ip"]
+    list_display = ["when", "actor", "action", "target", "outcome", "change", "reason", "error", "client_ip"]
+    list_display_links = ["when"]
     list_filter = ["outcome", "action", ActorFilter, TargetFilter, ReasonFilter, FromDateFilter, ToDateFilter]
     readonly_fields = [
         "at",
@@ -115,6 +117,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     actions = None
+
+    @admin.display(description="when", ordering="at")
+    def when(self, event):
+        return changes.when(event.at)
+
+    @admin.display(description="before → after")
+    def change(self, event):
+        return changes.change_short(event.before, event.after)
 
     @admin.display(description="role")
     def role_display(self, event):

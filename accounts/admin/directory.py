@@ -1,8 +1,11 @@
 """The directory: a changelist over the local index (search, filters, sort, pagination, bulk actions: no
 Cognito call), the user page and its writes as screens."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.urls import path
+from django.utils import timezone
 
 from accounts import cognito
 from accounts.admin.screens import ScreensAdmin
@@ -15,7 +18,7 @@ from accounts.bulk.forms import BulkActionForm
 from accounts.directory import review_views as access_views
 from accounts.directory import selectors, sync_lease, views
 from accounts.models import DirectoryEntry
-from accounts.rules import permissions, roles
+from accounts.rules import permissions, roles, words
 
 REFRESH_LIMIT = 100
 COGNITO_STATUSES = [
@@ -94,6 +97,26 @@ class StaffFilter(admin.SimpleListFilter):
         return queryset if value is None else queryset.filter(staff="" if value == "none" else value)
 
 
+class UseFilter(admin.SimpleListFilter):
+    """Users with no allowed access check (to any application) in the last N days, or never."""
+
+    title = "no use in"
+    parameter_name = "unused"
+    DAYS = [7, 30, 90]
+
+    def lookups(self, request, model_admin):
+        return [(str(days), f"{days} days") for days in self.DAYS] + [("never", "ever (never used)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value != "never" and not (value.isdigit() and int(value) in self.DAYS):
+            return queryset.none()
+        cutoff = None if value == "never" else timezone.now() - timedelta(days=int(value))
+        return queryset.exclude(sub__in=app_selectors.subs_used_since(cutoff))
+
+
 @admin.register(DirectoryEntry, site=portal_site)
 class DirectoryEntryAdmin(ScreensAdmin):
     add_screen, change_screen = staticmethod(views.invite), staticmethod(views.user_page)
@@ -109,7 +132,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
         "modified",
     ]
     list_display_links = ["email"]
-    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter]
+    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter, UseFilter]
     search_fields = ["email"]  # shows the search box; get_search_results does the prefix search
     search_help_text = "Email or name starting with…"
     sortable_by = ["email", "display_name", "role_display", "status", "enabled", "staff_display", "modified"]
@@ -177,7 +200,13 @@ class DirectoryEntryAdmin(ScreensAdmin):
                 selectors.user_live(sub)
             except cognito.UserNotFound:
                 gone += 1
-        self.message_user(request, views.SAID["refreshed"].format(count=len(subs), gone=gone), messages.SUCCESS)
+        self.message_user(
+            request,
+            views.SAID["refreshed"].format(
+                users=words.counted(len(subs), "user"), gone=gone, exist="exists" if gone == 1 else "exist"
+            ),
+            messages.SUCCESS,
+        )
 
     def get_actions(self, request):
         """Offer each bulk action only to those its rule allows (the help desk: set role only)."""

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.applications import access_check as checks
-from accounts.applications import ratelimit
+from accounts.applications import ratelimit, usage
 from accounts.directory import revocations
 from accounts.signin import tokens
 
@@ -103,6 +103,8 @@ def access_check(request):
         logger.info("access-check refused for key %s: sub=%s token revoked", key.key_id, claims.sub)
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     answer = checks.answer_for(claims.sub, application)
+    if answer.allowed:
+        usage.use_record(sub=claims.sub, application=application)
     logger.info(
         "access-check key=%s application=%s sub=%s allowed=%s role=%s%s",
         key.key_id,

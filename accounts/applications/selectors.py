@@ -1,9 +1,11 @@
 """Reads of the application registry: the applications, their member counts and members (no Cognito call)."""
 
+from datetime import datetime
+
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Application, DirectoryEntry, DirectoryGrant
+from accounts.models import Application, ApplicationUse, DirectoryEntry, DirectoryGrant
 from accounts.rules import roles
 
 
@@ -57,3 +59,18 @@ def application_members(name: str, role: str = "") -> QuerySet:
 def api_keys(name: str) -> QuerySet:
     """Return an application's API keys, newest first."""
     return Application.objects.get(name=name).api_keys.order_by("-created")
+
+
+def last_uses(subs: list[str]) -> dict[str, dict[str, datetime]]:
+    """Return {sub: {application: last allowed access check}} for these users, in one query."""
+    found: dict[str, dict[str, datetime]] = {}
+    rows = ApplicationUse.objects.filter(sub__in=list(subs)).values_list("sub", "application", "last_at")
+    for sub, application, at in rows:
+        found.setdefault(sub, {})[application] = at
+    return found
+
+
+def subs_used_since(cutoff: datetime | None) -> QuerySet:
+    """Return the subs with an access check at or after the cutoff (any ever, when None), for an exclude."""
+    uses = ApplicationUse.objects.all() if cutoff is None else ApplicationUse.objects.filter(last_at__gte=cutoff)
+    return uses.values("sub")

@@ -21,7 +21,7 @@ from accounts.audit.record import actor_label
 from accounts.directory import selectors, services
 from accounts.models import ApiKey, Application, DirectoryGrant
 from accounts.pool import bootstrap
-from accounts.rules import permissions, reasons, roles
+from accounts.rules import permissions, reasons, roles, words
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,47}$")
@@ -40,7 +40,7 @@ SAID = {
     "cannot_clear": "Cognito cannot remove a group's {what} once set: enter another value instead.",
     "unknown": "There is no application named {name}.",
     "group_gone": "Cognito has no group {group} any more. Use “Refresh from Cognito”, or delete the application.",
-    "has_members": "{name} still has {count} member(s). Type the application's name to delete it and "
+    "has_members": "{name} still has {members}. Type the application's name to delete it and "
     "remove everyone's access. Nothing was deleted.",
     "not_member": "That user does not hold {name} (any more).",
     "unknown_key": "There is no active key {key_id} for {name}.",
@@ -210,7 +210,9 @@ def application_delete(*, actor, name: str, confirmation: str = "", request=None
         members = max(indexed, live)
         attempt.before = {**_state(application), "members": members}
         if members and (confirmation or "").strip() != name:
-            raise ServiceError(SAID["has_members"].format(name=name, count=members), members=members)
+            raise ServiceError(
+                SAID["has_members"].format(name=name, members=words.counted(members, "member")), members=members
+            )
         services.gateway_call(_group_delete, group)
         with transaction.atomic():
             DirectoryGrant.objects.filter(application=name).delete()

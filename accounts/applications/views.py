@@ -30,7 +30,7 @@ from accounts.directory import selectors, services
 from accounts.directory.forms import first_error
 from accounts.models import Application
 from accounts.pool import checks as pool_checks
-from accounts.rules import permissions, reasons, roles
+from accounts.rules import permissions, reasons, roles, words
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
@@ -39,7 +39,7 @@ CSV_COLUMNS = ["email", "name", "role", "level", "role_label", "status", "enable
 SAID = {
     "created": "Application {name} created: Cognito group {group}.",
     "updated": "Application {name} saved in Cognito.",
-    "deleted": "Application {name} deleted; {count} member(s) lost access.",
+    "deleted": "Application {name} deleted; {members} lost access.",
     "removed": "{email} no longer has access to {name} and was signed out everywhere.",
     "revoked": "Key {key_id} revoked: it is refused from now on.",
     "refreshed": "Registry refreshed from Cognito: {added} added, {updated} updated.",
@@ -190,7 +190,9 @@ def delete(request, pk, admin):
         except services.ServiceError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, SAID["deleted"].format(name=application.name, count=count))
+            messages.success(
+                request, SAID["deleted"].format(name=application.name, members=words.counted(count, "member"))
+            )
             return redirect("admin:accounts_application_changelist")
     return TemplateResponse(
         request,

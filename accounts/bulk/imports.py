@@ -27,7 +27,7 @@ from accounts.audit.record import audit_record
 from accounts.directory import index as directory
 from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkFileChunk, BulkJob, BulkRow, DirectoryEntry
-from accounts.rules import permissions, reasons, roles
+from accounts.rules import permissions, reasons, roles, words
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
 HEADER = ",".join(COLUMNS)
@@ -47,9 +47,9 @@ MESSAGES = {
     "missing_columns": "Missing columns: {names}. The header must be: " + HEADER + ".",
     "extra_columns": "Unexpected columns: {names}. The header must be: " + HEADER + ".",
     "repeated_columns": "Repeated columns: {names}. The header must be: " + HEADER + ".",
-    "field_count": "This row has {count} fields; the header has {expected}.",
+    "field_count": "This row has {fields}; the header has {expected}.",
     "duplicate": "Duplicate: {email} is also on line {line}; each email may appear once.",
-    "conflict": "{email} appears again on lines {lines} with other values; each email may appear once.",
+    "conflict": "{email} appears again on {lines} with other values; each email may appear once.",
     "not_allowed_role": "You may not change this user's role (it is your own account).",
     "not_allowed": "You may not change this user.",
     "invite": "invite with role {role}; applications: {apps}",
@@ -170,7 +170,9 @@ def rows_read(binary) -> Iterator[ParsedRow]:
                 yield ParsedRow(
                     number=reader.line_num,
                     data={"email": values[0].strip() if values else ""},
-                    errors=[MESSAGES["field_count"].format(count=len(values), expected=len(names))],
+                    errors=[
+                        MESSAGES["field_count"].format(fields=words.counted(len(values), "field"), expected=len(names))
+                    ],
                 )
                 continue
             yield row_parse(reader.line_num, dict(zip(names, values, strict=True)), known)
@@ -256,7 +258,8 @@ def _mark_duplicates(job: BulkJob) -> None:
         if any(row.data != first.data for row in others):
             first.plan, first.state = BulkRow.ERROR, BulkRow.SKIPPED
             first.detail = MESSAGES["conflict"].format(
-                email=group["email"], lines=", ".join(str(row.number) for row in others)
+                email=group["email"],
+                lines=f"{words.noun_for(len(others), 'line')} " + ", ".join(str(row.number) for row in others),
             )
         BulkRow.objects.bulk_update(rows, ["plan", "state", "detail"])
 

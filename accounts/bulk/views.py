@@ -26,7 +26,7 @@ from accounts.bulk.forms import BulkParametersForm, ImportForm, ResumeForm
 from accounts.directory import services
 from accounts.directory.forms import first_error
 from accounts.models import BulkJob, BulkRow
-from accounts.rules import permissions
+from accounts.rules import permissions, words
 from accounts.rules.errors import InvalidInput
 
 TEMPLATES = "admin/accounts/bulkjob/"
@@ -43,13 +43,13 @@ ROW_FILTERS = {
 
 SAID = {
     "no_file": "Choose a CSV file to upload.",
-    "started": "Applying {count} rows in the background; this page follows their progress.",
+    "started": "Applying {rows} in the background; this page follows their progress.",
     "resumed": "Resumed: the rows not done yet are queued again.",
-    "retried": "{count} failed rows are queued again.",
+    "retried": "{rows} queued again.",
     "cancelled": "Cancelled: the workers finish the row in hand and take no more.",
     "inline_done": "{label}: {done} done, {failed} failed of {total}.",
     "inline_failures": "Not applied: {rows}",
-    "background": "{label} for {total} users runs in the background.",
+    "background": "{label} for {users} runs in the background.",
 }
 
 
@@ -210,7 +210,7 @@ def job_apply(request, job_id, admin):
 
     def run(job):
         jobs.job_start(actor=request.user, job=job, request=request)
-        return SAID["started"].format(count=job.rows.filter(state=BulkRow.PENDING).count())
+        return SAID["started"].format(rows=words.counted(job.rows.filter(state=BulkRow.PENDING).count(), "row"))
 
     return _post_action(request, job_id, run)
 
@@ -233,7 +233,7 @@ def job_resume(request, job_id, admin):
         count = jobs.job_resume(
             actor=request.user, job=job, failed_too=form.cleaned_data["retry"] == "failed", request=request
         )
-        return SAID["retried"].format(count=count) if count else SAID["resumed"]
+        return SAID["retried"].format(rows=words.counted(count, "failed row")) if count else SAID["resumed"]
 
     return _post_action(request, job_id, run)
 
@@ -266,7 +266,9 @@ def selection_run(admin, request, queryset, name: str):
     label = bulk_actions.action_label(job.action)
     result = jobs.selection_apply(actor=request.user, job=job)
     if result is None or result["status"] in bulk.ACTIVE:  # large, or the request's time ran out first
-        admin.message_user(request, SAID["background"].format(label=label, total=job.total), messages.INFO)
+        admin.message_user(
+            request, SAID["background"].format(label=label, users=words.counted(job.total, "user")), messages.INFO
+        )
         return redirect(job_url(job))
     level = messages.SUCCESS if not result["failed"] and result["status"] == BulkJob.DONE else messages.WARNING
     admin.message_user(request, SAID["inline_done"].format(label=label, **result), level)

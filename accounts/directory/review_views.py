@@ -85,6 +85,12 @@ def dashboard(request, admin):
     )
 
 
+def matrix_line(entry, apps: list[str], uses: dict) -> dict:
+    """Return one matrix row: the user and, per application, whether they hold it and its last use."""
+    held = {grant.application for grant in entry.grants.all()}
+    return {"entry": entry, "held": held, "cells": [(app, app in held, uses.get(app)) for app in apps]}
+
+
 @require_GET
 def matrix(request, admin):
     """Show users × applications with each user's role, filtered and paginated."""
@@ -95,7 +101,8 @@ def matrix(request, admin):
     )
     page = Paginator(users, MATRIX_PER_PAGE).get_page(request.GET.get("page"))
     apps = app_selectors.application_names()
-    lines = [{"entry": entry, "held": {grant.application for grant in entry.grants.all()}} for entry in page]
+    uses = app_selectors.last_uses([entry.sub for entry in page])
+    lines = [matrix_line(entry, apps, uses.get(entry.sub, {})) for entry in page]
     return TemplateResponse(
         request,
         TEMPLATES + "matrix.html",

@@ -2,7 +2,8 @@
 
 Every read here is a fixed number of queries whatever the number of users: the applications of a user are
 aggregated in SQL and the last change comes from a correlated subquery on the audit log's
-(target_sub, -at) index, so the export streams a single query.
+(target_sub, -at) index, and the last use from one on the uses' (sub, application) key, so the export streams a
+single query.
 """
 
 from collections import defaultdict
@@ -12,7 +13,7 @@ from django.db.models import Aggregate, CharField, Count, OuterRef, QuerySet, Su
 
 from accounts.applications import selectors as app_selectors
 from accounts.directory import selectors
-from accounts.models import AuditEvent, DirectoryEntry, DirectoryGrant
+from accounts.models import ApplicationUse, AuditEvent, DirectoryEntry, DirectoryGrant
 from accounts.rules import roles
 
 REVIEW_COLUMNS = [
@@ -26,6 +27,7 @@ REVIEW_COLUMNS = [
     "applications",
     "last_changed",
     "changed_by",
+    "last_used",
 ]
 CHANGES = ["user_invite", "access_set", "access_grant", "access_revoke", "role_change", "user_disable", "user_enable"]
 CHUNK = 100  # rows held at a time while streaming: an export of 100,000 users needs what one of 100 does
@@ -62,12 +64,24 @@ def _last_change(column: str) -> Subquery:
     return Subquery(latest.values(column)[:1])
 
 
+def _last_use(application: str) -> Subquery:
+    """Return a subquery giving a user's last allowed access check: to this application, or to any."""
+    uses = ApplicationUse.objects.filter(sub=OuterRef("sub"))
+    uses = uses.filter(application=application) if application else uses
+    return Subquery(uses.order_by("-last_at").values("last_at")[:1])
+
+
 def review_queryset(application: str = "") -> QuerySet:
-    """Return the users (of one application, or all) with their applications and last change, by email."""
+    """Return the users (of one application, or all) with their applications, last change and last use."""
     users = DirectoryEntry.objects.order_by("email")
     if application:
         users = users.filter(grants__application=application)
-    return users.annotate(joined=_applications(), last_at=_last_change("at"), last_by=_last_change("actor"))
+    return users.annotate(
+        joined=_applications(),
+        last_at=_last_change("at"),
+        last_by=_last_change("actor"),
+        last_used=_last_use(application),
+    )
 
 
 def _role(role: str, level: int) -> tuple[str, str]:
@@ -78,8 +92,8 @@ def _role(role: str, level: int) -> tuple[str, str]:
 def review_rows(application: str = "") -> Iterator[list]:
     """Yield one row per user for the access review, streaming CHUNK rows at a time."""
     fields = ["email", "name", "status", "enabled", "role", "level", "joined", "modified", "last_at", "last_by"]
-    for email, name, status, enabled, role, level, joined, modified, last_at, last_by in (
-        review_queryset(application).values_list(*fields).iterator(chunk_size=CHUNK)
+    for email, name, status, enabled, role, level, joined, modified, last_at, last_by, last_used in (
+        review_queryset(application).values_list(*fields, "last_used").iterator(chunk_size=CHUNK)
     ):
         if last_at is None or (
             modified is not None and modified > last_at and (modified - last_at).total_seconds() > 5
@@ -98,6 +112,7 @@ def review_rows(application: str = "") -> Iterator[list]:
             apps,
             changed.isoformat() if changed else "",
             by,
+            last_used.isoformat() if last_used else "never",
         ]
 
 

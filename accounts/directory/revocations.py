@@ -32,6 +32,12 @@ def revocation_record(*, sub: str, at: datetime, reason: str) -> Revocation:
     return Revocation.objects.create(sub=sub, not_before=at, reason=reason[:64])
 
 
+def latest_reason(sub: str) -> str:
+    """Return why this user's tokens were last voided ('' when they never were)."""
+    latest = Revocation.objects.filter(sub=sub).order_by("-not_before", "-id")
+    return latest.values_list("reason", flat=True).first() or ""
+
+
 def token_revoked(*, sub: str, issued_at: float) -> bool:
     """Return True when a token of this user issued at `issued_at` (Unix seconds) was revoked since."""
     latest = Revocation.objects.filter(sub=sub).order_by("-not_before").values_list("not_before", flat=True).first()

@@ -1,14 +1,17 @@
 """Reads: the directory index, a user read live from Cognito, the audit log."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts import cognito
+from accounts.applications import selectors as app_selectors
 from accounts.directory import index as directory
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync
 from accounts.rules import roles
+from accounts.signin import selectors as signin_selectors
 
 MFA_LABELS = {"SOFTWARE_TOKEN_MFA": "Authenticator app (TOTP)", "SMS_MFA": "SMS"}
 
@@ -115,6 +118,17 @@ def access_changes(entry: DirectoryEntry, wanted) -> tuple[list[str], list[str]]
 def directory_as_of() -> DirectorySync | None:
     """Return the last complete sync: the directory is at least as fresh as its start."""
     return DirectorySync.objects.order_by("-started").first()
+
+
+def applications_last_use(sub: str, applications: list[str]) -> list[tuple[str, datetime | None]]:
+    """Return each application with the user's last allowed access check to it (None: never)."""
+    uses = app_selectors.last_uses([sub]).get(sub, {})
+    return [(application, uses.get(application)) for application in applications]
+
+
+def staff_last_sign_in(sub: str) -> datetime | None:
+    """Return a staff member's last portal sign-in (None: never)."""
+    return signin_selectors.staff_last_sign_in([sub])[sub]
 
 
 def user_history(sub: str, limit: int = 50) -> list[AuditEvent]:

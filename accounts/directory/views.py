@@ -40,7 +40,7 @@ SAID = {
     "deleted": "{email} was deleted from Cognito and the directory.",
     "invited": "{email} was invited; Cognito sends them a temporary password.",
     "sync_queued": "A sync of the whole directory is queued; this page follows it.",
-    "refreshed": "Refreshed {count} users from Cognito ({gone} no longer exist).",
+    "refreshed": "Refreshed {users} from Cognito ({gone} no longer {exist}).",
     "reinvited": "The invitation was sent again to {email}; Cognito emails them a new temporary password.",
 }
 # What each confirmed action will do, said on its confirmation page before anything changes.
@@ -111,6 +111,8 @@ def user_page(request, sub: str, admin):
             reason_form=ReasonForm(),
             attributes=sorted(view.user.attributes.items()),
             history=selectors.user_history(sub),
+            last_use=selectors.applications_last_use(sub, view.applications),
+            last_sign_in=selectors.staff_last_sign_in(sub) if entry.staff else None,
         ),
     )
 

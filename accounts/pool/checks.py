@@ -11,7 +11,7 @@ from django.conf import settings
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
-from accounts.rules import roles
+from accounts.rules import roles, words
 
 # What each check looks at, in the order they run and are shown.
 CHECKS = {
@@ -124,7 +124,8 @@ def check_clients(clients: Iterable[cognito.ClientInfo]) -> list[Finding]:
                     Finding(
                         "token_lifetimes",
                         label,
-                        f"{label} issues {what}s living {minutes} minutes; the bound is {limit} minutes.",
+                        f"{label} issues {what}s living {words.counted(minutes, 'minute')}; "
+                        f"the bound is {words.counted(limit, 'minute')}.",
                     )
                 )
     return findings

@@ -54,6 +54,9 @@ class SessionRevalidationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if ended := flows.session.session_ended_why(request):
+            messages.warning(request, flows.common.SESSION_ENDED.format(why=ended))
+            return redirect("accounts:login")
         if request.user.is_authenticated:
             try:
                 why = standing.actor_recheck(request.user) or flows.session.session_revalidate(request)

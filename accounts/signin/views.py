@@ -2,6 +2,7 @@
 
 import base64
 import io
+from datetime import datetime
 from functools import wraps
 from http import HTTPStatus
 
@@ -242,8 +243,18 @@ def account(request):
         "profile": profile,
         "mfa_on": bool(profile and "SOFTWARE_TOKEN_MFA" in profile.mfa),
         "has_tokens": bool(tokens_state),
+        "last_sign_in": request.user.last_login,
+        "previous_sign_in": _moment(request.session.get(flows.common.PREVIOUS_SIGN_IN, "")),
     }
     return render(request, "accounts/account.html", context)
+
+
+def _moment(text: str) -> datetime | None:
+    """Return the moment an ISO time stored in the session says, or None."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def cognito_session_required(view):

@@ -21,3 +21,11 @@ def _registry_seeded(request):
 
     for name, description in settings.PORTAL_APPLICATIONS.items():
         Application.objects.get_or_create(name=name, defaults={"description": description, "synced_at": timezone.now()})
+
+
+@pytest.fixture(autouse=True)
+def _uses_forgotten():
+    """Start each test with no access-check use remembered in this process (each test has a fresh database)."""
+    from accounts.applications import usage
+
+    usage.forget_all()

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import cognito
 from accounts.pool import checks as pool_checks
-from accounts.rules import roles
+from accounts.rules import roles, words
 from accounts.rules.permissions import CommandActor
 
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             self.stdout.write("after --fix:")
             self.show(report)
         if not report.ok:
-            raise CommandError(f"{len(report.findings)} problem(s) found.", returncode=1)
+            raise CommandError(f"{words.counted(len(report.findings), 'problem')} found.", returncode=1)
         self.stdout.write(self.style.SUCCESS("No problems found."))
 
     def run_checks(self) -> pool_checks.Report:
@@ -67,7 +67,8 @@ class Command(BaseCommand):
 
     def show(self, report: pool_checks.Report) -> None:
         """Print every check with its findings."""
-        self.stdout.write(f"pool {cognito.pool_id()}: {report.clients} app clients, {report.users} users")
+        clients, users = words.counted(report.clients, "app client"), words.counted(report.users, "user")
+        self.stdout.write(f"pool {cognito.pool_id()}: {clients}, {users}")
         for name, findings in report.by_check().items():
             mark = self.style.SUCCESS("ok  ") if not findings else self.style.ERROR("FAIL")
             self.stdout.write(f"[{mark}] {pool_checks.CHECKS[name]}")

@@ -10,7 +10,7 @@ from accounts import cognito, tasks
 from accounts.bulk import imports, jobs
 from accounts.directory import selectors, services
 from accounts.models import BulkJob, BulkRow
-from accounts.rules import permissions
+from accounts.rules import permissions, words
 from accounts.signin.backend import shadow_user
 from accounts.signin.tokens import Claims
 
@@ -102,7 +102,9 @@ class Command(BaseCommand):
             counts[row.plan] += 1
             if row.plan != BulkRow.UNCHANGED or self.verbosity > 1:
                 self.stdout.write(f"line {row.number}: {row.plan} {row.email}: {row.detail}".rstrip(": "))
-        self.stdout.write(", ".join(f"{count} {plan}" for plan, count in counts.items()) + f" ({job.total} rows)")
+        self.stdout.write(
+            ", ".join(f"{count} {plan}" for plan, count in counts.items()) + f" ({words.counted(job.total, 'row')})"
+        )
 
     def _run(self, job: BulkJob, background: bool) -> None:
         """Apply the job here (or leave it to the workers), then print how it ended."""

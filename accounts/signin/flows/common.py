@@ -28,6 +28,7 @@ RESTART = (EXPIRED, TOO_MANY_CODES)  # the errors that send the person back to t
 
 PENDING = "signin_pending"  # the challenge in progress
 TOKENS = "cognito"  # the signed-in session's tokens and last revalidation
+PREVIOUS_SIGN_IN = "previous_sign_in"  # the member's sign-in before this one (ISO time, '' for a first)
 PENDING_SECONDS = 170  # Cognito's challenge sessions last three minutes
 
 

@@ -20,6 +20,7 @@ from accounts.signin.flows.common import (
     LOCKED,
     NOT_STAFF,
     PENDING,
+    PREVIOUS_SIGN_IN,
     RESET_REQUIRED,
     TOKENS,
     TOO_MANY_CODES,
@@ -100,7 +101,9 @@ def _finish(request, username: str, user: User | None, return_data: dict, *, mfa
             enrol=True,
         )
     request.session.pop(PENDING, None)
+    previous = user.last_login  # Django's login() records this sign-in as the new last_login
     auth.login(request, user, backend="accounts.signin.backend.CognitoBackend")
+    request.session[PREVIOUS_SIGN_IN] = previous.isoformat() if previous else ""
     request.session[TOKENS] = {**_token_dict(result), "checked_at": time.time(), "mfa": mfa_used}
     throttle.signin_succeeded(request, username=username)
     attempt_audit(request, "sign_in", username, AuditEvent.SUCCESS)

@@ -10,10 +10,19 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import cognito
 from accounts.audit.record import audit_record
 from accounts.directory import revocations
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 from accounts.rules import permissions
 from accounts.signin import tokens
 from accounts.signin.flows.common import TOKENS
+
+# Why a session found flushed at its next request ended: the last revocation of the user says who did it.
+ENDED_HERE = "you signed out everywhere"
+ENDED_BY_STAFF = {
+    "user_disable": "your account was disabled",
+    "user_delete": "your account no longer exists",
+    "role_change": "an administrator changed your role and signed you out everywhere",
+}
+ENDED_OTHERWISE = "you were signed out everywhere"
 
 
 @sensitive_variables()
@@ -39,6 +48,22 @@ def session_revalidate(request) -> str:
     permissions.standing_follow(user, standing)
     request.session[TOKENS] = {**state, "id": result.id_token, "access": result.access_token, "checked_at": time.time()}
     return ""
+
+
+def session_ended_why(request) -> str:
+    """Return why a session that held a signed-in user no longer does (signed out everywhere), or ''.
+
+    Read before anything else looks at request.user: Django flushes a session whose hash no longer matches
+    when it first loads the user, and the session's user id goes with it.
+    """
+    user_id = request.session.get(auth.SESSION_KEY)
+    if user_id is None or request.user.is_authenticated:
+        return ""
+    sub = User.objects.filter(pk=user_id).values_list("cognito_sub", flat=True).first() or ""
+    reason = revocations.latest_reason(sub) if sub else ""
+    if reason == "sign_out_everywhere":
+        return ENDED_HERE
+    return ENDED_BY_STAFF.get(reason, ENDED_OTHERWISE)
 
 
 @sensitive_variables()
