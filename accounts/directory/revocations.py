@@ -32,12 +32,6 @@ def revocation_record(*, sub: str, at: datetime, reason: str) -> Revocation:
     return Revocation.objects.create(sub=sub, not_before=at, reason=reason[:64])
 
 
-def token_revoked(*, sub: str, issued_at: float) -> bool:
-    """Return True when a token of this user issued at `issued_at` (Unix seconds) was revoked since."""
-    latest = Revocation.objects.filter(sub=sub).order_by("-not_before").values_list("not_before", flat=True).first()
-    return latest is not None and issued_at < latest.timestamp()
-
-
 def feed_page(*, after: int, limit: int | None = None) -> FeedPage:
     """Return the revocations after the cursor, oldest first, and a cursor that never skips a late commit."""
     limit = limit or PAGE_MAX

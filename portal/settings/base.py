@@ -245,6 +245,9 @@ PORTAL_APPLICATIONS_SHARE_CLIENT = env_bool("PORTAL_APPLICATIONS_SHARE_CLIENT", 
 # The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
 PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
 PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
+# Seconds a worker keeps an API key it read (0: read it on every request). A revoked key is refused at once
+# anyway (every answer re-reads it with the index); the cache only spares the lookup before the token's check.
+PORTAL_API_KEY_CACHE_SECONDS = env_int("PORTAL_API_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300)
 
 # The first administrator that cognito_bootstrap creates when the pool has none.
 PORTAL_ADMIN_EMAIL = env.str("PORTAL_ADMIN_EMAIL", default="")

@@ -21,3 +21,15 @@ def _registry_seeded(request):
 
     for name, description in settings.PORTAL_APPLICATIONS.items():
         Application.objects.get_or_create(name=name, defaults={"description": description, "synced_at": timezone.now()})
+
+
+@pytest.fixture(autouse=True)
+def _worker_memory_forgotten():
+    """Forget what a worker keeps in memory about database rows (API keys, rate windows): each test rolls them back."""
+    from accounts.applications import access_check, ratelimit
+
+    access_check.forget_keys()
+    ratelimit.reset()
+    yield
+    access_check.forget_keys()
+    ratelimit.reset()
