@@ -113,6 +113,14 @@ MIDDLEWARE = [
     "accounts.signin.middleware.SessionRevalidationMiddleware",
 ]
 
+# The API under /api/v1/ (portal/wsgi.py): key-authenticated JSON, so no session, CSRF, messages or page headers.
+PORTAL_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "accounts.headers.PermissionsPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "accounts.signin.middleware.CognitoFaultMiddleware",
+]
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
