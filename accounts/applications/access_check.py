@@ -6,8 +6,9 @@ and disable. So a user demoted or revoked a second ago gets the new answer at on
 token is still valid.
 """
 
+import functools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -41,8 +42,8 @@ class Answer:
     applications: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        """Return the JSON body."""
-        return asdict(self)
+        """Return the JSON body (dataclasses.asdict deep-copies: a tenth of the request's time)."""
+        return {"allowed": self.allowed, "role": self.role, "level": self.level, "applications": list(self.applications)}
 
 
 def key_from_header(header: str, *, cached: bool = True) -> ApiKey | None:
@@ -108,13 +109,18 @@ def answer_for(*, key: ApiKey, sub: str, issued_at: float, application: str) -> 
 
 def _facts(*, key_id: str, sub: str, issued_at: float) -> list[tuple]:
     """Return (key active, token revoked, enabled, role, level, granted application) rows: one per grant, or one."""
-    models = (ApiKey, Revocation, DirectoryEntry, DirectoryGrant)
-    tables = {model.__name__: connection.ops.quote_name(model._meta.db_table) for model in models}
     # An `iat` before 1970 is voided by any revocation, as the comparison of timestamps would.
     issued = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(max(float(issued_at), 0.0), UTC))
     with connection.cursor() as cursor:
-        cursor.execute(_FACTS.format(**tables), [key_id, sub, issued, sub])
+        cursor.execute(_facts_sql(), [key_id, sub, issued, sub])
         return cursor.fetchall()
+
+
+@functools.cache
+def _facts_sql() -> str:
+    """Return the facts query with the tables' quoted names."""
+    models = (ApiKey, Revocation, DirectoryEntry, DirectoryGrant)
+    return _FACTS.format(**{model.__name__: connection.ops.quote_name(model._meta.db_table) for model in models})
 
 
 # Driven by a one-row select, so the key and the revocations are read even for a user missing from the index.
