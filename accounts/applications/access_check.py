@@ -43,7 +43,8 @@ class Answer:
 
     def as_dict(self) -> dict:
         """Return the JSON body (dataclasses.asdict deep-copies: a tenth of the request's time)."""
-        return {"allowed": self.allowed, "role": self.role, "level": self.level, "applications": list(self.applications)}
+        applications = list(self.applications)
+        return {"allowed": self.allowed, "role": self.role, "level": self.level, "applications": applications}
 
 
 def key_from_header(header: str, *, cached: bool = True) -> ApiKey | None:
