@@ -31,6 +31,9 @@ TOO_LONG = f"The token is too long (over {MAX_TOKEN_LENGTH} characters)."
 MALFORMED = "The token is malformed."
 # One PyJWT decode checks the signature, `iss`, `exp` and the required claims; `aud` waits for `token_use`.
 _OPTIONS = {"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False}
+# A pool signs with a key or two, so its tokens carry a handful of distinct headers: each is parsed once.
+_headers: dict[str, dict] = {}
+_HEADERS_MAX = 64
 
 
 class TokenError(Exception):
@@ -193,13 +196,24 @@ def _readable(token) -> str:
 def _header(token: str) -> dict:
     """Return the token's JOSE header (PyJWT parses it again, strictly, with the signature)."""
     segment = token.partition(".")[0]
+    header = _headers.get(segment)
+    if header is None:
+        header = _parsed_header(segment)
+        if len(_headers) >= _HEADERS_MAX:
+            _headers.clear()
+        _headers[segment] = header
+    return header
+
+
+def _parsed_header(segment: str) -> dict:
+    """Return a header segment's JSON object."""
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, binascii.Error, RecursionError):
         raise TokenError(MALFORMED) from None
     if not isinstance(header, dict):
         raise TokenError(MALFORMED)
-    return header
+    return {"alg": header.get("alg"), "kid": str(header.get("kid", ""))}
 
 
 def _audience_error(claims: dict, allowed: list[str]) -> str:
@@ -218,7 +232,7 @@ def _decoded(token: str, *, issuer: str, keys: KeySet) -> dict:
     header = _header(_readable(token))
     if header.get("alg") != ALGORITHM:
         raise TokenError("The token is not signed with RS256.")
-    key = keys.key(str(header.get("kid", "")))
+    key = keys.key(header["kid"])
     try:
         return jwt.decode(token, key.key, algorithms=[ALGORITHM], issuer=issuer, options=_OPTIONS)
     except jwt.ExpiredSignatureError:

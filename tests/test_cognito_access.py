@@ -168,6 +168,19 @@ def test_a_token_is_parsed_and_decoded_once(verifier, tina, monkeypatch, use):
     assert loads == [1]
 
 
+def test_each_distinct_header_is_parsed_once_and_never_mixed_up(verifier, access_config, tina, monkeypatch):
+    parsed = []
+    real = core._parsed_header
+    monkeypatch.setattr(core, "_headers", {})
+    monkeypatch.setattr(core, "_parsed_header", lambda segment: parsed.append(segment) or real(segment))
+    for _ in range(3):
+        verifier.verify(tina["IdToken"])
+    other = forge.sign(forge.claims_for(access_config.issuer, access_config.client_ids[0]), kid="another-kid")
+    with pytest.raises(TokenError, match="unknown key"):
+        verifier.verify(other)
+    assert parsed == [tina["IdToken"].split(".")[0], other.split(".")[0]]
+
+
 def test_keys_are_fetched_once(verifier, tina, monkeypatch):
     fetched = []
     real = core.fetch_keys
