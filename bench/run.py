@@ -95,9 +95,21 @@ def rows_access(data: dict) -> tuple[list, list]:
             "access check / token verification alone (throughput)",
             None,
             data["throughput_ratio_api_over_verification"],
-            f"{api['per_second']} / {alone['per_second']} requests/s, one worker",
+            f"{api['per_second']} / {alone['per_second']} requests/s, one worker (best rounds; median rounds "
+            f"{data.get('throughput_ratio_median_rounds', '-')})",
         )
     ]
+    if "verification" in data:
+        check = data["verification"]
+        ratios.append(
+            ratio_row(
+                "access check's token verification / bare PyJWT decode",
+                None,
+                check["ratio"],
+                f"{check['verify_any']['best_us']:.0f} us / {check['bare_decode']['best_us']:.0f} us per token "
+                f"(best of {check['rounds']} rounds), keys cached",
+            )
+        )
     return calls, ratios
 
 
