@@ -10,29 +10,32 @@ from accounts.applications import ratelimit
 pytestmark = pytest.mark.django_db
 
 
-START = int(time.time() // 60) * 60  # a 60 s window of now (the cache's expiry follows the real clock)
+@pytest.fixture
+def start() -> int:
+    """Return the start of the current 60 s window (the cache's expiry follows the real clock)."""
+    return int(time.time() // 60) * 60
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """Stop the clock in the middle of a window."""
-    monkeypatch.setattr(ratelimit.time, "time", lambda: START + 30.0)
+def clock(monkeypatch, start):
+    """Stop the clock in the middle of the current window."""
+    monkeypatch.setattr(ratelimit.time, "time", lambda: start + 30.0)
 
 
-def shared(scope: str) -> int | None:
-    """Return the shared counter of the scope's current window."""
-    return cache.get(f"ratelimit:{scope}:{START}")
+def shared(scope: str, start: int) -> int | None:
+    """Return the shared counter of the scope's window."""
+    return cache.get(f"ratelimit:{scope}:{start}")
 
 
-def test_small_limits_count_every_hit_in_the_shared_cache(clock):
+def test_small_limits_count_every_hit_in_the_shared_cache(clock, start):
     assert [ratelimit.hit("s", limit=3, window=60) for _ in range(4)] == [0, 0, 0, 30]
-    assert shared("s") == 4
+    assert shared("s", start) == 4
 
 
-def test_a_worker_adds_its_hits_in_batches_of_one_percent(clock):
+def test_a_worker_adds_its_hits_in_batches_of_one_percent(clock, start):
     for _ in range(25):
         assert ratelimit.hit("b", limit=1000, window=60) == 0
-    assert shared("b") == 20  # two batches of 10 written; the last 5 are this worker's own until the third
+    assert shared("b", start) == 20  # two batches of 10 written; the last 5 are this worker's own until the third
 
 
 def test_the_limit_holds_across_workers_within_one_batch_each(clock, monkeypatch):
@@ -46,8 +49,8 @@ def test_the_limit_holds_across_workers_within_one_batch_each(clock, monkeypatch
     assert limit <= allowed <= limit + batch * len(workers)
 
 
-def test_a_new_window_starts_from_zero(monkeypatch):
-    now = [START + 30.0]
+def test_a_new_window_starts_from_zero(monkeypatch, start):
+    now = [start + 30.0]
     monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
     assert [ratelimit.hit("n", limit=2, window=60) for _ in range(3)] == [0, 0, 30]
     now[0] += 60

@@ -6,6 +6,8 @@ import sys
 from http import HTTPStatus
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from accounts.applications import services as app_services
 from portal import wsgi
@@ -36,7 +38,14 @@ def served(path: str, *, method: str = "GET", body: bytes = b"", host: str = "12
     def start_response(status, response_headers, exc_info=None):
         answer["status"], answer["headers"] = int(status.split()[0]), dict(response_headers)
 
-    content = b"".join(wsgi.application(environ, start_response))
+    # As Django's test client does: the request must not close the test's database connection when it ends.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        content = b"".join(wsgi.application(environ, start_response))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return answer["status"], answer["headers"], content
 
 
