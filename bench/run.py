@@ -95,13 +95,23 @@ def rows_access(data: dict) -> tuple[list, list]:
             "access check / token verification alone (throughput)",
             None,
             data["throughput_ratio_api_over_verification"],
-            f"{api['per_second']} / {alone['per_second']} requests/s, one worker",
+            f"{api['per_second']} / {alone['per_second']} requests/s, one worker (best rounds; median rounds "
+            f"{data.get('throughput_ratio_median_rounds', '-')})",
         )
     ]
-    off = data["results"].get("access-check API, no use recorded")
-    if off:  # results written before the last use was recorded have no such run
-        ratios.append(use_ratio(data, off))
-        use = data["use_recording_statements"]
+    if "verification" in data:
+        check = data["verification"]
+        ratios.append(
+            ratio_row(
+                "access check's token verification / bare PyJWT decode",
+                None,
+                check["ratio"],
+                f"{check['verify_any']['best_us']:.0f} us / {check['bare_decode']['best_us']:.0f} us per token "
+                f"(best of {check['rounds']} rounds), keys cached",
+            )
+        )
+    use = data.get("use_recording_statements")
+    if use:
         calls.append(
             {
                 "operation": "access check: recording last use (DB statements, not Cognito calls)",
@@ -112,20 +122,6 @@ def rows_access(data: dict) -> tuple[list, list]:
             }
         )
     return calls, ratios
-
-
-def use_ratio(data: dict, off: dict) -> dict:
-    """Return the row of the access check's throughput recording last uses against not recording them."""
-    recorded = data["results"]["access-check API (portal), interleaved"]
-    always = data["results"]["access-check API, a use written every check"]
-    ratios = data["use_recording_throughput_ratios"]
-    return ratio_row(
-        "access check recording last use / not recording (throughput)",
-        None,
-        ratios["recorded_over_off"],
-        f"{recorded['per_second']} / {off['per_second']} requests/s, interleaved; a row written on every check: "
-        f"{always['per_second']} ({ratios['always_over_off']})",
-    )
 
 
 def rows_bulk(data: dict) -> tuple[list, list]:

@@ -6,8 +6,15 @@ once per refetch window; a failed download is remembered for `failure_seconds`, 
 `kid` is known never waits for a download); `iss` equal to the pool's issuer; `exp`; `token_use`;
 `aud` for ID tokens and `client_id` for access tokens. The portal's `accounts/tokens.py` is a thin
 adapter over this module, so the portal and the applications follow the same rules.
+
+A verification costs one PyJWT decode: the header is read once (for `alg` and `kid`), the prepared key
+comes from the cache by `kid`, one `jwt.decode` checks the signature, `iss`, `exp` and the required
+claims, and `aud`, `token_use` and `client_id` are checked on the claims it returns.
 """
 
+import base64
+import binascii
+import json
 import threading
 import time
 from collections.abc import Iterable
@@ -21,6 +28,12 @@ TOKEN_USES = ("id", "access")
 # Cognito's tokens are a few kilobytes; decoding megabytes of base64 and JSON costs seconds of CPU.
 MAX_TOKEN_LENGTH = 8192
 TOO_LONG = f"The token is too long (over {MAX_TOKEN_LENGTH} characters)."
+MALFORMED = "The token is malformed."
+# One PyJWT decode checks the signature, `iss`, `exp` and the required claims; `aud` waits for `token_use`.
+_OPTIONS = {"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False}
+# A pool signs with a key or two, so its tokens carry a handful of distinct headers: each is parsed once.
+_headers: dict[str, dict] = {}
+_HEADERS_MAX = 64
 
 
 class TokenError(Exception):
@@ -174,40 +187,64 @@ class KeySet:
 def _readable(token) -> str:
     """Return the token when it is a non-empty string of at most MAX_TOKEN_LENGTH, else raise TokenError."""
     if not isinstance(token, str) or not token:
-        raise TokenError("The token is malformed.")
+        raise TokenError(MALFORMED)
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenError(TOO_LONG)
     return token
 
 
-def verify(token: str, *, token_use: str, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
-    """Verify a token of the given use ('id' or 'access') issued by `issuer` to one of `client_ids`."""
-    allowed = [client for client in client_ids if client]
-    if not allowed:
-        raise TokenError("No app client is configured to accept this token.")
-    if token_use not in TOKEN_USES:
-        raise ValueError(f"token_use must be one of {TOKEN_USES}, not {token_use!r}.")
-    _readable(token)
+def _header(token: str) -> dict:
+    """Return the token's JOSE header (PyJWT parses it again, strictly, with the signature)."""
+    segment = token.partition(".")[0]
+    header = _headers.get(segment)
+    if header is None:
+        header = _parsed_header(segment)
+        if len(_headers) >= _HEADERS_MAX:
+            _headers.clear()
+        _headers[segment] = header
+    return header
+
+
+def _parsed_header(segment: str) -> dict:
+    """Return a header segment's JSON object."""
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenError("The token is malformed.") from None
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise TokenError(MALFORMED) from None
+    if not isinstance(header, dict):
+        raise TokenError(MALFORMED)
+    return {"alg": header.get("alg"), "kid": str(header.get("kid", ""))}
+
+
+def _audience_error(claims: dict, allowed: list[str]) -> str:
+    """Return why an ID token's `aud` is not one of `allowed` (PyJWT's rule and error names), or ''."""
+    audience = claims.get("aud")
+    if not audience:
+        return jwt.MissingRequiredClaimError.__name__
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or not all(isinstance(item, str) for item in audiences):
+        return jwt.InvalidAudienceError.__name__
+    return "" if set(audiences) & set(allowed) else jwt.InvalidAudienceError.__name__
+
+
+def _decoded(token: str, *, issuer: str, keys: KeySet) -> dict:
+    """Return the claims once the header, signature, `iss`, `exp` and the required claims are checked."""
+    header = _header(_readable(token))
     if header.get("alg") != ALGORITHM:
         raise TokenError("The token is not signed with RS256.")
-    key = keys.key(str(header.get("kid", "")))
+    key = keys.key(header["kid"])
     try:
-        claims = jwt.decode(
-            token,
-            key.key,
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            audience=allowed if token_use == "id" else None,
-            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": token_use == "id"},
-        )
+        return jwt.decode(token, key.key, algorithms=[ALGORITHM], issuer=issuer, options=_OPTIONS)
     except jwt.ExpiredSignatureError:
         raise TokenError("The token has expired.") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"The token is not valid ({exc.__class__.__name__}).") from None
+
+
+def _checked(claims: dict, token_use: str, allowed: list[str]) -> Claims:
+    """Return the claims once `aud` (ID tokens), `token_use` and `client_id` (access tokens) are checked."""
+    if token_use == "id" and (error := _audience_error(claims, allowed)):
+        raise TokenError(f"The token is not valid ({error}).")
     if claims.get("token_use") != token_use:
         raise TokenError(f"This is not an {token_use} token.")
     if token_use == "access" and claims.get("client_id") not in allowed:
@@ -215,18 +252,27 @@ def verify(token: str, *, token_use: str, issuer: str, client_ids: Iterable[str]
     return Claims(claims)
 
 
-def declared_use(token: str) -> str:
-    """Return the `token_use` a token claims to have, before it is verified ('' when unreadable)."""
-    try:
-        use = jwt.decode(_readable(token), options={"verify_signature": False}).get("token_use", "")
-    except (TokenError, jwt.PyJWTError, AttributeError, TypeError):
-        return ""
-    return use if use in TOKEN_USES else ""
+def _allowed(client_ids: Iterable[str]) -> list[str]:
+    """Return the app clients to accept, refusing everything when there is none."""
+    allowed = [client for client in client_ids if client]
+    if not allowed:
+        raise TokenError("No app client is configured to accept this token.")
+    return allowed
+
+
+def verify(token: str, *, token_use: str, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
+    """Verify a token of the given use ('id' or 'access') issued by `issuer` to one of `client_ids`."""
+    allowed = _allowed(client_ids)
+    if token_use not in TOKEN_USES:
+        raise ValueError(f"token_use must be one of {TOKEN_USES}, not {token_use!r}.")
+    return _checked(_decoded(token, issuer=issuer, keys=keys), token_use, allowed)
 
 
 def verify_any(token: str, *, issuer: str, client_ids: Iterable[str], keys: KeySet) -> Claims:
     """Verify an ID or an access token, each with all the checks of its own use."""
-    use = declared_use(_readable(token))
-    if not use:
-        raise TokenError("The token is malformed.")
-    return verify(token, token_use=use, issuer=issuer, client_ids=client_ids, keys=keys)
+    allowed = _allowed(client_ids)
+    claims = _decoded(token, issuer=issuer, keys=keys)
+    use = claims.get("token_use")
+    if use not in TOKEN_USES:
+        raise TokenError(MALFORMED)
+    return _checked(claims, use, allowed)

@@ -2,19 +2,23 @@
 
 import json
 import logging
+import time
+from datetime import UTC, datetime
 from http import HTTPStatus
 
+import jwt
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import cognito
+from accounts.applications import access_check, api_keys
 from accounts.applications import api as api_views
-from accounts.applications import api_keys
 from accounts.applications import services as app_services
 from accounts.applications.api import UNAUTHORIZED
 from accounts.directory import services
-from accounts.models import ApiKey, Application
+from accounts.models import ApiKey, Application, Revocation
 from accounts.signin import tokens
 from tests import tokens_helpers as forge
 from tests.conftest import USER_PASSWORD
@@ -273,3 +277,77 @@ def test_a_pool_with_one_shared_client_keeps_working_when_the_setting_says_so(
     assert api(token).status_code == HTTPStatus.UNAUTHORIZED  # by default, only billing's own client counts
     settings.PORTAL_APPLICATIONS_SHARE_CLIENT = True
     assert api(token).json()["allowed"] is True
+
+
+# --- The API key cache: what another worker's change does, and how soon --------------------------------
+
+
+def test_a_key_revoked_by_another_worker_gets_no_answer_at_once(api, bella):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK  # the key is now cached in this worker
+    ApiKey.objects.update(revoked_at=timezone.now())  # another worker revokes it: this one's cache is not told
+    response = api(signed_in["IdToken"])
+    assert response.status_code == HTTPStatus.UNAUTHORIZED and response.json() == {"error": UNAUTHORIZED}
+
+
+def test_a_key_revoked_here_is_forgotten_at_once(api, bella, admin_user):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    app_services.api_key_revoke(actor=admin_user, name="billing", key_id=ApiKey.objects.get().key_id)
+    assert api("not-a-token").status_code == HTTPStatus.UNAUTHORIZED  # refused before the body is read
+
+
+def test_another_workers_revocation_stops_every_reply_within_the_cache_time(api, bella, settings, monkeypatch):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    ApiKey.objects.update(revoked_at=timezone.now())
+    later = time.monotonic() + settings.PORTAL_API_KEY_CACHE_SECONDS
+    monkeypatch.setattr(access_check.time, "monotonic", lambda: later)
+    assert api("not-a-token").status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_without_a_cache_time_every_request_reads_the_key(api, bella, settings):
+    settings.PORTAL_API_KEY_CACHE_SECONDS = 0
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    ApiKey.objects.update(revoked_at=timezone.now())
+    assert api("not-a-token").status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_an_application_client_changed_elsewhere_counts_after_the_cache_time(
+    api, bella, settings, monkeypatch, billing_key
+):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    Application.objects.filter(name="billing").update(client_id="another-client")
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK  # the cached key still carries the old client
+    later = time.monotonic() + settings.PORTAL_API_KEY_CACHE_SECONDS
+    monkeypatch.setattr(access_check.time, "monotonic", lambda: later)
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_an_unknown_key_id_is_not_kept(api, bella, admin_user):
+    _, signed_in = bella
+    plain = api_keys.make()
+    assert api(signed_in["IdToken"], key=plain.plain).status_code == HTTPStatus.UNAUTHORIZED
+    ApiKey.objects.create(
+        application=Application.objects.get(name="billing"), key_id=plain.key_id, digest=plain.digest, created_by="t"
+    )
+    assert api(signed_in["IdToken"], key=plain.plain).status_code == HTTPStatus.OK
+
+
+def test_the_revocation_feed_reads_the_key_on_every_request(billing_key, admin_user):
+    feed = reverse("api_revocations")
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {billing_key}")
+    assert client.get(feed).status_code == HTTPStatus.OK
+    ApiKey.objects.update(revoked_at=timezone.now())
+    assert client.get(feed).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_a_token_issued_before_a_revocation_is_refused_and_one_after_is_answered(api, bella):
+    user, signed_in = bella
+    issued = jwt.decode(signed_in["IdToken"], options={"verify_signature": False})["iat"]
+    Revocation.objects.create(sub=user.sub, not_before=datetime.fromtimestamp(issued, UTC), reason="t")
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK  # not issued before it: the same second
+    Revocation.objects.create(sub=user.sub, not_before=datetime.fromtimestamp(issued + 0.001, UTC), reason="t")
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED

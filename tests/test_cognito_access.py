@@ -115,6 +115,15 @@ def test_a_verifier_without_a_client_id_accepts_nothing(access_config, tina):
         (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, lifetime=-60)), "expired"),
         (lambda iss, cid: "not.a.token", "malformed"),
         (lambda iss, cid: "", "malformed"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, aud="")), r"not valid \(MissingRequiredClaimError\)"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, aud=[cid, 7])), r"not valid \(InvalidAudienceError\)"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid, aud={cid: 1})), r"not valid \(InvalidAudienceError\)"),
+        (lambda iss, cid: forge.sign(forge.without(forge.claims_for(iss, cid), "sub")), "not valid"),
+        (lambda iss, cid: forge.sign(forge.without(forge.claims_for(iss, cid), "iat")), "not valid"),
+        (lambda iss, cid: forge.sign(forge.without(forge.claims_for(iss, cid), "token_use")), "not valid"),
+        (lambda iss, cid: forge.with_header(forge.sign(forge.claims_for(iss, cid)), "[]"), "malformed"),
+        (lambda iss, cid: forge.with_header(forge.sign(forge.claims_for(iss, cid)), "\u00e9t\u00e9"), "malformed"),
+        (lambda iss, cid: forge.sign(forge.claims_for(iss, cid), kid=""), "unknown key"),
     ],
     ids=[
         "alg-none",
@@ -127,12 +136,49 @@ def test_a_verifier_without_a_client_id_accepts_nothing(access_config, tina):
         "expired",
         "garbage",
         "empty",
+        "aud-empty",
+        "aud-not-strings",
+        "aud-an-object",
+        "no-sub",
+        "no-iat",
+        "no-token-use",
+        "header-not-an-object",
+        "header-not-base64",
+        "no-kid",
     ],
 )
 def test_forged_tokens_are_refused(verifier, access_config, make_token, reason):
     token = make_token(access_config.issuer, access_config.client_ids[0])
     with pytest.raises(TokenError, match=reason):
         verifier.verify(token)
+
+
+def test_an_id_token_for_several_audiences_counts_when_one_is_ours(verifier, access_config):
+    ours = access_config.client_ids[0]
+    claims = forge.claims_for(access_config.issuer, "another-client", aud=["another-client", ours])
+    assert verifier.verify(forge.sign(claims)).sub == claims["sub"]
+
+
+@pytest.mark.parametrize("use", ["id", "access", None])
+def test_a_token_is_parsed_and_decoded_once(verifier, tina, monkeypatch, use):
+    loads = []
+    real = core.jwt.api_jws.PyJWS._load
+    monkeypatch.setattr(core.jwt.api_jws.PyJWS, "_load", lambda self, token: loads.append(1) or real(self, token))
+    verifier.verify(tina["AccessToken" if use == "access" else "IdToken"], use)
+    assert loads == [1]
+
+
+def test_each_distinct_header_is_parsed_once_and_never_mixed_up(verifier, access_config, tina, monkeypatch):
+    parsed = []
+    real = core._parsed_header
+    monkeypatch.setattr(core, "_headers", {})
+    monkeypatch.setattr(core, "_parsed_header", lambda segment: parsed.append(segment) or real(segment))
+    for _ in range(3):
+        verifier.verify(tina["IdToken"])
+    other = forge.sign(forge.claims_for(access_config.issuer, access_config.client_ids[0]), kid="another-kid")
+    with pytest.raises(TokenError, match="unknown key"):
+        verifier.verify(other)
+    assert parsed == [tina["IdToken"].split(".")[0], other.split(".")[0]]
 
 
 def test_keys_are_fetched_once(verifier, tina, monkeypatch):
@@ -239,7 +285,7 @@ def test_a_known_kid_never_waits_on_a_refetch():
 def test_a_token_over_the_length_cap_is_refused_before_it_is_parsed(verifier, monkeypatch):
     parsed = []
     monkeypatch.setattr(core.jwt, "decode", lambda *args, **kwargs: parsed.append("decode"))
-    monkeypatch.setattr(core.jwt, "get_unverified_header", lambda *args, **kwargs: parsed.append("header"))
+    monkeypatch.setattr(core, "_header", lambda *args, **kwargs: parsed.append("header"))
     token = "e" * (core.MAX_TOKEN_LENGTH + 1)
     for check in (
         verifier.verify,
@@ -247,7 +293,9 @@ def test_a_token_over_the_length_cap_is_refused_before_it_is_parsed(verifier, mo
     ):
         with pytest.raises(TokenError, match=r"too long \(over 8192 characters\)"):
             check(token)
-    assert core.declared_use(token) == "" and parsed == []
+    with pytest.raises(TokenError, match="too long"):
+        core.verify_any(token, issuer="i", client_ids=["c"], keys=core.KeySet())
+    assert parsed == []
 
 
 def test_a_token_at_the_length_cap_is_parsed(verifier):

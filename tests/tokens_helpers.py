@@ -69,3 +69,13 @@ def hs256_with_public_key(claims: dict) -> str:
     body = _b64(json.dumps(claims).encode())
     signature = hmac.new(moto_public_pem(), f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{_b64(signature)}"
+
+
+def without(claims: dict, name: str) -> dict:
+    """Return the claims without one of them."""
+    return {key: value for key, value in claims.items() if key != name}
+
+
+def with_header(token: str, header: str) -> str:
+    """Return the token with its header segment replaced by this text, base64url-encoded."""
+    return ".".join([_b64(header.encode()), *token.split(".")[1:]])

@@ -99,10 +99,11 @@ def access_check(request):
     except tokens.TokenError as exc:
         logger.info("access-check refused for key %s: %s", key.key_id, exc)
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
-    if revocations.token_revoked(sub=claims.sub, issued_at=claims.raw["iat"]):
-        logger.info("access-check refused for key %s: sub=%s token revoked", key.key_id, claims.sub)
+    try:
+        answer = checks.answer_for(key=key, sub=claims.sub, issued_at=claims.raw["iat"], application=application)
+    except checks.Revoked as exc:
+        logger.info("access-check refused for key %s: sub=%s %s", key.key_id, claims.sub, exc)
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
-    answer = checks.answer_for(claims.sub, application)
     if answer.allowed:
         usage.use_record(sub=claims.sub, application=application)
     logger.info(
@@ -127,7 +128,7 @@ def _cursor(value: str) -> int | None:
 @require_GET
 def revocation_feed(request):
     """Serve the revocations after the cursor to an application's key."""
-    key = checks.key_from_header(request.headers.get("Authorization", ""))
+    key = checks.key_from_header(request.headers.get("Authorization", ""), cached=False)
     if key is None:
         return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     wait = ratelimit.hit(f"revocations:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)

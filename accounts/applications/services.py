@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.applications import api_keys
+from accounts.applications import access_check, api_keys
 from accounts.applications import selectors as app_selectors
 from accounts.audit.attempt import Attempt, audited
 from accounts.audit.record import actor_label
@@ -274,6 +274,7 @@ def _clients_link(applications) -> list[str]:
         if found and found != application.client_id:
             Application.objects.filter(pk=application.pk).update(client_id=found)
             changed.append(application.name)
+    access_check.forget_keys()  # the keys cached here carry their application's client
     return sorted(changed)
 
 
@@ -299,4 +300,5 @@ def api_key_revoke(*, actor, name: str, key_id: str, request=None, reason: str =
         )
         if not revoked:
             raise ServiceError(SAID["unknown_key"].format(key_id=key_id, name=name))
+        access_check.forget_keys()
         attempt.after = {"key_id": key_id, "revoked": True}

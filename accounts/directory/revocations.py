@@ -38,12 +38,6 @@ def latest_reason(sub: str) -> str:
     return latest.values_list("reason", flat=True).first() or ""
 
 
-def token_revoked(*, sub: str, issued_at: float) -> bool:
-    """Return True when a token of this user issued at `issued_at` (Unix seconds) was revoked since."""
-    latest = Revocation.objects.filter(sub=sub).order_by("-not_before").values_list("not_before", flat=True).first()
-    return latest is not None and issued_at < latest.timestamp()
-
-
 def feed_page(*, after: int, limit: int | None = None) -> FeedPage:
     """Return the revocations after the cursor, oldest first, and a cursor that never skips a late commit."""
     limit = limit or PAGE_MAX

@@ -143,6 +143,14 @@ MIDDLEWARE = [
     "accounts.signin.middleware.SessionRevalidationMiddleware",
 ]
 
+# The API under /api/v1/ (portal/wsgi.py): key-authenticated JSON, so no session, CSRF, messages or page headers.
+PORTAL_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "accounts.headers.PermissionsPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "accounts.signin.middleware.CognitoFaultMiddleware",
+]
+
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
@@ -285,6 +293,9 @@ PORTAL_APPLICATIONS_SHARE_CLIENT = env_bool("PORTAL_APPLICATIONS_SHARE_CLIENT", 
 # The access-check API (POST /api/v1/access-check): requests per minute per API key, and the largest body.
 PORTAL_ACCESS_CHECK_RATE_PER_MINUTE = env_int("PORTAL_ACCESS_CHECK_RATE_PER_MINUTE", 600, minimum=1, maximum=10**7)
 PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES", 16384, minimum=1024, maximum=10**6)
+# Seconds a worker keeps an API key it read (0: read it on every request). A revoked key is refused at once
+# anyway (every answer re-reads it with the index); the cache only spares the lookup before the token's check.
+PORTAL_API_KEY_CACHE_SECONDS = env_int("PORTAL_API_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300)
 
 # Audited actions (role_change, user_delete, ...) whose forms require a reason or ticket; every other change
 # takes an optional one. accounts/rules/reasons.py lists the actions, and start-up refuses a name not among them.

@@ -24,8 +24,14 @@ def _registry_seeded(request):
 
 
 @pytest.fixture(autouse=True)
-def _uses_forgotten():
-    """Start each test with no access-check use remembered in this process (each test has a fresh database)."""
-    from accounts.applications import usage
+def _worker_memory_forgotten():
+    """Forget what a worker keeps in memory about database rows (API keys, rate windows, last uses)."""
+    from accounts.applications import access_check, ratelimit, usage
 
+    access_check.forget_keys()
+    ratelimit.reset()
+    usage.forget_all()
+    yield
+    access_check.forget_keys()
+    ratelimit.reset()
     usage.forget_all()
