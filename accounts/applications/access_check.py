@@ -9,8 +9,10 @@ token is still valid.
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.applications import api_keys
+from accounts.directory import selectors as dir_selectors
 from accounts.models import ApiKey, Application, DirectoryEntry
 
 _NO_DIGEST = "0" * 64
@@ -50,12 +52,16 @@ def client_ids_for(application: Application) -> list[str]:
 
 
 def answer_for(sub: str, application: str) -> Answer:
-    """Return what the index says about this user and application (a disabled or unknown user: refused)."""
+    """Return what the index says about this user and application (a disabled or unknown user: refused).
+
+    An end that has come counts at once, before the sweep makes Cognito match: an ended grant is not held,
+    and a raise that ended answers the role it returns to.
+    """
     entry = DirectoryEntry.objects.filter(sub=sub).prefetch_related("grants").first()
     if entry is None or not entry.enabled:
         return Answer(allowed=False)
-    applications = sorted(grant.application for grant in entry.grants.all())
-    role = entry.role if entry.role not in (DirectoryEntry.NONE, DirectoryEntry.SEVERAL) else None
-    return Answer(
-        allowed=application in applications, role=role, level=entry.level if role else 0, applications=applications
-    )
+    ended, raised = dir_selectors.ends_passed(sub, now=timezone.now())
+    applications = sorted(grant.application for grant in entry.grants.all() if grant.application not in ended)
+    role_name, level = (raised.previous_role, raised.previous_level) if raised else (entry.role, entry.level)
+    role = role_name if role_name not in (DirectoryEntry.NONE, DirectoryEntry.SEVERAL) else None
+    return Answer(allowed=application in applications, role=role, level=level if role else 0, applications=applications)

@@ -34,7 +34,8 @@ def revocation_record(*, sub: str, at: datetime, reason: str) -> Revocation:
 
 def token_revoked(*, sub: str, issued_at: float) -> bool:
     """Return True when a token of this user issued at `issued_at` (Unix seconds) was revoked since."""
-    latest = Revocation.objects.filter(sub=sub).order_by("-not_before").values_list("not_before", flat=True).first()
+    rows = Revocation.objects.filter(sub=sub, scope="")
+    latest = rows.order_by("-not_before").values_list("not_before", flat=True).first()
     return latest is not None and issued_at < latest.timestamp()
 
 

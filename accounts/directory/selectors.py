@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts import cognito
+from accounts.directory import ends
 from accounts.directory import index as directory
 from accounts.models import AuditEvent, DirectoryEntry, DirectorySync
 from accounts.rules import roles
@@ -114,3 +115,13 @@ def directory_as_of() -> DirectorySync | None:
 def user_history(sub: str, limit: int = 50) -> list[AuditEvent]:
     """Return the latest audit events about one user."""
     return list(AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")[:limit])
+
+
+def ends_passed(sub: str, *, now) -> tuple[set[str], object]:
+    """Return the applications whose end has come and the raise whose end has come (None), not yet swept."""
+    return ends.passed_for(sub, now=now)
+
+
+def ends_of(sub: str) -> list:
+    """Return the user's open ends (grants that end, a temporary raise), soonest first."""
+    return ends.ends_open(sub)
