@@ -431,5 +431,15 @@ class AccessEnd(models.Model):
         ]
 
     def __str__(self) -> str:
-        what = self.application or f"raise to {self.role.upper()}{self.level}"
+        what = self.application or f"raise to {self.raised_label}"
         return f"{self.sub} {what} until {self.ends_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def raised_label(self) -> str:
+        """Return the raised role for people: 'A3'."""
+        return f"{self.role.upper()}{self.level}"
+
+    @property
+    def returns_to_label(self) -> str:
+        """Return the role a raise returns to, for people: 'B2', or 'None'."""
+        return f"{self.previous_role.upper()}{self.previous_level}" if self.previous_level else "None"

@@ -324,7 +324,7 @@ def access_grant(*, actor, sub: str, application: str, expires: datetime | None 
         action="access_grant",
         request=request,
         decide=decide,
-        note={"expires": expires.isoformat()} if expires else None,
+        note={"application": application, "expires": expires.isoformat()} if expires else None,
         then=then if expires else None,
     )
 
