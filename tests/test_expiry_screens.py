@@ -1,17 +1,21 @@
 """The screens of access that ends: the user page's forms (grant until, move or remove the end, a temporary
 role), what the pages show, and the refusals that change nothing."""
 
+import csv
+import io
 from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
 from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.models import AccessEnd, AuditEvent
+from accounts.directory import services
+from accounts.models import AccessEnd, Application, AuditEvent
 from accounts.rules import ends as end_rules
-from tests.support.staff import user_url
+from tests.support.staff import index_user, user_url
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +108,67 @@ def test_an_end_that_is_late_says_why_on_the_user_page(admin_client, alice, admi
     )
     page = admin_client.get(user_url("change", alice.sub)).content.decode()
     assert "late: Cognito: EndpointConnectionError" in page and end.application in page
+
+
+# --- Seen everywhere: the directory filter, the member list, the matrix, the export, the dashboard ------------
+
+
+@pytest.fixture
+def ending(admin_client, alice, make_cognito_user, admin_user):
+    """alice: crm ends in 2 days; ben: billing ended an hour ago, not swept yet; cy: billing ends in 30 days."""
+
+    services.access_grant(
+        actor=admin_user, sub=alice.sub, application="crm", expires=timezone.now() + timedelta(days=2)
+    )
+    ben = index_user(make_cognito_user("ben@example.com", apps=["billing"]))
+    AccessEnd.objects.create(
+        kind=AccessEnd.GRANT,
+        sub=ben.sub,
+        application="billing",
+        ends_at=timezone.now() - timedelta(hours=1),
+        granted_by=admin_user.email,
+    )
+    cy = index_user(make_cognito_user("cy@example.com", apps=["billing"]))
+    services.access_grant(
+        actor=admin_user, sub=cy.sub, application="billing", expires=timezone.now() + timedelta(days=30)
+    )
+    return alice, ben, cy
+
+
+def listed(page) -> list[str]:
+    """Return the emails a directory page lists."""
+    return [entry.email for entry in page.context["cl"].result_list]
+
+
+def test_the_directory_filters_ends_within_7_days_and_ended_not_yet_swept(admin_client, ending):
+    assert listed(admin_client.get(user_url("changelist"), {"expires": "soon"})) == ["alice@example.com"]
+    assert listed(admin_client.get(user_url("changelist"), {"expires": "passed"})) == ["ben@example.com"]
+
+
+def test_the_dashboard_has_an_ending_soon_tile(admin_client, ending):
+    page = admin_client.get(reverse("admin:accounts_directoryentry_access_dashboard")).content.decode()
+    assert '<b id="count-ending-soon">1</b>' in page and '<b id="count-ended-unswept">1</b>' in page
+
+
+def test_the_member_list_and_its_export_show_each_end(admin_client, ending):
+    alice, ben, cy = ending
+    pk = Application.objects.get(name="billing").pk
+    page = admin_client.get(reverse("admin:accounts_application_change", args=[pk]))
+    ends = {entry.email: entry.ends_at for entry in page.context["page"]}
+    assert ends["alice@example.com"] is None and ends["cy@example.com"] == AccessEnd.objects.get(sub=cy.sub).ends_at
+    response = admin_client.get(reverse("admin:accounts_application_members_csv", args=[pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_email = {row[0]: row[-1] for row in rows[1:]}
+    assert by_email["cy@example.com"] == AccessEnd.objects.get(sub=cy.sub).ends_at.isoformat()
+    assert by_email["alice@example.com"] == ""
+
+
+def test_the_matrix_and_the_access_review_show_each_end(admin_client, ending):
+    alice, _, _ = ending
+    page = admin_client.get(reverse("admin:accounts_directoryentry_access_matrix"), {"q": "alice"})
+    end = AccessEnd.objects.get(sub=alice.sub, application="crm").ends_at
+    assert f'<small class="ends" title="crm ends">until {end:%Y-%m-%d %H:%M}</small>' in page.content.decode()
+    response = admin_client.get(reverse("admin:accounts_directoryentry_access_review"))
+    rows = {row["email"]: row for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
+    assert rows["alice@example.com"]["ends"] == f"crm={end.isoformat()}"
+    assert rows["ben@example.com"]["ends"].startswith("billing=")

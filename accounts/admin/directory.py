@@ -93,6 +93,18 @@ class StaffFilter(admin.SimpleListFilter):
         return queryset if value is None else queryset.filter(staff="" if value == "none" else value)
 
 
+class ExpiresFilter(admin.SimpleListFilter):
+    title = "access that ends"
+    parameter_name = "expires"
+
+    def lookups(self, request, model_admin):
+        return [("soon", "Ends within 7 days"), ("passed", "Ended, not yet swept")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value not in ("soon", "passed") else queryset.filter(sub__in=selectors.subs_with_ends(value))
+
+
 @admin.register(DirectoryEntry, site=portal_site)
 class DirectoryEntryAdmin(ScreensAdmin):
     add_screen, change_screen = staticmethod(views.invite), staticmethod(views.user_page)
@@ -108,7 +120,7 @@ class DirectoryEntryAdmin(ScreensAdmin):
         "modified",
     ]
     list_display_links = ["email"]
-    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter]
+    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter, ExpiresFilter]
     search_fields = ["email"]  # shows the search box; get_search_results does the prefix search
     search_help_text = "Email or name starting with…"
     sortable_by = ["email", "display_name", "role_display", "status", "enabled", "staff_display", "modified"]

@@ -4,6 +4,7 @@ Thin views: the registry services validate, check the rule and audit; the views 
 messages and redirects. Everything needs `manage_applications` (administrators).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -33,7 +34,7 @@ from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
-CSV_COLUMNS = ["email", "name", "role", "level", "status", "enabled", "sub"]
+CSV_COLUMNS = ["email", "name", "role", "level", "status", "enabled", "sub", "ends"]
 
 SAID = {
     "created": "Application {name} created: Cognito group {group}.",
@@ -138,6 +139,7 @@ def application_page(request, pk, admin):
             role_choices=roles.role_filter_choices(),
             keys=app_selectors.api_keys(application.name),
             member_total=members.count,
+            time_zone=settings.TIME_ZONE,
         ),
     )
 
@@ -232,6 +234,7 @@ def _member_values(members):
             entry.status,
             entry.enabled,
             entry.sub,
+            entry.ends_at.isoformat() if entry.ends_at else "",
         ]
 
 
