@@ -8,6 +8,7 @@ so a help-desk member's bulk role change skips (and reports) every staff account
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.db import transaction
 from accounts import cognito
 from accounts.directory import selectors, services
 from accounts.models import BulkJob, BulkRow
+from accounts.rules import ends as end_rules
 from accounts.rules import permissions, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput
 
@@ -30,7 +32,7 @@ class Action:
 
 
 ACTIONS = {
-    "grant": Action("Grant an application", permissions.can_grant, reads_live=True, needs=("application",)),
+    "grant": Action("Grant an application", permissions.can_grant, reads_live=True, needs=("application", "expires")),
     "revoke": Action("Revoke an application", permissions.can_grant, reads_live=True, needs=("application",)),
     "set_role": Action("Set role and level", permissions.can_change_role, reads_live=True, needs=("role", "level")),
     "disable": Action("Disable (and sign out)", permissions.can_disable),
@@ -57,6 +59,12 @@ def action_clean(action: dict) -> dict:
     name = action.get("name", "")
     if name not in ACTIONS:
         raise InvalidInput(f"Unknown bulk action {name!r}.")
+    if name == "grant" and action.get("expires"):
+        expires = services.valid_end(_when(action["expires"]), application=action.get("application") or "")
+        return {
+            **action_clean({"name": name, "application": action.get("application")}),
+            "expires": expires.isoformat(),
+        }
     if name in ("grant", "revoke"):
         (application,) = services.valid_applications([action.get("application") or "(none)"])
         return {"name": name, "application": application}
@@ -66,9 +74,16 @@ def action_clean(action: dict) -> dict:
     return {"name": name}
 
 
+def _when(value) -> datetime:
+    """Return an end given as a datetime or as the ISO text a job stores."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def action_label(action: dict) -> str:
-    """Return what the action does, for people: 'Grant crm', 'Set role B2', 'Disable'."""
+    """Return what the action does, for people: 'Grant crm', 'Grant crm until …', 'Set role B2', 'Disable'."""
     name = action.get("name")
+    if name == "grant" and action.get("expires"):
+        return f"Grant {action['application']} until {end_rules.end_label(_when(action['expires']))}"
     if name in ("grant", "revoke"):
         return f"{name.title()} {action['application']}"
     if name == "set_role":
@@ -120,8 +135,11 @@ def _run(actor, action: dict, sub: str, entry) -> tuple[str, str]:
     """Call the action's service for one user."""
     name = action["name"]
     if name in ("grant", "revoke"):
-        service = services.access_grant if name == "grant" else services.access_revoke
-        result = service(actor=actor, sub=sub, application=action["application"])
+        if name == "grant":
+            until = _when(action["expires"]) if action.get("expires") else None
+            result = services.access_grant(actor=actor, sub=sub, application=action["application"], expires=until)
+        else:
+            result = services.access_revoke(actor=actor, sub=sub, application=action["application"])
         if result.failed:
             return BulkRow.FAILED, f"Could not {result.failed[0]} {result.failed[1]}: {result.failed[2]}"
         if result.sessions_error:

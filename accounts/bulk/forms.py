@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.admin.helpers import ActionForm
 
 from accounts.applications import selectors as app_selectors
-from accounts.directory.forms import LevelField, RoleField, role_choices, unknown_applications
+from accounts.directory.forms import EndField, LevelField, RoleField, role_choices, unknown_applications
 from accounts.directory.services import MESSAGES
 from accounts.rules import roles
 
@@ -26,7 +26,7 @@ class ApplicationField(forms.CharField):
             raise forms.ValidationError(message, code="invalid_choice")
 
 
-PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField}
+PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField, "expires": EndField}
 
 
 class BulkParametersForm(forms.Form):
@@ -53,6 +53,8 @@ class BulkActionForm(ActionForm):
         self.fields["level"] = _select([(str(n), str(n)) for n in range(1, roles.max_level() + 1)])
         for name in ("application", "role", "level"):
             self.fields[name].label = name.title()
+        self.fields["expires"] = forms.CharField(required=False, max_length=64, label="Until (grant)")
+        self.fields["expires"].widget.attrs.update(placeholder="empty, 2026-12-31 or 30 days", size=14)
 
 
 class ResumeForm(forms.Form):

@@ -106,6 +106,7 @@ class InviteForm(forms.Form):
     role = RoleField()
     level = LevelField()
     applications = ApplicationsField()
+    expires = EndField(label="Applications until")
 
 
 class RoleForm(forms.Form):

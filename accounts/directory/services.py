@@ -489,9 +489,17 @@ def _existing_sub(email: str) -> str:
 
 
 def user_invite(
-    *, actor, email: str, name: str, role: str, level, applications: Iterable[str], request=None
+    *,
+    actor,
+    email: str,
+    name: str,
+    role: str,
+    level,
+    applications: Iterable[str],
+    expires: datetime | None = None,
+    request=None,
 ) -> Invitation:
-    """Create a user with a role and applications; Cognito sends the invitation."""
+    """Create a user with a role and applications (until `expires`, when given); Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
     with audited(actor=actor, action="user_invite", request=request, attempt=attempt):
         _actor_confirm(actor)
@@ -499,6 +507,7 @@ def user_invite(
             raise PermissionDenied(MESSAGES["not_allowed"])
         email, name = valid_email(email), valid_name(name)
         new, apps = valid_role(role, level), valid_applications(applications)
+        expires = valid_end(expires) if expires is not None else None
         existing = selectors.entry_by_email(email)
         if existing:
             raise EmailTaken(MESSAGES["email_taken"].format(email=email), sub=existing.sub)
@@ -514,10 +523,19 @@ def user_invite(
         _apply_changes(user.sub, [("grant", app) for app in apps], access, all_or_report=False)
         entry = directory.entry_from_created(user, access.granted)
         attempt.after = {"email": email, "name": name, "role": f"{new.name}{new.level}", "applications": access.granted}
+        if expires is not None and access.granted:
+            attempt.after["expires"] = expires.isoformat()
+            attempt.record = lambda: _ends_set(user.sub, access.granted, expires, actor)
         if access.failed:
             attempt.outcome = AuditEvent.FAILURE
             attempt.error = f"User created, but granting {access.failed[1]} failed: {access.failed[2]}"
         return Invitation(entry=entry, access=access, temporary_password=temporary)
+
+
+def _ends_set(sub: str, applications: list[str], expires: datetime, actor) -> None:
+    """Give each of these held applications the same end."""
+    for app in applications:
+        ends.grant_end_set(sub=sub, application=app, ends_at=expires, by=actor_label(actor))
 
 
 # --- The directory ------------------------------------------------------------------------------
