@@ -12,26 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import cognito, tasks
-from accounts.applications import services as app_services
 from accounts.directory import expiry, services, sync
 from accounts.models import AccessEnd, AuditEvent, DirectoryEntry, Revocation
 from accounts.rules import ends as end_rules
 from accounts.rules import roles
 from accounts.rules.errors import InvalidInput
-from cognito_access import Forbidden, RevocationFeed, Verifier
+from cognito_access import Forbidden
 from tests.bulk import run_worker
 from tests.faults import cognito_down
 from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
-CHECK, FEED = reverse("api_access_check"), reverse("api_revocations")
-
-
-@pytest.fixture
-def billing_key(admin_user, apps_pool) -> str:
-    """A plain API key of billing."""
-    return app_services.api_key_issue(actor=admin_user, name="billing").plain
+CHECK = reverse("api_access_check")
 
 
 def check(key: str, token: str) -> dict:
@@ -43,20 +36,6 @@ def check(key: str, token: str) -> dict:
         HTTP_AUTHORIZATION=f"Api-Key {key}",
     )
     return {"status": response.status_code, **response.json()}
-
-
-def portal_transport(url: str, headers: dict, timeout) -> tuple[int, dict]:
-    """Serve cognito_access's feed requests with the portal itself (no network)."""
-    _, _, query = url.partition("?")
-    response = Client().get(f"{FEED}?{query}", HTTP_AUTHORIZATION=headers["Authorization"])
-    return response.status_code, response.json()
-
-
-@pytest.fixture
-def following(access_config, billing_key) -> Verifier:
-    """A Verifier following the portal's feed, polled only when the test says so."""
-    feed = RevocationFeed("http://portal.test/api/v1/revocations", billing_key, interval=0, transport=portal_transport)
-    return Verifier(access_config, revocations=feed)
 
 
 @pytest.fixture
