@@ -373,6 +373,13 @@ class Revocation(models.Model):
     not_before = models.DateTimeField(help_text="Tokens issued (iat) before this moment are void.")
     reason = models.CharField(max_length=64)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # An end notice (scope "end") is published when an end is set, ahead of it: from `not_before` on, the
+    # user may not use `application` (or, for "" , holds only the fallback role); `cancelled` withdraws it.
+    scope = models.CharField(max_length=8, blank=True, help_text="'' a revocation; 'end' an end notice.")
+    application = models.CharField(max_length=48, blank=True)
+    fallback_role = models.CharField(max_length=16, blank=True)
+    fallback_level = models.PositiveSmallIntegerField(default=0)
+    cancelled = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -397,3 +404,61 @@ class ApplicationUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sub} {self.application} {self.last_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccessEnd(models.Model):
+    """An end set on access: a grant that ends, or a temporary role raise that returns to the previous role.
+
+    The access-check API and the revocation feed honour it at `ends_at`; the workers' sweep then makes
+    Cognito match and marks the row ended. Times are stored in UTC.
+    """
+
+    GRANT, RAISE = "grant", "raise"
+    KINDS = [(GRANT, "Grant with an end"), (RAISE, "Temporary role raise")]
+    OPEN, ENDED, CLOSED = "open", "ended", "closed"
+    STATES = [(OPEN, "Open"), (ENDED, "Ended (expired)"), (CLOSED, "Closed before its end")]
+
+    kind = models.CharField(max_length=8, choices=KINDS)
+    sub = models.CharField(max_length=64)
+    application = models.CharField(max_length=48, blank=True, help_text="The grant's application ('' for a raise).")
+    ends_at = models.DateTimeField()
+    granted_by = models.CharField(max_length=254, help_text="Who set the end (email or process).")
+    granted_by_sub = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    role = models.CharField(max_length=16, blank=True, help_text="The raised role.")
+    level = models.PositiveSmallIntegerField(default=0)
+    previous_role = models.CharField(max_length=16, blank=True, help_text="The role the raise returns to.")
+    previous_level = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(max_length=8, choices=STATES, default=OPEN)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(max_length=254, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Sweep attempts that did not finish.")
+    late_reason = models.TextField(blank=True, help_text="Why the sweep has not ended it yet, past its end.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When the granter was told it is ending.")
+
+    class Meta:
+        ordering = ["ends_at", "id"]
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "sub", "application"], condition=models.Q(state="open"), name="access_end_open"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "ends_at"], name="access_end_due"),
+            models.Index(fields=["sub", "state"], name="access_end_sub"),
+        ]
+
+    def __str__(self) -> str:
+        what = self.application or f"raise to {self.raised_label}"
+        return f"{self.sub} {what} until {self.ends_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    @property
+    def raised_label(self) -> str:
+        """Return the raised role for people: 'A3'."""
+        return f"{self.role.upper()}{self.level}"
+
+    @property
+    def returns_to_label(self) -> str:
+        """Return the role a raise returns to, for people: 'B2', or 'None'."""
+        return f"{self.previous_role.upper()}{self.previous_level}" if self.previous_level else "None"

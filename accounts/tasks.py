@@ -20,7 +20,7 @@ from accounts.audit.attempt import audited
 from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports
-from accounts.directory import services, sync_lease
+from accounts.directory import expiry, services, sync_lease
 from accounts.models import BulkJob, BulkRow, SyncState, User
 from accounts.rules import permissions
 from accounts.rules.errors import NOT_ALLOWED
@@ -121,3 +121,41 @@ def directory_sync_request(*, actor, request=None) -> None:
         if not already:
             directory_sync_run.using(run_after=now).enqueue(requested_by=label)
         attempt.after = {"queued": not already}
+
+
+# --- The expiry sweep: scheduled like the sync, each run queuing the next ------------------------------------
+
+
+def _sweep_pacer():
+    """Return the pacer the sweep's Cognito calls wait on: the bulk engine's, shared by every worker."""
+    return bulk.pace_wait
+
+
+@task()
+def expiry_sweep_run() -> dict:
+    """End the access whose end has come (Cognito made to match), email the granters, queue the next run."""
+    report = None
+    with bulk.stop_on_signal() as stop:
+        try:
+            report = expiry.sweep(pacer=_sweep_pacer(), stop=stop)
+        finally:
+            bulk.pace_close()
+            expiry_schedule(at_once=bool(report and report.more) or stop.is_set())
+    return dict(report.counts)
+
+
+def _sweeps_waiting():
+    """Return the queued sweep runs no worker has taken yet."""
+    return DBTaskResult.objects.filter(task_path=expiry_sweep_run.module_path, status="READY")
+
+
+def expiry_schedule(*, at_once: bool = False) -> bool:
+    """Queue the next sweep unless one is waiting already; return True when one was queued.
+
+    A run queued for a time when no worker ran is taken by the first worker to start: the sweep catches up.
+    """
+    if _sweeps_waiting().exists():
+        return False
+    delay = 0 if at_once else settings.PORTAL_EXPIRY_SWEEP_SECONDS
+    expiry_sweep_run.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue()
+    return True

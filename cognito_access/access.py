@@ -16,6 +16,7 @@ DEFAULT_PREFIX = "app-"
 
 
 REVOKED = "The token was revoked: its user was signed out in the portal since it was issued."
+ENDED = "This account's access to {application} has ended."
 
 
 class Forbidden(Exception):
@@ -145,10 +146,17 @@ class Verifier:
         Raise Forbidden without the application's group, and, when `roles` is given, unless the
         user holds exactly one role, one of `roles`, at `min_level` or above.
         """
-        applications = applications_of(claims.groups, self.config.group_prefix)
+        feed = self.revocations
+        ended = (lambda app: feed.ended(claims.sub, app)) if feed is not None else (lambda app: False)
+        if ended(application):
+            raise Forbidden(ENDED.format(application=application))
+        applications = tuple(app for app in applications_of(claims.groups, self.config.group_prefix) if not ended(app))
         if application not in applications:
             raise Forbidden(f"This account has no access to {application}.")
         held = tuple(held_roles(claims.raw, self.config.roles))
+        fallback = feed.fallback(claims.sub) if feed is not None else None
+        if fallback is not None:  # a temporary raise has ended: the role it returns to, not the token's
+            held = ((fallback[0], fallback[1]),) if fallback[1] else ()
         role, level = held[0] if len(held) == 1 else (None, 0)
         if roles is not None and (role not in set(roles) or level < min_level):
             raise Forbidden(f"This account's role does not allow this part of {application}.")

@@ -5,6 +5,11 @@ The portal records "tokens of this user issued before T are void" whenever it si
 finds access removed outside the portal) and serves them at `GET /api/v1/revocations?after=<cursor>` to the
 application's API key. A `RevocationFeed` polls it in a background thread every `interval` seconds and
 answers `revoked(claims)`: True when the token's `iat` is before the user's latest revocation.
+
+The same feed publishes the ends set on access ahead of time (`ends`): from its `at`, `ended(sub, application)`
+is True for a grant that ended, and `fallback(sub)` gives the role a temporary raise returns to, at the exact
+instant, whether or not the portal's workers have removed the group yet. A later notice for the same user and
+application replaces it (a cancelled one withdraws it).
 """
 
 import json
@@ -58,6 +63,7 @@ class RevocationFeed:
         self._transport = transport or http_transport
         self._lock = threading.Lock()
         self._not_before: dict[str, float] = {}
+        self._ends: dict[tuple[str, str], dict] = {}  # (sub, application or "" for a raise) -> the latest notice
         self._cursor = "0"
         self._thread: threading.Thread | None = None
         self._pid = 0  # the process that started the thread: a forked worker starts its own
@@ -69,6 +75,21 @@ class RevocationFeed:
         with self._lock:
             not_before = self._not_before.get(claims.sub)
         return not_before is not None and float(claims.raw.get("iat", 0)) < not_before
+
+    def _end(self, sub: str, application: str) -> dict | None:
+        """Return the user's end notice for the application (or raise) once its instant has come."""
+        with self._lock:
+            notice = self._ends.get((sub, application))
+        return notice if notice is not None and notice["at"] <= time.time() else None
+
+    def ended(self, sub: str, application: str) -> bool:
+        """Return True when the user's access to the application has ended (whatever the token's groups say)."""
+        return self._end(sub, application) is not None
+
+    def fallback(self, sub: str) -> tuple[str, int] | None:
+        """Return (role, level) a temporary raise that has ended returns the user to, or None (no role: ('', 0))."""
+        notice = self._end(sub, "")
+        return (notice["fallback_role"], notice["fallback_level"]) if notice is not None else None
 
     def poll(self) -> int:
         """Read the feed from the cursor until it has nothing more; return how many revocations came in."""
@@ -91,13 +112,23 @@ class RevocationFeed:
 
     def _apply(self, page: dict) -> int:
         """Keep each user's latest revocation from a page and move the cursor; return the rows read."""
-        rows = page["revocations"]
+        rows, notices = page["revocations"], page.get("ends") or []
         with self._lock:
             for row in rows:
                 sub, not_before = str(row["sub"]), float(row["not_before"])
                 self._not_before[sub] = max(not_before, self._not_before.get(sub, 0.0))
+            for notice in sorted(notices, key=lambda item: int(item["id"])):
+                key = (str(notice["sub"]), str(notice.get("application") or ""))
+                if notice.get("cancelled"):
+                    self._ends.pop(key, None)
+                    continue
+                self._ends[key] = {
+                    "at": float(notice["at"]),
+                    "fallback_role": str(notice.get("fallback_role") or ""),
+                    "fallback_level": int(notice.get("fallback_level") or 0),
+                }
             self._cursor = str(page.get("next") or self._cursor)
-        return len(rows)
+        return len(rows) + len(notices)
 
     def _forget_old(self) -> None:
         """Drop revocations older than any token still valid."""

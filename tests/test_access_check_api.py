@@ -31,12 +31,6 @@ URL = reverse("api_access_check")
 
 
 @pytest.fixture
-def billing_key(admin_user, apps_pool) -> str:
-    """A plain API key of billing."""
-    return app_services.api_key_issue(actor=admin_user, name="billing").plain
-
-
-@pytest.fixture
 def api(billing_key):
     """Call the API as billing; return the response."""
     client = Client(enforce_csrf_checks=True)  # the API must work without a CSRF token

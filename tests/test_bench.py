@@ -118,3 +118,19 @@ def test_the_audit_invariant_catches_a_missing_or_extra_event():
         "desk@example.com role_change: 2 attempted, 1 audited",
         "desk@example.com access_set: 0 attempted, 1 audited",
     ]
+
+
+def test_the_expiry_sweep_results_become_a_calls_row_and_ratios_against_the_bound():
+    sweep = {
+        "rows": 200,
+        "late": 0,
+        "rate_setting": 20,
+        "rows_per_second": 9.7,
+        "bound_rows_per_second": 10.0,
+        "ratio_to_bound": 0.97,
+        "calls_per_row": 2.0,
+        "api_refused_before_sweep": "200 of 200 sampled",
+    }
+    calls, ratios = run.rows_expiry({"sweep": {"paced": sweep, "ceiling": {**sweep, "ratio_to_bound": 0.02}}})
+    assert [row["calls"] for row in calls] == [2.0]
+    assert [row["value"] for row in ratios] == [0.97, 0.02] and "bound 10.0" in ratios[0]["detail"]

@@ -108,7 +108,7 @@ def test_the_bulk_parameters_form_enforces_what_the_action_needs(needs, data, me
 
 def test_the_bulk_parameters_form_takes_only_what_the_action_needs():
     form = BulkParametersForm({"application": "crm", "role": "z"}, needs=bulk_actions.ACTIONS["grant"].needs)
-    assert form.is_valid() and form.cleaned_data == {"application": "crm", "reason": ""}
+    assert form.is_valid() and form.cleaned_data == {"application": "crm", "expires": None, "reason": ""}
     assert BulkParametersForm({"role": "z"}, needs=bulk_actions.ACTIONS["disable"].needs).is_valid()
 
 

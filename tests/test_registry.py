@@ -224,7 +224,7 @@ def test_members_csv_neutralises_formulas(admin_client, make_cognito_user):
     index_user(make_cognito_user("fine@example.com", name="Fine Person", role=("c", 2), apps=["billing"]))
     response = admin_client.get(url("members_csv", billing_pk()))
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["email", "name", "role", "level", "role_label", "status", "enabled", "sub"]
+    assert rows[0] == ["email", "name", "role", "level", "role_label", "status", "enabled", "sub", "ends"]
     by_email = {row[0]: row for row in rows[1:]}
     assert by_email["evil@example.com"][1] == '\'=HYPERLINK("http://x")'
     assert by_email["fine@example.com"][1:4] == ["Fine Person", "c", "2"]

@@ -10,22 +10,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.applications import services as app_services
 from accounts.directory import revocations, services
 from accounts.models import DirectoryEntry, Revocation
 from cognito_access import RevocationFeed, TokenError, Verifier
-from tests.support.apps import token_after_revocations
+from tests.support.apps import portal_transport, token_after_revocations
 from tests.support.staff import index_user
 
 pytestmark = pytest.mark.django_db
 
 CHECK, FEED = reverse("api_access_check"), reverse("api_revocations")
-
-
-@pytest.fixture
-def billing_key(admin_user, apps_pool) -> str:
-    """A plain API key of billing."""
-    return app_services.api_key_issue(actor=admin_user, name="billing").plain
 
 
 def check(key: str, token: str):
@@ -153,20 +146,6 @@ def test_the_feed_pages_in_order_and_its_cursor_skips_nothing(billing_key, monke
 
 
 # --- cognito_access follows the feed -----------------------------------------------------------------------
-
-
-def portal_transport(url: str, headers: dict, timeout) -> tuple[int, dict]:
-    """Serve the library's requests with the portal itself (Django's test client), no network."""
-    path, _, query = url.partition("?")
-    response = Client().get(f"{FEED}?{query}", HTTP_AUTHORIZATION=headers["Authorization"])
-    return response.status_code, response.json()
-
-
-@pytest.fixture
-def following(access_config, billing_key) -> Verifier:
-    """A Verifier following the portal's feed, polled only when the test says so."""
-    feed_ = RevocationFeed("http://portal.test/api/v1/revocations", billing_key, interval=0, transport=portal_transport)
-    return Verifier(access_config, revocations=feed_)
 
 
 def test_cognito_access_refuses_tokens_issued_before_a_revocation_once_it_polled(following, bella, admin_user):

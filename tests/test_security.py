@@ -174,6 +174,21 @@ ROUTES: dict[str, Route] = {
         post=staff_only(FORBIDDEN, USER_PAGE),
         data=lambda w: {"applications": ["crm"], "confirm": "on"},
     ),
+    "admin:accounts_directoryentry_access_until": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE),
+        data=lambda w: {"application": "crm", "expires": "30 days"},
+    ),
+    "admin:accounts_directoryentry_access_end": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE),
+        data=lambda w: {"application": "billing", "expires": "30 days"},
+    ),
+    "admin:accounts_directoryentry_role_raise": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(USER_PAGE, USER_PAGE),
+        data=lambda w: {"role": "c", "level": "2", "shown": "a1", "expires": "2 days"},
+    ),
     # GET shows what the action will do; the POST sent by that page (with `confirm`) acts.
     "admin:accounts_directoryentry_reset_password": Route(
         get=staff_only(OK, OK), post=staff_only(USER_PAGE, USER_PAGE), data=lambda w: CONFIRMED
@@ -610,7 +625,11 @@ AUDITED_BY = {
     "applications_refresh": ["admin:accounts_application_refresh"],
     "api_key_issue": ["admin:accounts_application_key_issue"],
     "api_key_revoke": ["admin:accounts_application_key_revoke"],
-    "access_grant": ["admin:accounts_directoryentry_changelist"],  # bulk actions on a selection
+    "access_grant": ["admin:accounts_directoryentry_changelist", "admin:accounts_directoryentry_access_until"],
+    "access_extend": ["admin:accounts_directoryentry_access_end"],
+    "access_expire": [],  # the sweep's, on the workers: no route
+    "role_raise": ["admin:accounts_directoryentry_role_raise"],
+    "role_raise_end": [],  # the sweep's
     "access_revoke": ["admin:accounts_directoryentry_changelist"],
     "bulk_import": ["admin:accounts_bulkjob_apply"],  # written as f"bulk_{job.kind}"
     "bulk_action": ["admin:accounts_directoryentry_changelist"],

@@ -225,8 +225,10 @@ def test_cognito_sync_schedule_starts_one_chain(pool, run_worker, clock):
 
     call_command("cognito_sync", "--schedule")
     call_command("cognito_sync", "--schedule")
-    assert DBTaskResult.objects.filter(status="READY").count() == 1
-    assert run_worker() == 1 and DBTaskResult.objects.filter(status="READY").count() == 1
+    ready = DBTaskResult.objects.filter(status="READY")
+    chains = [tasks.directory_sync_run.module_path, tasks.expiry_sweep_run.module_path]  # the sync, the sweep
+    assert sorted(ready.values_list("task_path", flat=True)) == sorted(chains)
+    assert run_worker() == 2 and sorted(ready.values_list("task_path", flat=True)) == sorted(chains)
 
 
 class _yielding:

@@ -117,6 +117,18 @@ class UseFilter(admin.SimpleListFilter):
         return queryset.exclude(sub__in=app_selectors.subs_used_since(cutoff))
 
 
+class ExpiresFilter(admin.SimpleListFilter):
+    title = "access that ends"
+    parameter_name = "expires"
+
+    def lookups(self, request, model_admin):
+        return [("soon", "Ends within 7 days"), ("passed", "Ended, not yet swept")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value not in ("soon", "passed") else queryset.filter(sub__in=selectors.subs_with_ends(value))
+
+
 @admin.register(DirectoryEntry, site=portal_site)
 class DirectoryEntryAdmin(ScreensAdmin):
     add_screen, change_screen = staticmethod(views.invite), staticmethod(views.user_page)
@@ -132,7 +144,16 @@ class DirectoryEntryAdmin(ScreensAdmin):
         "modified",
     ]
     list_display_links = ["email"]
-    list_filter = [RoleFilter, LevelFilter, ApplicationFilter, StatusFilter, "enabled", StaffFilter, UseFilter]
+    list_filter = [
+        RoleFilter,
+        LevelFilter,
+        ApplicationFilter,
+        StatusFilter,
+        "enabled",
+        StaffFilter,
+        UseFilter,
+        ExpiresFilter,
+    ]
     search_fields = ["email"]  # shows the search box; get_search_results does the prefix search
     search_help_text = "Email or name starting with…"
     sortable_by = ["email", "display_name", "role_display", "status", "enabled", "staff_display", "modified"]
@@ -249,6 +270,9 @@ class DirectoryEntryAdmin(ScreensAdmin):
             path("access/review.csv", wrap(access_views.review_csv), name=f"{info}_access_review"),
             path("<str:sub>/role/", wrap(views.role_change), name=f"{info}_role"),
             path("<str:sub>/access/", wrap(views.access_set), name=f"{info}_access"),
+            path("<str:sub>/access/until/", wrap(views.access_grant_until), name=f"{info}_access_until"),
+            path("<str:sub>/access/end/", wrap(views.access_end), name=f"{info}_access_end"),
+            path("<str:sub>/role/raise/", wrap(views.role_raise), name=f"{info}_role_raise"),
             path("<str:sub>/reset-password/", wrap(views.reset_password), name=f"{info}_reset_password"),
             path("<str:sub>/sign-out/", wrap(views.sign_out), name=f"{info}_sign_out"),
             path("<str:sub>/disable/", wrap(views.disable), name=f"{info}_disable"),

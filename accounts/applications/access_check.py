@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from accounts.applications import api_keys
-from accounts.models import ApiKey, Application, DirectoryEntry, DirectoryGrant, Revocation
+from accounts.models import AccessEnd, ApiKey, Application, DirectoryEntry, DirectoryGrant, Revocation
 
 _NO_DIGEST = "0" * 64
 # The keys read in this process, by id: (monotonic time it may be used until, the key with its application).
@@ -92,7 +93,9 @@ def answer_for(*, key: ApiKey, sub: str, issued_at: float, application: str) -> 
     """Return what the index says about this user and application; raise Revoked for a revoked key or token.
 
     One indexed query reads the key (still active?), the user's revocations (any newer than the token's `iat`
-    voids it) and the index entry with its grants. A disabled or unknown user is refused.
+    voids it), the index entry with its grants, and the ends that have come. A disabled or unknown user is
+    refused. An end that has come counts at once, before the sweep makes Cognito match: an ended grant is not
+    held, and a raise that ended answers the role it returns to.
     """
     rows = _facts(key_id=key.key_id, sub=sub, issued_at=issued_at)
     key_active, revoked, enabled = rows[0][:3]
@@ -102,25 +105,29 @@ def answer_for(*, key: ApiKey, sub: str, issued_at: float, application: str) -> 
         raise Revoked(TOKEN_REVOKED)
     if enabled is None or not enabled:
         return Answer(allowed=False)
-    role, level = rows[0][3:5]
-    applications = sorted(row[5] for row in rows if row[5] is not None)
+    ended = {row[7] for row in rows if row[6] == AccessEnd.GRANT}
+    raised = next((row[8:10] for row in rows if row[6] == AccessEnd.RAISE), None)
+    role, level = raised or rows[0][3:5]
+    applications = sorted({row[5] for row in rows if row[5] is not None and row[5] not in ended})
     role = role if role not in (DirectoryEntry.NONE, DirectoryEntry.SEVERAL) else None
     return Answer(allowed=application in applications, role=role, level=level if role else 0, applications=applications)
 
 
 def _facts(*, key_id: str, sub: str, issued_at: float) -> list[tuple]:
-    """Return (key active, token revoked, enabled, role, level, granted application) rows: one per grant, or one."""
+    """Return (key active, token revoked, enabled, role, level, granted application, ended kind, ended application,
+    previous role, previous level) rows: one per grant and end that has come, or one."""
     # An `iat` before 1970 is voided by any revocation, as the comparison of timestamps would.
     issued = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(max(float(issued_at), 0.0), UTC))
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(), [key_id, sub, issued, sub])
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_facts_sql(), [key_id, sub, issued, sub, AccessEnd.OPEN, now])
         return cursor.fetchall()
 
 
 @functools.cache
 def _facts_sql() -> str:
     """Return the facts query with the tables' quoted names."""
-    models = (ApiKey, Revocation, DirectoryEntry, DirectoryGrant)
+    models = (ApiKey, Revocation, DirectoryEntry, DirectoryGrant, AccessEnd)
     return _FACTS.format(**{model.__name__: connection.ops.quote_name(model._meta.db_table) for model in models})
 
 
@@ -128,9 +135,11 @@ def _facts_sql() -> str:
 _FACTS = """
 SELECT
   EXISTS (SELECT 1 FROM {ApiKey} WHERE key_id = %s AND revoked_at IS NULL),
-  EXISTS (SELECT 1 FROM {Revocation} WHERE sub = %s AND not_before > %s),
-  entry.enabled, entry.role, entry.level, grants.application
+  EXISTS (SELECT 1 FROM {Revocation} WHERE sub = %s AND not_before > %s AND scope = ''),
+  entry.enabled, entry.role, entry.level, grants.application,
+  ended.kind, ended.application, ended.previous_role, ended.previous_level
 FROM (SELECT 1 AS one) AS driver
 LEFT JOIN {DirectoryEntry} AS entry ON entry.sub = %s
 LEFT JOIN {DirectoryGrant} AS grants ON grants.entry_id = entry.sub
+LEFT JOIN {AccessEnd} AS ended ON ended.sub = entry.sub AND ended.state = %s AND ended.ends_at <= %s
 """

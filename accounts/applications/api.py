@@ -8,8 +8,11 @@ another application than its own gets 403.
 
 `GET /api/v1/revocations?after=<cursor>`: `{"revocations": [{"id", "sub", "not_before"}], "next", "more"}`,
 oldest first; tokens of `sub` issued (`iat`) before `not_before` (Unix seconds) are void. Ask again with
-`after=<next>`; while `more` is true, at once. CSRF does not apply: no cookie authenticates these views,
-the key header does.
+`after=<next>`; while `more` is true, at once. `ends` carries the ends set on access, published when set:
+`{"id", "sub", "application", "at", "fallback_role", "fallback_level", "cancelled"}`: from `at` on, the user may
+not use `application` ("" : a temporary raise, after which they hold `fallback_role` at `fallback_level`) until a
+later notice of the same user and application (`cancelled`: it no longer acts).
+CSRF does not apply: no cookie authenticates these views, the key header does.
 """
 
 import json
@@ -138,5 +141,21 @@ def revocation_feed(request):
     if after is None:
         return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
     page = revocations.feed_page(after=after)
-    rows = [{"id": row.id, "sub": row.sub, "not_before": row.not_before.timestamp()} for row in page.rows]
-    return JsonResponse({"revocations": rows, "next": str(page.next), "more": page.more})
+    rows = [
+        {"id": row.id, "sub": row.sub, "not_before": row.not_before.timestamp()} for row in page.rows if not row.scope
+    ]
+    notices = [_end_notice(row) for row in page.rows if row.scope == "end"]
+    return JsonResponse({"revocations": rows, "ends": notices, "next": str(page.next), "more": page.more})
+
+
+def _end_notice(row) -> dict:
+    """Return an end notice as the feed serves it."""
+    return {
+        "id": row.id,
+        "sub": row.sub,
+        "application": row.application,
+        "at": row.not_before.timestamp(),
+        "fallback_role": row.fallback_role,
+        "fallback_level": row.fallback_level,
+        "cancelled": row.cancelled,
+    }

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Application, ApplicationUse, DirectoryEntry, DirectoryGrant
+from accounts.models import AccessEnd, Application, ApplicationUse, DirectoryEntry, DirectoryGrant
 from accounts.rules import roles
 
 
@@ -53,7 +53,13 @@ def application_members(name: str, role: str = "") -> QuerySet:
     members = DirectoryEntry.objects.filter(grants__application=name).order_by("email")
     if role:
         members = members.filter(role=roles.role_from_word(role))
-    return members
+    return members.annotate(ends_at=_grant_end(name))
+
+
+def _grant_end(name: str) -> Subquery:
+    """Return a subquery giving the open end of a member's grant of this application (None: permanent)."""
+    ends = AccessEnd.objects.filter(sub=OuterRef("sub"), kind=AccessEnd.GRANT, application=name, state=AccessEnd.OPEN)
+    return Subquery(ends.values("ends_at")[:1])
 
 
 def api_keys(name: str) -> QuerySet:

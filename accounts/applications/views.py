@@ -4,6 +4,7 @@ Thin views: the registry services validate, check the rule and audit; the views 
 messages and redirects. Everything needs `manage_applications` (administrators).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -34,7 +35,7 @@ from accounts.rules import permissions, reasons, roles, words
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
-CSV_COLUMNS = ["email", "name", "role", "level", "role_label", "status", "enabled", "sub"]
+CSV_COLUMNS = ["email", "name", "role", "level", "role_label", "status", "enabled", "sub", "ends"]
 
 SAID = {
     "created": "Application {name} created: Cognito group {group}.",
@@ -143,6 +144,7 @@ def application_page(request, pk, admin):
             reason_label=reasons.LABEL,
             reason_max=reasons.REASON_MAX,
             member_total=members.count,
+            time_zone=settings.TIME_ZONE,
         ),
     )
 
@@ -245,6 +247,7 @@ def _member_values(members):
             entry.status,
             entry.enabled,
             entry.sub,
+            entry.ends_at.isoformat() if entry.ends_at else "",
         ]
 
 

@@ -8,6 +8,7 @@ so a help-desk member's bulk role change skips (and reports) every staff account
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -16,6 +17,7 @@ from accounts import cognito
 from accounts.audit.attempt import Attempt, audited
 from accounts.directory import selectors, services
 from accounts.models import BulkJob, BulkRow
+from accounts.rules import ends as end_rules
 from accounts.rules import permissions, reasons, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput
 
@@ -33,7 +35,7 @@ class Action:
 
 ACTIONS = {
     "grant": Action(
-        "Grant an application", permissions.can_grant, "access_grant", reads_live=True, needs=("application",)
+        "Grant an application", permissions.can_grant, "access_grant", reads_live=True, needs=("application", "expires")
     ),
     "revoke": Action(
         "Revoke an application", permissions.can_grant, "access_revoke", reads_live=True, needs=("application",)
@@ -65,6 +67,12 @@ def action_clean(action: dict) -> dict:
     name = action.get("name", "")
     if name not in ACTIONS:
         raise InvalidInput(f"Unknown bulk action {name!r}.")
+    if name == "grant" and action.get("expires"):
+        expires = services.valid_end(_when(action["expires"]), application=action.get("application") or "")
+        return {
+            **action_clean({"name": name, "application": action.get("application")}),
+            "expires": expires.isoformat(),
+        }
     if name in ("grant", "revoke"):
         (application,) = services.valid_applications([action.get("application") or "(none)"])
         return {"name": name, "application": application}
@@ -74,9 +82,16 @@ def action_clean(action: dict) -> dict:
     return {"name": name}
 
 
+def _when(value) -> datetime:
+    """Return an end given as a datetime or as the ISO text a job stores."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
 def action_label(action: dict) -> str:
-    """Return what the action does, for people: 'Grant crm', 'Set role B2', 'Disable'."""
+    """Return what the action does, for people: 'Grant crm', 'Grant crm until …', 'Set role B2', 'Disable'."""
     name = action.get("name")
+    if name == "grant" and action.get("expires"):
+        return f"Grant {action['application']} until {end_rules.end_label(_when(action['expires']))}"
     if name in ("grant", "revoke"):
         return f"{name.title()} {action['application']}"
     if name == "set_role":
@@ -136,8 +151,13 @@ def _run(actor, action: dict, sub: str, entry, reason: str) -> tuple[str, str]:
     """Call the action's service for one user."""
     name = action["name"]
     if name in ("grant", "revoke"):
-        service = services.access_grant if name == "grant" else services.access_revoke
-        result = service(actor=actor, sub=sub, application=action["application"], reason=reason)
+        if name == "grant":
+            until = _when(action["expires"]) if action.get("expires") else None
+            result = services.access_grant(
+                actor=actor, sub=sub, application=action["application"], expires=until, reason=reason
+            )
+        else:
+            result = services.access_revoke(actor=actor, sub=sub, application=action["application"], reason=reason)
         if result.failed:
             return BulkRow.FAILED, f"Could not {result.failed[0]} {result.failed[1]}: {result.failed[2]}"
         if result.sessions_error:

@@ -5,8 +5,9 @@ from django.contrib.admin.helpers import ActionForm
 
 from accounts.applications import selectors as app_selectors
 from accounts.audit.forms import ReasonField
-from accounts.directory.forms import LevelField, RoleField, role_choices, unknown_applications
+from accounts.directory.forms import EndField, LevelField, RoleField, role_choices, unknown_applications
 from accounts.directory.services import MESSAGES
+from accounts.forms import LengthCheckedField
 from accounts.rules import roles
 
 
@@ -28,7 +29,7 @@ class ApplicationField(forms.CharField):
             raise forms.ValidationError(message, code="invalid_choice")
 
 
-PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField}
+PARAMETERS = {"application": ApplicationField, "role": RoleField, "level": LevelField, "expires": EndField}
 
 
 class BulkParametersForm(forms.Form):
@@ -57,6 +58,8 @@ class BulkActionForm(ActionForm):
         for name in ("application", "role", "level"):
             self.fields[name].label = name.title()
         self.fields["reason"] = ReasonField()
+        self.fields["expires"] = LengthCheckedField(required=False, max_length=64, label="Until (grant)")
+        self.fields["expires"].widget.attrs.update(placeholder="empty, 2026-12-31 or 30 days", size=14)
 
 
 class ResumeForm(forms.Form):

@@ -15,6 +15,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -27,9 +28,11 @@ from accounts.audit.record import audit_record
 from accounts.directory import index as directory
 from accounts.directory import selectors, services
 from accounts.models import AuditEvent, BulkFileChunk, BulkJob, BulkRow, DirectoryEntry
+from accounts.rules import ends as end_rules
 from accounts.rules import permissions, reasons, roles, words
 
 COLUMNS = ["email", "name", "role", "level", "applications"]
+OPTIONAL = ["expires"]  # one end for the line's applications ("30 days", "2026-12-31"), or "billing=30 days;crm=…"
 HEADER = ",".join(COLUMNS)
 BATCH = 1000
 CHUNK_BYTES = 1024 * 1024
@@ -55,6 +58,7 @@ MESSAGES = {
     "invite": "invite with role {role}; applications: {apps}",
     "invited": "invited with role {role}; applications: {apps}",
     "partial": "Created, but granting {app} failed: {error} Apply the row again to finish.",
+    "until": "{app} until {when}",
 }
 
 
@@ -101,7 +105,7 @@ def _header(names: list[str]) -> list[str]:
     names = [name.strip().lower() for name in names]
     repeated = sorted({name for name in names if names.count(name) > 1})
     missing = [name for name in COLUMNS if name not in names]
-    extra = [name or "(empty)" for name in names if name not in COLUMNS]
+    extra = [name or "(empty)" for name in names if name not in COLUMNS + OPTIONAL]
     if repeated:
         raise FileError(MESSAGES["repeated_columns"].format(names=", ".join(repeated)))
     if missing:
@@ -120,6 +124,12 @@ def row_parse(number: int, values: dict[str, str], known: frozenset[str] | None 
     """Validate one row's values as the services would (against `known` applications); collect every error."""
     row = ParsedRow(number=number, data={name: values[name].strip() for name in COLUMNS})
     apps = [app.strip().lower() for app in values["applications"].split(";") if app.strip()]
+    try:
+        row.data["expires"] = {
+            app: end.isoformat() for app, end in ends_parse(values.get("expires") or "", apps).items()
+        }
+    except services.InvalidInput as exc:
+        row.errors.append(exc.message)
     checks = [
         ("email", lambda: services.valid_email(values["email"])),
         ("name", lambda: services.valid_name(values["name"])),
@@ -137,6 +147,24 @@ def row_parse(number: int, values: dict[str, str], known: frozenset[str] | None 
         else:
             row.data[name] = value
     return row
+
+
+def ends_parse(text: str, apps: list[str]) -> dict:
+    """Return {application: end} from an `expires` cell: one end for every application, or per application."""
+    text = text.strip()
+    if not text:
+        return {}
+    parts = [part.partition("=") for part in text.split(";") if part.strip()] if "=" in text else []
+    given = {name.strip().lower(): value for name, _, value in parts} if parts else dict.fromkeys(apps, text)
+    if staff := [name for name in given if end_rules.staff_group_named(name)]:
+        raise services.InvalidInput(end_rules.END_ON_STAFF.format(group=end_rules.staff_group_named(staff[0])))
+    if stray := sorted(set(given) - set(apps)):
+        raise services.InvalidInput(end_rules.END_NOT_GRANTED.format(names=", ".join(stray)))
+    try:
+        found = {app: end_rules.end_parse(value, now=timezone.now()) for app, value in given.items()}
+    except end_rules.EndError as exc:
+        raise services.InvalidInput(str(exc)) from None
+    return {app: end for app, end in found.items() if end is not None}
 
 
 def _decoded(binary, place: dict) -> Iterator[str]:
@@ -196,8 +224,9 @@ def plan_row(actor, data: dict, entry: DirectoryEntry | None, held: list[str]) -
     """Return (plan, detail) for a valid row against the user's current state (None: not in the pool)."""
     apps = data["applications"]
     if entry is None:
-        return BulkRow.CREATE, MESSAGES["invite"].format(role=role_label(data), apps=", ".join(apps) or "none")
-    changes, notes = [], []
+        invite = MESSAGES["invite"].format(role=role_label(data), apps=", ".join(apps) or "none")
+        return BulkRow.CREATE, "; ".join([invite, *_ends_changed(data, {})])
+    changes, notes = _ends_changed(data, _ends_held(entry.sub)), []
     if entry.role_key != f"{data['role']}{data['level']}":
         if not permissions.can_change_role(actor, entry):
             return BulkRow.ERROR, MESSAGES["not_allowed_role"]
@@ -207,11 +236,41 @@ def plan_row(actor, data: dict, entry: DirectoryEntry | None, held: list[str]) -
         return BulkRow.ERROR, MESSAGES["not_allowed"]
     changes += [f"grant {', '.join(grant)}"] if grant else []
     changes += [f"revoke {', '.join(revoke)}"] if revoke else []
+    if changes and not permissions.can_grant(actor, entry):
+        return BulkRow.ERROR, MESSAGES["not_allowed"]
     if entry.name != data["name"]:
         notes.append(f"name in Cognito is “{entry.name}” (the import does not rename users)")
     if not entry.enabled:
         notes.append("the user is disabled (the import does not enable users)")
     return (BulkRow.UPDATE if changes else BulkRow.UNCHANGED), "; ".join(changes + notes)
+
+
+def _ends_held(sub: str) -> dict[str, str]:
+    """Return the user's open grant ends, {application: ISO end}."""
+    return {end.application: end.ends_at.isoformat() for end in selectors.ends_of(sub) if end.application}
+
+
+def _ends_changed(data: dict, held: dict[str, str]) -> list[str]:
+    """Return the row's ends that differ from those held, for people ('billing until 2026-12-31 00:00 UTC')."""
+    wanted = data.get("expires") or {}
+    changed = sorted(app for app, end in wanted.items() if held.get(app) != end)
+    return [
+        MESSAGES["until"].format(app=app, when=end_rules.end_label(datetime.fromisoformat(wanted[app])))
+        for app in changed
+    ]
+
+
+def _ends_apply(actor, data: dict, sub: str) -> str:
+    """Set the row's ends that differ from those held; return '' or why one failed."""
+    held = _ends_held(sub)
+    for app, end in sorted((data.get("expires") or {}).items()):
+        if held.get(app) == end:
+            continue
+        try:
+            services.access_grant(actor=actor, sub=sub, application=app, expires=datetime.fromisoformat(end))
+        except services.InvalidInput as exc:
+            return exc.message
+    return ""
 
 
 def _storable(value):
@@ -495,9 +554,10 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "", reason: str = "") -
         if invitation.access.failed:
             _, app, error = invitation.access.failed
             return BulkRow.FAILED, MESSAGES["partial"].format(app=app, error=error)
-        return BulkRow.CREATED, MESSAGES["invited"].format(
-            role=role_label(data), apps=", ".join(data["applications"]) or "none"
-        )
+        if failed := _ends_apply(actor, data, invitation.entry.sub):
+            return BulkRow.FAILED, failed
+        invited = MESSAGES["invited"].format(role=role_label(data), apps=", ".join(data["applications"]) or "none")
+        return BulkRow.CREATED, "; ".join([invited, *_ends_changed(data, {})])
     plan, detail = plan_row(actor, data, view.entry, view.applications)
     if plan != BulkRow.UPDATE:
         return (BulkRow.FAILED if plan == BulkRow.ERROR else BulkRow.UNCHANGED), detail
@@ -516,4 +576,6 @@ def row_apply(*, actor, data: dict, taken_over_by: str = "", reason: str = "") -
             return BulkRow.FAILED, f"Could not {operation} {app}: {error}"
         if access.sessions_error:
             return BulkRow.FAILED, access.sessions_error
+    if failed := _ends_apply(actor, data, entry.sub):
+        return BulkRow.FAILED, failed
     return BulkRow.UPDATED, detail

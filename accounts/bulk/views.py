@@ -92,6 +92,7 @@ def _upload_form(request, admin, form, error: str = "", status: int = 200):
             form=form,
             error=error,
             header=imports.HEADER,
+            time_zone=settings.TIME_ZONE,
             limit_mb=settings.PORTAL_BULK_IMPORT_MAX_MB,
         ),
         status=status,

@@ -2,12 +2,15 @@
 the rules, validate again for their other callers, and audit."""
 
 from django import forms
+from django.conf import settings
+from django.utils import timezone
 from django.utils.functional import lazy
 
 from accounts.applications import selectors as app_selectors
 from accounts.audit.forms import ReasonField, ReasonForm
 from accounts.directory.services import EMAIL_MAX, MESSAGES, NAME_MAX
 from accounts.forms import LONGEST, LengthCheckedEmailField, LengthCheckedField
+from accounts.rules import ends as end_rules
 from accounts.rules import roles
 
 
@@ -72,6 +75,29 @@ class ApplicationsField(forms.MultipleChoiceField):
             raise forms.ValidationError(message, code="invalid_choice")
 
 
+class EndField(LengthCheckedField):
+    """An end written as a date, a date and time (in the configured zone) or a duration; cleaned to UTC or None."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Ends")
+        kwargs.setdefault(
+            "help_text",
+            f"A date (2026-12-31: the end of that day), a date and time (2026-12-31 18:00, {settings.TIME_ZONE}) "
+            "or a duration (30 days); empty: no end.",
+        )
+        super().__init__(max_length=64, **kwargs)
+        self.error_messages["required"] = end_rules.END_MALFORMED.format(zone=settings.TIME_ZONE)
+
+    def clean(self, value):
+        """Return the end in UTC (None for no end), or refuse it with the rule's message."""
+        text = super().clean(value)
+        try:
+            return end_rules.end_parse(text, now=timezone.now())
+        except end_rules.EndError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
 class InviteForm(forms.Form):
     """Email, name, role and level, applications."""
 
@@ -92,6 +118,7 @@ class InviteForm(forms.Form):
     level = LevelField()
     applications = ApplicationsField()
     reason = ReasonField()
+    expires = EndField(label="Applications until")
 
 
 class RoleForm(forms.Form):
@@ -115,6 +142,49 @@ class ConfirmForm(ReasonForm):
     """The confirmation page's answer, with its reason: the action is taken only when `confirm` is sent."""
 
     confirm = forms.BooleanField()
+
+
+class GrantUntilForm(forms.Form):
+    """One application granted until an end."""
+
+    application = forms.CharField(max_length=64, widget=forms.Select)
+    expires = EndField(required=True)
+    reason = ReasonField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"].widget.choices = application_choices()
+
+    def clean_application(self):
+        """Refuse a staff group with the ends' own message, an unknown application with the services'."""
+        value = self.cleaned_data["application"]
+        if group := end_rules.staff_group_named(value):
+            raise forms.ValidationError(end_rules.END_ON_STAFF.format(group=group))
+        if message := unknown_applications([value]):
+            raise forms.ValidationError(message)
+        return value
+
+
+class EndChangeForm(forms.Form):
+    """A new end for a held application, or none (`remove`)."""
+
+    application = forms.CharField(max_length=48, widget=forms.HiddenInput)
+    expires = EndField(label="New end")
+    remove = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reason = ReasonField()
+
+    def clean(self):
+        """Require an end unless the end is being removed."""
+        data = super().clean()
+        if not data.get("remove") and data.get("expires") is None and "expires" not in self.errors:
+            self.add_error("expires", end_rules.END_MALFORMED.format(zone=settings.TIME_ZONE))
+        return data
+
+
+class RaiseForm(RoleForm):
+    """A role and level held until an end, then the role held before."""
+
+    expires = EndField(required=True, label="Until")
 
 
 class DeleteForm(forms.Form):

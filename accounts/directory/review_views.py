@@ -1,5 +1,6 @@
 """Access reviews inside the admin site: the dashboard, the users × applications matrix, the CSV export."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 from accounts.applications import selectors as app_selectors
 from accounts.audit import csvexport
 from accounts.directory import reviews as access
+from accounts.directory import selectors
 from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/access/"
@@ -80,15 +82,21 @@ def dashboard(request, admin):
             chart_width=LABEL_WIDTH + CHART_WIDTH + 60,
             bar_height=BAR_HEIGHT,
             summary=access.summary(),
+            ending=selectors.ending_counts(),
             can_export=permissions.can_export_access(request.user),
         ),
     )
 
 
-def matrix_line(entry, apps: list[str], uses: dict) -> dict:
-    """Return one matrix row: the user and, per application, whether they hold it and its last use."""
+def matrix_line(entry, apps: list[str], uses: dict, ends: dict) -> dict:
+    """Return one matrix row: the user, their raise if any, and per application whether held, last used and until."""
     held = {grant.application for grant in entry.grants.all()}
-    return {"entry": entry, "held": held, "cells": [(app, app in held, uses.get(app)) for app in apps]}
+    return {
+        "entry": entry,
+        "held": held,
+        "raise": ends.get(""),
+        "cells": [(app, app in held, uses.get(app), ends.get(app)) for app in apps],
+    }
 
 
 @require_GET
@@ -102,7 +110,8 @@ def matrix(request, admin):
     page = Paginator(users, MATRIX_PER_PAGE).get_page(request.GET.get("page"))
     apps = app_selectors.application_names()
     uses = app_selectors.last_uses([entry.sub for entry in page])
-    lines = [matrix_line(entry, apps, uses.get(entry.sub, {})) for entry in page]
+    ends = selectors.ends_by_user(entry.sub for entry in page)
+    lines = [matrix_line(entry, apps, uses.get(entry.sub, {}), ends.get(entry.sub, {})) for entry in page]
     return TemplateResponse(
         request,
         TEMPLATES + "matrix.html",
@@ -115,6 +124,7 @@ def matrix(request, admin):
             chosen=chosen,
             role_choices=role_columns(),
             query=urlencode({k: v for k, v in chosen.items() if v}),
+            time_zone=settings.TIME_ZONE,
         ),
     )
 

@@ -34,7 +34,7 @@ def revocation_record(*, sub: str, at: datetime, reason: str) -> Revocation:
 
 def latest_reason(sub: str) -> str:
     """Return why this user's tokens were last voided ('' when they never were)."""
-    latest = Revocation.objects.filter(sub=sub).order_by("-not_before", "-id")
+    latest = Revocation.objects.filter(sub=sub, scope="").order_by("-not_before", "-id")
     return latest.values_list("reason", flat=True).first() or ""
 
 

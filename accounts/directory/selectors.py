@@ -3,13 +3,16 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
+from accounts.directory import ends
 from accounts.directory import index as directory
-from accounts.models import AuditEvent, DirectoryEntry, DirectorySync
+from accounts.models import AccessEnd, AuditEvent, DirectoryEntry, DirectorySync
 from accounts.rules import roles
 from accounts.signin import selectors as signin_selectors
 
@@ -134,3 +137,39 @@ def staff_last_sign_in(sub: str) -> datetime | None:
 def user_history(sub: str, limit: int = 50) -> list[AuditEvent]:
     """Return the latest audit events about one user."""
     return list(AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")[:limit])
+
+
+def ends_passed(sub: str, *, now) -> tuple[set[str], object]:
+    """Return the applications whose end has come and the raise whose end has come (None), not yet swept."""
+    return ends.passed_for(sub, now=now)
+
+
+def ends_of(sub: str) -> list:
+    """Return the user's open ends (grants that end, a temporary raise), soonest first."""
+    return ends.ends_open(sub)
+
+
+def subs_with_ends(which: str):
+    """Return the subs with an open end: 'soon' (within PORTAL_EXPIRY_SOON_DAYS) or 'passed' (not yet swept)."""
+    now = timezone.now()
+    rule = ends.passed_q(now=now) if which == "passed" else ends.soon_q(now=now, days=settings.PORTAL_EXPIRY_SOON_DAYS)
+    return AccessEnd.objects.filter(rule).values("sub")
+
+
+def ending_counts() -> dict[str, int]:
+    """Return how many open ends come soon and how many have passed without being swept yet."""
+    now = timezone.now()
+    soon = ends.soon_q(now=now, days=settings.PORTAL_EXPIRY_SOON_DAYS)
+    return {
+        "soon": AccessEnd.objects.filter(soon).count(),
+        "passed": AccessEnd.objects.filter(ends.passed_q(now=now)).count(),
+        "days": settings.PORTAL_EXPIRY_SOON_DAYS,
+    }
+
+
+def ends_by_user(subs) -> dict[str, dict[str, AccessEnd]]:
+    """Return {sub: {application or '' for a raise: open end}} for these users, in one query."""
+    found: dict[str, dict[str, AccessEnd]] = {}
+    for end in AccessEnd.objects.filter(sub__in=list(subs), state=AccessEnd.OPEN):
+        found.setdefault(end.sub, {})[end.application] = end
+    return found

@@ -8,6 +8,7 @@ event: success, failure (with the error) or denied. Passwords and tokens never r
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,9 +18,11 @@ from django.utils import timezone
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
 from accounts.audit.attempt import Attempt, audited
+from accounts.audit.record import actor_label
+from accounts.directory import ends, revocations, selectors, sync, sync_lease
 from accounts.directory import index as directory
-from accounts.directory import revocations, selectors, sync, sync_lease
-from accounts.models import AuditEvent, DirectoryEntry
+from accounts.models import AccessEnd, AuditEvent, DirectoryEntry
+from accounts.rules import ends as end_rules
 from accounts.rules import passwords, permissions, reasons, roles
 from accounts.rules.errors import INTERRUPTED, NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
@@ -196,6 +199,16 @@ def valid_role(name: str, level) -> roles.Role:
         raise InvalidInput(str(exc)) from None
 
 
+def valid_end(end: datetime, *, application: str = "") -> datetime:
+    """Return the end in UTC, or raise InvalidInput for one in the past, too far, or on a staff group."""
+    if group := end_rules.staff_group_named(application):
+        raise InvalidInput(end_rules.END_ON_STAFF.format(group=group))
+    try:
+        return end_rules.end_check(end, now=timezone.now())
+    except end_rules.EndError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 def valid_applications(names: Iterable[str], known: Iterable[str] | None = None) -> list[str]:
     """Return the applications sorted, or raise InvalidInput naming those not `known` (default: the registry)."""
     names = set(names)
@@ -249,10 +262,13 @@ def _apply_changes(
         (result.granted if operation == "grant" else result.revoked).append(app)
 
 
-def _access_update(*, actor, sub: str, action: str, decide, request=None, reason: str = "") -> AccessResult:
+def _access_update(
+    *, actor, sub: str, action: str, decide, request=None, reason: str = "", note: dict | None = None, then=None
+) -> AccessResult:
     """Apply decide(current applications) -> wanted applications, group by group; report and audit it.
 
-    When anything was revoked, the user is then signed out everywhere, as after a role change.
+    When anything was revoked, the user is then signed out everywhere, as after a role change. `note` is added
+    to the audit's after; then(result, held), when given, runs with the index write (the ends of a grant).
     """
     with _on_user(
         actor=actor, action=action, sub=sub, rule=permissions.can_grant, request=request, reason=reason
@@ -265,9 +281,9 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None, reason
         changes += [("revoke", app) for app in sorted(current - wanted)]
         _apply_changes(sub, changes, result)  # raises only when nothing was applied
         held = sorted((current | set(result.granted)) - set(result.revoked))
-        if result.changed:
-            attempt.record = lambda: directory.grants_change(entry, granted=result.granted, revoked=result.revoked)
-        attempt.after = {"applications": held, "granted": result.granted, "revoked": result.revoked}
+        if result.changed or then is not None:
+            attempt.record = lambda: _access_record(entry, result, action, lambda: then and then(result, held))
+        attempt.after = {"applications": held, "granted": result.granted, "revoked": result.revoked, **(note or {})}
         if result.failed:
             attempt.outcome = AuditEvent.FAILURE
             attempt.after["not_applied"] = [f"{op} {app}" for op, app in [result.failed[:2], *result.not_attempted]]
@@ -276,6 +292,13 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None, reason
             result.sessions_error = _revoke_sessions(attempt, entry, f"Revoked {', '.join(result.revoked)}", action)
             result.sessions_revoked = not result.sessions_error
         return result
+
+
+def _access_record(entry: DirectoryEntry, result: AccessResult, action: str, then) -> None:
+    """Record the grants written, run `then`, and close the ends of what was revoked."""
+    directory.grants_change(entry, granted=result.granted, revoked=result.revoked)
+    then()
+    ends.grant_ends_close(sub=entry.sub, applications=result.revoked, reason=f"revoked ({action})")
 
 
 def access_set(*, actor, sub: str, applications: Iterable[str], request=None, reason: str = "") -> AccessResult:
@@ -291,15 +314,29 @@ def access_set(*, actor, sub: str, applications: Iterable[str], request=None, re
     )
 
 
-def access_grant(*, actor, sub: str, application: str, request=None, reason: str = "") -> AccessResult:
-    """Grant one application, keeping the others."""
+def access_grant(
+    *, actor, sub: str, application: str, expires: datetime | None = None, request=None, reason: str = ""
+) -> AccessResult:
+    """Grant one application, keeping the others; with `expires`, until then (an end on a held one is set)."""
+
+    def decide(current: set[str]) -> set[str]:
+        if expires is not None:
+            valid_end(expires, application=application)
+        return current | set(valid_applications([application]))
+
+    def then(result: AccessResult, held: list[str]) -> None:
+        if expires is not None and application in held:
+            ends.grant_end_set(sub=sub, application=application, ends_at=expires, by=actor_label(actor))
+
     return _access_update(
         actor=actor,
         sub=sub,
         action="access_grant",
         request=request,
         reason=reason,
-        decide=lambda current: current | set(valid_applications([application])),
+        decide=decide,
+        note={"application": application, "expires": expires.isoformat()} if expires else None,
+        then=then if expires else None,
     )
 
 
@@ -345,12 +382,25 @@ def role_change(*, actor, sub: str, role: str, level, shown: str, request=None, 
         if entry.role_key == new_key:
             attempt.after = {"role": new_key, "unchanged": True}
             return RoleChange(role=new, changed=False)
-        gateway_call(cognito.user_update_attributes, sub, roles.attributes_for(new))
-        attempt.after = {"role": new_key}
-        attempt.record = lambda: _role_record(entry, new, expected=(entry.role, entry.level))
-        if warning := _revoke_sessions(attempt, entry, "Role written", "role_change"):
-            return RoleChange(role=new, error=warning)
-        return RoleChange(role=new, sessions_revoked=True)
+        replaced = f"replaced by a permanent change to {new}"  # a raise under way ends here: this change stays
+        return _role_write(attempt, entry, new, "role_change", then=lambda: ends.raise_close(sub=sub, reason=replaced))
+
+
+def _role_write(attempt: Attempt, entry: DirectoryEntry, new: roles.Role, action: str, *, then) -> RoleChange:
+    """Write all role attributes in one call (a role of level 0: none held), record it, sign the user out."""
+    attributes = roles.attributes_for(new) if new.level else dict.fromkeys(roles.role_attributes(), "0")
+    gateway_call(cognito.user_update_attributes, entry.sub, attributes)
+    attempt.after = {**attempt.after, "role": _role_key(new)}
+    expected = (entry.role, entry.level)
+    attempt.record = lambda: (_role_record(entry, new, expected=expected), then())
+    if warning := _revoke_sessions(attempt, entry, "Role written", action):
+        return RoleChange(role=new, error=warning)
+    return RoleChange(role=new, sessions_revoked=True)
+
+
+def _role_key(role: roles.Role) -> str:
+    """Return a role as the audit and the forms write it: 'b2', or 'none' for no role."""
+    return f"{role.name}{role.level}" if role.level else roles.role_word(roles.NO_ROLE)
 
 
 def _role_record(entry: DirectoryEntry, new: roles.Role, *, expected: tuple[str, int]) -> None:
@@ -469,9 +519,18 @@ def _existing_sub(email: str) -> str:
 
 
 def user_invite(
-    *, actor, email: str, name: str, role: str, level, applications: Iterable[str], request=None, reason: str = ""
+    *,
+    actor,
+    email: str,
+    name: str,
+    role: str,
+    level,
+    applications: Iterable[str],
+    expires: datetime | None = None,
+    request=None,
+    reason: str = "",
 ) -> Invitation:
-    """Create a user with a role and applications; Cognito sends the invitation."""
+    """Create a user with a role and applications (until `expires`, when given); Cognito sends the invitation."""
     attempt = Attempt(target=(email or "").strip().lower()[:254])
     with audited(actor=actor, action="user_invite", request=request, attempt=attempt, reason=reason):
         _actor_confirm(actor)
@@ -480,6 +539,7 @@ def user_invite(
         attempt.reason = reasons.reason_check(action="user_invite", reason=reason)
         email, name = valid_email(email), valid_name(name)
         new, apps = valid_role(role, level), valid_applications(applications)
+        expires = valid_end(expires) if expires is not None else None
         existing = selectors.entry_by_email(email)
         if existing:
             raise EmailTaken(MESSAGES["email_taken"].format(email=email), sub=existing.sub)
@@ -495,6 +555,9 @@ def user_invite(
         _apply_changes(user.sub, [("grant", app) for app in apps], access, all_or_report=False)
         entry = directory.entry_from_created(user, access.granted)
         attempt.after = {"email": email, "name": name, "role": f"{new.name}{new.level}", "applications": access.granted}
+        if expires is not None and access.granted:
+            attempt.after["expires"] = expires.isoformat()
+            attempt.record = lambda: _ends_set(user.sub, access.granted, expires, actor)
         if access.failed:
             attempt.outcome = AuditEvent.FAILURE
             attempt.error = f"User created, but granting {access.failed[1]} failed: {access.failed[2]}"
@@ -516,6 +579,12 @@ def user_resend_invitation(*, actor, sub: str, request=None) -> Invitation:
         gateway_call(cognito.user_resend_invitation, entry.username, temporary_password=temporary, said=said)
         attempt.after = {"status": INVITATION_PENDING, "invitation_resent": True}
         return Invitation(entry=entry, access=AccessResult(), temporary_password=temporary)
+
+
+def _ends_set(sub: str, applications: list[str], expires: datetime, actor) -> None:
+    """Give each of these held applications the same end."""
+    for app in applications:
+        ends.grant_end_set(sub=sub, application=app, ends_at=expires, by=actor_label(actor))
 
 
 # --- The directory ------------------------------------------------------------------------------
@@ -578,3 +647,88 @@ def input_refused(
         if not rule(actor, None):
             raise PermissionDenied(MESSAGES["not_allowed"])
         raise InvalidInput(message)
+
+
+# --- Access that ends: ends on grants, temporary raises, and the sweep's side of them ------------------------
+
+EXPIRY_ACTOR = "expiry"  # the sweep's name in the audit (the person who set the end is in the event)
+
+
+def _end_iso(end: datetime | None) -> str | None:
+    """Return an end as the audit writes it (ISO 8601, UTC), or None."""
+    return end.isoformat() if end else None
+
+
+def access_end_change(
+    *, actor, sub: str, application: str, expires: datetime | None, request=None, reason: str = ""
+) -> None:
+    """Move the end of a held application, or remove it (None): no Cognito call, audited as access_extend."""
+    with _on_user(
+        actor=actor, action="access_extend", sub=sub, rule=permissions.can_grant, request=request, reason=reason
+    ) as attempt:
+        current = ends.open_end(sub, AccessEnd.GRANT, application)
+        attempt.before = {"application": application, "expires": _end_iso(current and current.ends_at)}
+        if expires is not None:
+            expires = valid_end(expires, application=application)
+        if application not in directory.entry_applications(attempt.entry):
+            raise InvalidInput(end_rules.END_NOT_HELD.format(application=application))
+        if expires is None and current is None:
+            raise InvalidInput(end_rules.END_NONE.format(application=application))
+        attempt.after = {"application": application, "expires": _end_iso(expires)}
+        attempt.record = lambda: ends.grant_end_set(
+            sub=sub, application=application, ends_at=expires, by=actor_label(actor)
+        )
+
+
+def access_expire(*, actor, end: AccessEnd) -> AccessResult:
+    """Revoke an application whose end has come, as a person would (signed out, revocation recorded)."""
+    note = {"application": end.application, "expires": _end_iso(end.ends_at), "granted_by": end.granted_by}
+    return _access_update(
+        actor=actor,
+        sub=end.sub,
+        action="access_expire",
+        decide=lambda current: current - {end.application},
+        note=note,
+        then=lambda result, held: None if end.application in held else ends.end_mark_ended(end),
+    )
+
+
+def role_raise(
+    *, actor, sub: str, role: str, level, shown: str, expires: datetime, request=None, reason: str = ""
+) -> RoleChange:
+    """Change the role until `expires`, then back to the role held before the first raise (from its record).
+
+    A raise on a raise replaces the end and the role but keeps returning to the role before the first one;
+    a permanent change during a raise closes the raise (role_change), so nothing is restored at its end.
+    """
+    with _on_user(
+        actor=actor, action="role_raise", sub=sub, rule=permissions.can_change_role, request=request, reason=reason
+    ) as att:
+        new, entry = valid_role(role, level), att.entry
+        expires = valid_end(expires)
+        att.before = {"role": entry.role_key}
+        if entry.role_key != shown:
+            raise StaleRole(MESSAGES["stale_role"].format(current=entry.role_label), current=entry.role_key)
+        if entry.role == DirectoryEntry.SEVERAL or entry.role_key == f"{new.name}{new.level}":
+            raise InvalidInput(end_rules.RAISE_SAME.format(role=entry.role_label))
+        earlier = ends.open_end(sub, AccessEnd.RAISE)
+        previous = (earlier.previous_role, earlier.previous_level) if earlier else (entry.role, entry.level)
+        att.after = {"expires": _end_iso(expires), "returns_to": _role_key(roles.Role(*previous))}
+
+        def then() -> None:
+            ends.raise_open(sub=sub, raised=new, previous=previous, ends_at=expires, by=actor_label(actor))
+
+        return _role_write(att, entry, new, "role_raise", then=then)
+
+
+def role_raise_end(*, actor, end: AccessEnd) -> RoleChange:
+    """Return a raised user to the role recorded before the raise, as a person would (signed out)."""
+    raised, previous = roles.Role(end.role, end.level), roles.Role(end.previous_role, end.previous_level)
+    with _on_user(
+        actor=actor, action="role_raise_end", sub=end.sub, rule=permissions.can_change_role, request=None
+    ) as attempt:
+        entry = attempt.entry
+        attempt.before = {"role": entry.role_key, "expires": _end_iso(end.ends_at), "granted_by": end.granted_by}
+        if entry.role_key != f"{raised.name}{raised.level}":  # changed outside the portal: that change stands
+            raise StaleRole(MESSAGES["stale_role"].format(current=entry.role_label), current=entry.role_key)
+        return _role_write(attempt, entry, previous, "role_raise_end", then=lambda: ends.end_mark_ended(end))

@@ -20,13 +20,14 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
+from accounts.directory import ends, revocations
 from accounts.directory import index as directory
-from accounts.directory import revocations
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
 from accounts.rules import roles
 
 BATCH = 500
 PAGE = 60
+REMOVED_OUTSIDE = "removed outside the portal (found by the sync)"
 
 
 @dataclass
@@ -149,6 +150,8 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
         DirectoryEntry.objects.filter(sub__in=seen).update(synced_at=started)
     for sub in sorted(removed):
         _on_access_removed(sub)
+    for sub, app in grant_remove:
+        ends.grant_ends_close(sub=sub, applications=[app], reason=REMOVED_OUTSIDE)
     return counts
 
 
@@ -160,6 +163,8 @@ def remove_unseen(started: datetime) -> int:
     _, per_model = stale.delete()
     for sub in gone:
         _on_access_removed(sub)
+        for end in ends.ends_open(sub):
+            ends.end_close(end, reason=REMOVED_OUTSIDE)
     return per_model.get(DirectoryEntry._meta.label, 0)
 
 

@@ -4,6 +4,7 @@ Each view is thin: the service does the work, checks the rule and audits; the vi
 messages and redirects. Permission is checked by the same predicates the templates use.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -13,9 +14,21 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import cognito, tasks
+from accounts.audit import words as audit_words
 from accounts.audit.forms import ReasonForm
 from accounts.directory import selectors, services, sync_lease
-from accounts.directory.forms import AccessForm, ConfirmForm, DeleteForm, InviteForm, RoleForm, first_error
+from accounts.directory.forms import (
+    AccessForm,
+    ConfirmForm,
+    DeleteForm,
+    EndChangeForm,
+    GrantUntilForm,
+    InviteForm,
+    RaiseForm,
+    RoleForm,
+    first_error,
+)
+from accounts.rules import ends as end_rules
 from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/directoryentry/"
@@ -41,6 +54,10 @@ SAID = {
     "invited": "{email} was invited; Cognito sends them a temporary password.",
     "sync_queued": "A sync of the whole directory is queued; this page follows it.",
     "refreshed": "Refreshed {users} from Cognito ({gone} no longer {exist}).",
+    "granted_until": "Granted {app} until {when}.",
+    "end_moved": "{app} now ends {when}.",
+    "end_removed": "{app} no longer ends: the grant is permanent.",
+    "raised": "Role raised to {role} until {when}; then the user returns to {back}. They were signed out everywhere.",
     "reinvited": "The invitation was sent again to {email}; Cognito emails them a new temporary password.",
 }
 # What each confirmed action will do, said on its confirmation page before anything changes.
@@ -109,12 +126,23 @@ def user_page(request, sub: str, admin):
             ),
             access_form=AccessForm(initial={"applications": view.applications}),
             reason_form=ReasonForm(),
+            until_form=GrantUntilForm(),
+            raise_form=RaiseForm(initial={"role": held[0].name if held else None, "shown": entry.role_key}),
+            ends=selectors.ends_of(sub),
+            time_zone=settings.TIME_ZONE,
             attributes=sorted(view.user.attributes.items()),
-            history=selectors.user_history(sub),
+            history=_with_words(selectors.user_history(sub)),
             last_use=selectors.applications_last_use(sub, view.applications),
             last_sign_in=selectors.staff_last_sign_in(sub) if entry.staff else None,
         ),
     )
+
+
+def _with_words(events: list) -> list:
+    """Give each audit event its words (granted until, extended, ended (expired), raised)."""
+    for event in events:
+        event.words = audit_words.end_summary(event.action, event.after)
+    return events
 
 
 def _checked(request, form, action: str, rule, sub: str = "") -> dict:
@@ -398,3 +426,78 @@ def sync_progress(request, admin):
             request, title="Directory sync", fresh=fresh, reload_seconds=2 if fresh.running or fresh.queued else 0
         ),
     )
+
+
+# --- Access that ends ----------------------------------------------------------------------------------------
+
+
+@require_POST
+def access_grant_until(request, sub: str, admin):
+    """Grant one application until an end (or set the end of one held)."""
+    try:
+        data = _checked(request, GrantUntilForm(request.POST), "access_grant", permissions.can_grant, sub)
+        result = services.access_grant(
+            actor=request.user,
+            sub=sub,
+            application=data["application"],
+            expires=data["expires"],
+            request=request,
+            reason=data["reason"],
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    if result.failed:
+        messages.error(
+            request,
+            SAID["access_failed"].format(
+                operation="grant", app=data["application"], error=result.failed[2], rest=data["application"]
+            ),
+        )
+    else:
+        when = end_rules.end_label(data["expires"])
+        messages.success(request, SAID["granted_until"].format(app=data["application"], when=when))
+    return redirect(_user_url(sub))
+
+
+@require_POST
+def access_end(request, sub: str, admin):
+    """Move the end of a held application, or remove it."""
+    try:
+        data = _checked(request, EndChangeForm(request.POST), "access_extend", permissions.can_grant, sub)
+        expires = None if data["remove"] else data["expires"]
+        services.access_end_change(
+            actor=request.user,
+            sub=sub,
+            application=data["application"],
+            expires=expires,
+            request=request,
+            reason=data["reason"],
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    if expires is None:
+        messages.success(request, SAID["end_removed"].format(app=data["application"]))
+    else:
+        messages.success(request, SAID["end_moved"].format(app=data["application"], when=end_rules.end_label(expires)))
+    return redirect(_user_url(sub))
+
+
+@require_POST
+def role_raise(request, sub: str, admin):
+    """Change the role until an end, after which the user returns to the role held before."""
+    try:
+        data = _checked(request, RaiseForm(request.POST), "role_raise", permissions.can_change_role, sub)
+        result = services.role_raise(actor=request.user, sub=sub, request=request, **data)
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(_user_url(sub))
+    raised = next((end for end in selectors.ends_of(sub) if end.kind == end.RAISE), None)
+    when, back = end_rules.end_label(data["expires"]), raised.returns_to_label if raised else "None"
+    said = SAID["raised"].format(role=result.role, when=when, back=back)
+    if result.error:
+        messages.warning(request, SAID["role_partial"].format(role=result.role, error=result.error))
+    else:
+        messages.success(request, said)
+    return redirect(_user_url(sub))

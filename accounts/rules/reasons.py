@@ -36,6 +36,8 @@ ACTIONS = (
     "api_key_revoke",
     "bulk_action",
     "bulk_import",
+    "access_extend",
+    "role_raise",
     "staff_grant",
     "staff_remove",
 )

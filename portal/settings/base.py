@@ -394,3 +394,23 @@ PORTAL_SYNC_INTERVAL_SECONDS = env_int(
 # and the share of it a sync may use, so that live pages and other tools keep the rest.
 PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)
 PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50, minimum=1, maximum=100)
+
+# --- Access that ends: expiring grants and temporary role raises (accounts/directory/expiry.py) ----------
+# Seconds between two runs of the workers' expiry sweep (it also catches up at once when a worker starts).
+PORTAL_EXPIRY_SWEEP_SECONDS = env_int("PORTAL_EXPIRY_SWEEP_SECONDS", 60, minimum=5, maximum=3600)
+# Ends a sweep run takes at most; the rest wait for the next run, which it queues at once.
+PORTAL_EXPIRY_SWEEP_BATCH = env_int("PORTAL_EXPIRY_SWEEP_BATCH", 500, minimum=1, maximum=100000)
+# Hours before an end that its granter is told by email (0: never); the dashboard's "Ending soon" tile and the
+# directory's "within 7 days" filter look PORTAL_EXPIRY_SOON_DAYS ahead.
+PORTAL_EXPIRY_NOTICE_HOURS = env_int("PORTAL_EXPIRY_NOTICE_HOURS", 72, minimum=0, maximum=24 * 90)
+PORTAL_EXPIRY_SOON_DAYS = env_int("PORTAL_EXPIRY_SOON_DAYS", 7, minimum=1, maximum=365)
+
+# --- Email (the expiry notices): the console backend unless SMTP is configured ---------------------------
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")

@@ -23,3 +23,4 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests
 PORTAL_BULK_RATE_PER_SECOND = 1000  # tests that check the pacing set their own rate
 PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = 100000  # tests that check the sync's pacing set their own quota
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

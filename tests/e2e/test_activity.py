@@ -67,7 +67,7 @@ def test_the_user_page_shows_the_last_use_and_the_directory_filters_on_it(
     expect(page.locator("#user-last-use")).to_contain_text("crm: never")
 
     page.goto(reverse("admin:accounts_directoryentry_changelist"))
-    page.get_by_role("link", name="7 days").click()
+    page.get_by_role("link", name="7 days", exact=True).click()
     rows = page.locator("#result_list tbody")
     expect(rows).to_contain_text("ned@example.com")
     expect(rows).not_to_contain_text("bella@example.com")

@@ -4,13 +4,16 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.test import Client as DjangoClient
+from django.urls import reverse
 from django.utils import timezone
 from werkzeug.test import Client  # comes with moto[server]
 
 from accounts import cognito
+from accounts.applications import services as app_services
 from accounts.models import Application, Revocation
 from accounts.signin import tokens
-from cognito_access import Config, Verifier
+from cognito_access import Config, RevocationFeed, Verifier
 from examples.billing import app as billing
 from tests import tokens_helpers as forge
 from tests.support.pool import USER_PASSWORD
@@ -70,6 +73,27 @@ def access_config(apps_pool, settings) -> Config:
         group_prefix=settings.PORTAL_APPLICATION_GROUP_PREFIX,
         roles=tuple(settings.PORTAL_ROLES),
     )
+
+
+@pytest.fixture
+def billing_key(admin_user, apps_pool) -> str:
+    """A plain API key of billing."""
+    return app_services.api_key_issue(actor=admin_user, name="billing").plain
+
+
+def portal_transport(url: str, headers: dict, timeout) -> tuple[int, dict]:
+    """Serve cognito_access's feed requests with the portal itself (Django's test client), no network."""
+    _, _, query = url.partition("?")
+    feed = reverse("api_revocations")
+    response = DjangoClient().get(f"{feed}?{query}", HTTP_AUTHORIZATION=headers["Authorization"])
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def following(access_config, billing_key) -> Verifier:
+    """A Verifier following the portal's feed, polled only when the test says so."""
+    feed = RevocationFeed("http://portal.test/api/v1/revocations", billing_key, interval=0, transport=portal_transport)
+    return Verifier(access_config, revocations=feed)
 
 
 @pytest.fixture

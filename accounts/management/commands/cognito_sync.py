@@ -10,7 +10,7 @@ from accounts.directory import services, sync_lease
 class Command(BaseCommand):
     help = (
         "Reconcile the directory with the pool: add, update and remove rows, and print the counts. "
-        "--schedule instead starts the task workers' periodic sync (nothing when it is already going)."
+        "--schedule instead starts the task workers' periodic sync and expiry sweep (nothing when already going)."
     )
 
     def add_arguments(self, parser):
@@ -28,6 +28,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
                 f"task workers; the next one {when}"
+            )
+            swept = tasks.expiry_schedule(at_once=True)  # a worker that was down catches up when it starts
+            self.stdout.write(
+                f"expiry sweep scheduled every {settings.PORTAL_EXPIRY_SWEEP_SECONDS} s; "
+                f"the next one {'runs now' if swept else 'was already queued'}"
             )
             return
         try:
