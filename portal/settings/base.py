@@ -337,3 +337,21 @@ PORTAL_SYNC_INTERVAL_SECONDS = env_int(
 # and the share of it a sync may use, so that live pages and other tools keep the rest.
 PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)
 PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50, minimum=1, maximum=100)
+
+# --- Events to the applications: the outbox, webhooks, Security Event Tokens (accounts/events/) ------------
+# The issuer (`iss`) of the portal's Security Event Tokens: the portal's public URL. Default: http://localhost:8000
+PORTAL_EVENTS_ISSUER = env.str("PORTAL_EVENTS_ISSUER", default="http://localhost:8000").rstrip("/")
+# http:// subscriptions, to loopback only, for development and tests; https:// is required otherwise.
+PORTAL_EVENTS_ALLOW_HTTP_LOOPBACK = env_bool("PORTAL_EVENTS_ALLOW_HTTP_LOOPBACK", COGNITO_EMBEDDED)
+# How long a delivery is retried (exponential back-off from the first delay, capped at the maximum) before failing.
+PORTAL_EVENTS_RETRY_SECONDS = env_int("PORTAL_EVENTS_RETRY_SECONDS", 86400, minimum=1, maximum=7 * 86400)
+PORTAL_EVENTS_BACKOFF_SECONDS = env_int("PORTAL_EVENTS_BACKOFF_SECONDS", 5, minimum=1, maximum=3600)
+PORTAL_EVENTS_BACKOFF_MAX_SECONDS = env_int("PORTAL_EVENTS_BACKOFF_MAX_SECONDS", 3600, minimum=1, maximum=86400)
+PORTAL_EVENTS_CONNECT_TIMEOUT = env_int("PORTAL_EVENTS_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
+PORTAL_EVENTS_READ_TIMEOUT = env_int("PORTAL_EVENTS_READ_TIMEOUT", 10, minimum=1, maximum=120)
+# Parallel sends of one delivery worker (different subscriptions, or different users of one).
+PORTAL_EVENTS_SENDERS = env_int("PORTAL_EVENTS_SENDERS", 8, minimum=1, maximum=64)
+# Seconds an old signing secret keeps signing (both signatures are sent) after a rotation.
+PORTAL_EVENTS_SECRET_OVERLAP_SECONDS = env_int(
+    "PORTAL_EVENTS_SECRET_OVERLAP_SECONDS", 86400, minimum=0, maximum=30 * 86400
+)
