@@ -140,10 +140,12 @@ def events_deliver_run() -> dict:
 
 
 def events_schedule(*, at=None) -> bool:
-    """Queue a delivery run for `at` (now by default) unless one waits that runs by then; True when queued."""
-    if at is None and delivery.next_due() is None:
+    """Queue a delivery run for `at` (by default when the next delivery is due) unless one waits that runs by
+    then; return True when one was queued."""
+    at = at or delivery.next_due()
+    if at is None:
         return False
-    at = max(at or timezone.now(), timezone.now())
+    at = max(at, timezone.now())
     waiting = DBTaskResult.objects.filter(task_path=events_deliver_run.module_path, status="READY")
     if waiting.filter(run_after__lte=at).exists():
         return False

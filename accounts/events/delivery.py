@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -207,7 +207,12 @@ def deliver_due(*, pool_issuer: str, stop=None, budget_seconds: float = 60) -> i
 
 
 def next_due() -> datetime | None:
-    """Return when the next pending delivery is due, or None when none is pending."""
+    """Return when the next delivery that is first in its user's line may be sent, or None when none is pending.
+
+    A delivery held by a worker counts from the end of its lease, so a run never spins on one it cannot take.
+    """
     pending = Delivery.objects.filter(status=Delivery.PENDING, subscription__active=True)
-    pending = pending.exclude(subscription__format=Subscription.POLL)
-    return pending.aggregate(at=Min("next_at"))["at"]
+    pending = pending.exclude(subscription__format=Subscription.POLL).exclude(Exists(_earlier_pending()))
+    free = pending.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=timezone.now()))
+    times = [free.aggregate(at=Min("next_at"))["at"], pending.aggregate(at=Min("lease_until"))["at"]]
+    return min((at for at in times if at is not None), default=None)
