@@ -167,6 +167,25 @@ def rows_freshness(data: dict) -> tuple[list, list]:
     return calls, ratios
 
 
+def rows_events(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/events_bench.py's results: change to acknowledgement, throughput."""
+    detail = (
+        f"{data['changes']:,} changes, {data['subscribers']} subscribers ({data['failing_subscribers']} answering "
+        f"500: {data['failing_attempts']} attempts, back-off), {data['acknowledged']}/{data['expected']} acknowledged"
+    )
+    ratios = [
+        ratio_row("event delivery p50 (s): change to acknowledgement", None, data["p50_seconds"], detail),
+        ratio_row("event delivery p95 (s): change to acknowledgement", None, data["p95_seconds"], detail),
+        ratio_row(
+            "event deliveries acknowledged per second",
+            None,
+            data["deliveries_per_second"],
+            f"changes written at {data['changes_per_second']}/s; {data['senders']} senders",
+        ),
+    ]
+    return [], ratios
+
+
 def call_row(operation: str, by_operation: dict, note: str = "") -> dict:
     """Return one row of the calls table."""
     return {"operation": operation, "calls": sum(by_operation.values()), "by_operation": by_operation, "note": note}
@@ -196,6 +215,7 @@ BENCHES = {
     "access": ("access_bench.py", ["--seconds", "5"], ["--seconds", "2"], rows_access),
     "bulk": ("bulk_bench.py", ["--quick"], ["--quick"], rows_bulk),
     "freshness": ("freshness_bench.py", [], ["--quick"], rows_freshness),
+    "events": ("events_bench.py", [], ["--quick"], rows_events),
 }
 
 
