@@ -30,7 +30,15 @@ from django.utils import timezone
 from accounts.audit.record import audit_record
 from accounts.events import delivery
 from accounts.events import services as event_services
-from accounts.models import Delivery, DeliveryAttempt, DirectoryEntry, DirectoryGrant, OutboxEvent, User
+from accounts.models import (
+    Delivery,
+    DeliveryAttempt,
+    DirectoryEntry,
+    DirectoryGrant,
+    OutboxEvent,
+    Subscription,
+    User,
+)
 from cognito_access import MemoryStore, Receiver
 from tests.support.events import subscriber_start, wsgi_start
 
@@ -93,9 +101,13 @@ def worker(stop: threading.Event, issuer: str) -> None:
         connection.close()
 
 
-def measure(changes: int) -> dict:
-    """Make `changes` changes with three subscribers, one failing; return the figures."""
+def measure(changes: int, *, backlog: bool = False) -> dict:
+    """Make `changes` changes with three subscribers, one failing; return the figures.
+
+    With `backlog`, the worker starts only once every change is written: the figures are its draining rate.
+    """
     admin = User.objects.get(email="bench@example.com")
+    Subscription.objects.update(active=False)  # an earlier run's subscriptions stay out of this one
     healthy = [Acknowledging(), Acknowledging()]
     failing = subscriber_start()
     failing.status = 500
@@ -105,37 +117,46 @@ def measure(changes: int) -> dict:
         )
         receiver.receiver = Receiver(store=receiver.store, secret=secret)
     event_services.subscription_create(actor=admin, application="billing", url=failing.url, types=[])
-    subs = seed_users()
+    seeded = DirectoryEntry.objects.filter(sub__startswith="bench-events-").order_by("sub")
+    subs = list(seeded.values_list("sub", flat=True)) or seed_users()
     stop = threading.Event()
     thread = threading.Thread(target=worker, args=(stop, "https://cognito-idp.us-east-1.amazonaws.com/bench"))
-    thread.start()
-    started = time.time()
+    first = OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    if not backlog:
+        thread.start()
+    began = started = time.time()
     for number in range(changes):
         change(admin, subs[number % USERS], number)
     written = time.time()
+    if backlog:
+        started = written  # throughput counts from the worker's start
+        thread.start()
     deadline = written + 120
     while time.time() < deadline and min(len(receiver.acked) for receiver in healthy) < changes:
         time.sleep(0.05)
     finished = time.time()
     stop.set()
     thread.join()
-    at = {f"evt_{pk}": moment.timestamp() for pk, moment in OutboxEvent.objects.values_list("pk", "at")}
+    events = OutboxEvent.objects.filter(id__gt=first).values_list("pk", "at")
+    at = {f"evt_{pk}": moment.timestamp() for pk, moment in events}
     latencies = sorted(ack - at[key] for receiver in healthy for key, ack in receiver.acked.items())
     acked = sum(len(receiver.acked) for receiver in healthy)
     last_ack = max(max(receiver.acked.values()) for receiver in healthy)
-    failing_attempts = DeliveryAttempt.objects.filter(delivery__subscription__url=failing.url).count()
+    failing_subscription = Subscription.objects.get(url=failing.url, active=True)
+    failing_attempts = DeliveryAttempt.objects.filter(delivery__subscription=failing_subscription).count()
     for receiver in healthy:
         receiver.server.shutdown()
     failing.server.shutdown()
     return {
+        "mode": "backlog drained" if backlog else "worker alongside the changes",
         "changes": changes,
         "users": USERS,
         "subscribers": 3,
         "failing_subscribers": 1,
         "senders": settings.PORTAL_EVENTS_SENDERS,
         "worker_poll_seconds": POLL_SECONDS,
-        "changes_written_seconds": round(written - started, 2),
-        "changes_per_second": round(changes / (written - started), 1),
+        "changes_written_seconds": round(written - began, 2),
+        "changes_per_second": round(changes / (written - began), 1),
         "acknowledged": acked,
         "expected": 2 * changes,
         "p50_seconds": round(statistics.median(latencies), 3),
@@ -144,7 +165,7 @@ def measure(changes: int) -> dict:
         "deliveries_per_second": round(acked / (last_ack - started), 1),
         "all_acknowledged_seconds": round(finished - started, 2),
         "failing_attempts": failing_attempts,
-        "failing_pending": Delivery.objects.filter(subscription__url=failing.url, status=Delivery.PENDING).count(),
+        "failing_pending": failing_subscription.deliveries.filter(status=Delivery.PENDING).count(),
     }
 
 
@@ -159,12 +180,15 @@ def main() -> None:
     connection.ensure_connection()
     with base.mock_aws():
         base.setup()
-        result = measure(200 if options.quick else 1000)
+        size = 200 if options.quick else 1000
+        result = measure(size)
+        result["backlog"] = measure(size, backlog=True)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
     print(f"Event delivery: {result['changes']:,} changes, 3 subscribers (1 answering 500), {USERS} users")
     for key, value in result.items():
-        print(f"  {key:28} {value}")
+        if key != "backlog":
+            print(f"  {key:28} {value}  (backlog drained: {result['backlog'].get(key, '')})")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,17 @@ def rows_events(data: dict) -> tuple[list, list]:
             f"changes written at {data['changes_per_second']}/s; {data['senders']} senders",
         ),
     ]
+    if "backlog" in data:
+        drained = data["backlog"]
+        ratios.append(
+            ratio_row(
+                "event deliveries per second draining a backlog",
+                None,
+                drained["deliveries_per_second"],
+                f"{drained['acknowledged']} acknowledged after {drained['changes']:,} changes queued; "
+                f"p95 {drained['p95_seconds']} s",
+            )
+        )
     return [], ratios
 
 
