@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -228,3 +229,33 @@ def test_a_worker_that_died_holding_a_delivery_leaves_it_to_the_next(subscriber,
     assert deliver() == 0
     Delivery.objects.filter(pk=claimed.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     assert deliver() == 1 and Delivery.objects.get().status == Delivery.DELIVERED
+
+
+def test_the_database_going_away_after_the_send_loses_no_event(subscriber, subscribe):
+    """The send went out but its outcome could not be recorded: the delivery comes again, with the same id."""
+    subscribe(subscriber.url)
+    emit()
+    with (
+        mock.patch("accounts.events.delivery.attempt_record", side_effect=OperationalError("database gone")),
+        pytest.raises(OperationalError),
+    ):
+        deliver()
+    (row,) = Delivery.objects.all()
+    assert row.status == Delivery.PENDING and row.lease_until is not None
+    Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))  # the lease ran out
+    deliver()
+    assert Delivery.objects.get().status == Delivery.DELIVERED
+    assert [r.headers["webhook-id"] for r in subscriber.received] == [f"evt_{row.event_id}"] * 2
+
+
+def test_the_database_going_away_before_the_send_sends_nothing_and_keeps_the_event(subscriber, subscribe):
+    subscribe(subscriber.url)
+    emit()
+    with (
+        mock.patch("accounts.events.delivery.deliveries_claim", side_effect=OperationalError("database gone")),
+        pytest.raises(OperationalError),
+    ):
+        deliver()
+    assert not subscriber.received and Delivery.objects.get().status == Delivery.PENDING
+    deliver()
+    assert Delivery.objects.get().status == Delivery.DELIVERED
