@@ -1,12 +1,9 @@
 """Reads of the application registry: the applications, their member counts and members (no Cognito call)."""
 
-from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.applications import ratelimit
-from accounts.applications.access_check import key_from_header
-from accounts.models import ApiKey, Application, DirectoryEntry, DirectoryGrant
+from accounts.models import Application, DirectoryEntry, DirectoryGrant
 from accounts.rules import roles
 
 
@@ -60,12 +57,3 @@ def application_members(name: str, role: str = "") -> QuerySet:
 def api_keys(name: str) -> QuerySet:
     """Return an application's API keys, newest first."""
     return Application.objects.get(name=name).api_keys.order_by("-created")
-
-
-def api_key_authenticate(header: str, *, scope: str) -> tuple[ApiKey | None, int]:
-    """Return (the header's active API key or None, seconds to wait when its rate for `scope` is spent, else 0)."""
-    key = key_from_header(header)
-    if key is None:
-        return None, 0
-    wait = ratelimit.hit(f"{scope}:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
-    return key, wait

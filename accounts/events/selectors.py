@@ -1,4 +1,5 @@
-"""Reads on the events side: the pull feed, the export, the poll (RFC 8936) and the delivery log."""
+"""Reads on the events side: the pull feed, the export, the poll (RFC 8936; it marks what was acknowledged),
+the JWKS and the delivery log."""
 
 import json
 from collections.abc import Iterator
@@ -70,6 +71,20 @@ def poll_subscription(application_name: str) -> Subscription | None:
     return Subscription.objects.filter(
         application__name=application_name, format=Subscription.POLL, active=True
     ).first()
+
+
+def jwks() -> dict:
+    """Return the public keys of the portal's Security Event Tokens."""
+    return sets.jwks()
+
+
+def poll_answer(*, subscription: Subscription, ack: list[str], limit: int, pool_issuer: str):
+    """Mark the acknowledged SETs delivered; return ({jti: SET}, more available) of the rest (RFC 8936)."""
+    acked = [int(jti) for jti in ack if jti.isascii() and jti.isdigit() and len(jti) <= 18]
+    Delivery.objects.filter(subscription=subscription, event_id__in=acked, status=Delivery.PENDING).update(
+        status=Delivery.DELIVERED, delivered_at=timezone.now()
+    )
+    return poll_sets(subscription=subscription, limit=limit, pool_issuer=pool_issuer)
 
 
 def poll_sets(*, subscription: Subscription, limit: int, pool_issuer: str) -> tuple[dict[str, str], bool]:
