@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.audit import outbox
+from accounts.audit.record import audit_record
 from accounts.directory import services
 from accounts.directory import sync as directory_sync
 from accounts.models import AuditEvent, Delivery, OutboxEvent
@@ -116,3 +117,13 @@ def test_the_sync_emits_a_user_deleted_outside_the_portal(rita):
     (event,) = OutboxEvent.objects.all()
     assert event.after == {"deleted": True, "applications": []} and event.at >= before
     assert event.applications == ["billing", "crm"]
+
+
+def test_an_expiry_names_its_application_or_else_the_users_applications(admin_user, rita):
+    """h15's actions say which grant ended in their own words: a named application, or nothing to go by."""
+    audit_record(actor="expiry", action="access_expire", target_sub=rita.sub, before={"application": "crm"})
+    audit_record(actor="expiry", action="access_extend", target_sub=rita.sub, after={"until": "2027-01-01"})
+    assert list(OutboxEvent.objects.values_list("type", "applications")) == [
+        ("access.expired", ["crm"]),
+        ("access.extended", ["billing", "crm"]),
+    ]

@@ -63,7 +63,9 @@ def _applications(action: str, sub: str, before: dict, after: dict) -> list[str]
     held_before, held_after = set(before.get("applications", [])), set(after.get("applications", []))
     if action in ACCESS_ACTIONS:
         changed = (held_before ^ held_after) | set(after.get("granted", [])) | set(after.get("revoked", []))
-        return sorted(changed or held_before | held_after)
+        named = {str(side["application"]) for side in (before, after) if side.get("application")}  # one grant
+        if changed or named:
+            return sorted(changed | named)
     held = set(DirectoryGrant.objects.filter(entry_id=sub).values_list("application", flat=True))
     return sorted(held | held_before | held_after)
 
