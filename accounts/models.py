@@ -462,3 +462,119 @@ class AccessEnd(models.Model):
     def returns_to_label(self) -> str:
         """Return the role a raise returns to, for people: 'B2', or 'None'."""
         return f"{self.previous_role.upper()}{self.previous_level}" if self.previous_level else "None"
+
+
+class OutboxEvent(models.Model):
+    """One change that affects applications, written in the transaction of its audit event; `id` is the cursor."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    type = models.CharField(max_length=64, help_text="The event type, e.g. 'user.role_changed'.")
+    action = models.CharField(max_length=64, help_text="The audit action it comes from.")
+    sub = models.CharField(max_length=64, help_text="The user's Cognito sub.")
+    applications = models.JSONField(default=list, blank=True, help_text="The applications the change affects.")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    actor = models.CharField(max_length=254, blank=True)
+    audit_event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ()
+        indexes = [models.Index(fields=["sub", "id"], name="outbox_sub")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} {self.sub}"
+
+
+class Subscription(models.Model):
+    """An application's endpoint for events: signed Standard Webhooks, or Security Event Tokens pushed to it."""
+
+    WEBHOOK, SET, POLL = "webhook", "set", "poll"
+    FORMATS = [
+        (WEBHOOK, "Standard Webhooks (JSON, HMAC-signed), pushed"),
+        (SET, "Security Event Tokens, pushed (RFC 8935)"),
+        (POLL, "Security Event Tokens, polled by the application (RFC 8936)"),
+    ]
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="subscriptions")
+    url = models.CharField(max_length=2048, blank=True, help_text="Empty for a polled subscription.")
+    format = models.CharField(max_length=16, choices=FORMATS, default=WEBHOOK)
+    event_types = models.JSONField(default=list, help_text="The event types wanted.")
+    secret = models.CharField(max_length=128, help_text="The signing secret (whsec_...), shown once.")
+    previous_secret = models.CharField(
+        max_length=128, blank=True, help_text="Still signed with until the overlap ends."
+    )
+    previous_until = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=254, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["application", "id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.url}"
+
+
+class Delivery(models.Model):
+    """One event for one subscription: sent at least once, retried with back-off, then marked failed."""
+
+    PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    sub = models.CharField(max_length=64, help_text="The event's user: deliveries of one user go in order.")
+    status = models.CharField(max_length=16, default=PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker is sending it until then.")
+    created = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        default_permissions = ()
+        indexes = [
+            models.Index(fields=["status", "next_at"], name="delivery_due"),
+            models.Index(fields=["subscription", "sub", "status", "id"], name="delivery_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}:{self.event_id} {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a delivery: when, the answer's status code, how long it took, what went wrong."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="tries")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.status_code or self.error}"
+
+
+class SigningKey(models.Model):
+    """The portal's own RSA key for Security Event Tokens; its public half is in the JWKS while not retired."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_pem = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="No longer signs; published until then + a day.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return self.kid

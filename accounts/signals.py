@@ -1,7 +1,9 @@
-"""Keep the staff groups' permissions in step with permissions.py after every migrate."""
+"""Keep the staff groups' permissions in step with permissions.py after every migrate; queue event deliveries."""
 
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
+
+from accounts.audit.outbox import events_written
 
 
 @receiver(post_migrate)
@@ -11,3 +13,11 @@ def staff_groups_after_migrate(sender, app_config=None, **kwargs):
         from accounts.rules.permissions import ensure_staff_groups
 
         ensure_staff_groups()
+
+
+@receiver(events_written)
+def deliveries_queue(sender, **kwargs):
+    """Queue a delivery run once a transaction that wrote events has committed (never sent from a request)."""
+    from accounts.tasks import events_schedule
+
+    events_schedule()

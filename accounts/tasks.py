@@ -21,9 +21,11 @@ from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports
 from accounts.directory import expiry, services, sync_lease
+from accounts.events import delivery
 from accounts.models import BulkJob, BulkRow, SyncState, User
 from accounts.rules import permissions
 from accounts.rules.errors import NOT_ALLOWED
+from accounts.signin import tokens
 
 SCHEDULE = "scheduled sync"
 REQUESTED = "Refresh now by {who}"
@@ -158,4 +160,32 @@ def expiry_schedule(*, at_once: bool = False) -> bool:
         return False
     delay = 0 if at_once else settings.PORTAL_EXPIRY_SWEEP_SECONDS
     expiry_sweep_run.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue()
+    return True
+
+
+# --- Events to the applications (accounts/events/delivery.py) --------------------------------------------
+
+
+@task()
+def events_deliver_run() -> dict:
+    """Send the due event deliveries, then queue the next run for when the next retry is due."""
+    with bulk.stop_on_signal() as stop:
+        try:
+            tried = delivery.deliver_due(pool_issuer=tokens.issuer(), stop=stop)
+        finally:
+            events_schedule(at=delivery.next_due())
+    return {"tried": tried}
+
+
+def events_schedule(*, at=None) -> bool:
+    """Queue a delivery run for `at` (by default when the next delivery is due) unless one waits that runs by
+    then; return True when one was queued."""
+    at = at or delivery.next_due()
+    if at is None:
+        return False
+    at = max(at, timezone.now())
+    waiting = DBTaskResult.objects.filter(task_path=events_deliver_run.module_path, status="READY")
+    if waiting.filter(run_after__lte=at).exists():
+        return False
+    events_deliver_run.using(run_after=at).enqueue()
     return True

@@ -211,6 +211,36 @@ def rows_expiry(data: dict) -> tuple[list, list]:
     return calls, ratios
 
 
+def rows_events(data: dict) -> tuple[list, list]:
+    """Return (calls, ratios) rows from bench/events_bench.py's results: change to acknowledgement, throughput."""
+    detail = (
+        f"{data['changes']:,} changes, {data['subscribers']} subscribers ({data['failing_subscribers']} answering "
+        f"500: {data['failing_attempts']} attempts, back-off), {data['acknowledged']}/{data['expected']} acknowledged"
+    )
+    ratios = [
+        ratio_row("event delivery p50 (s): change to acknowledgement", None, data["p50_seconds"], detail),
+        ratio_row("event delivery p95 (s): change to acknowledgement", None, data["p95_seconds"], detail),
+        ratio_row(
+            "event deliveries acknowledged per second",
+            None,
+            data["deliveries_per_second"],
+            f"changes written at {data['changes_per_second']}/s; {data['senders']} senders",
+        ),
+    ]
+    if "backlog" in data:
+        drained = data["backlog"]
+        ratios.append(
+            ratio_row(
+                "event deliveries per second draining a backlog",
+                None,
+                drained["deliveries_per_second"],
+                f"{drained['acknowledged']} acknowledged after {drained['changes']:,} changes queued; "
+                f"p95 {drained['p95_seconds']} s",
+            )
+        )
+    return [], ratios
+
+
 def call_row(operation: str, by_operation: dict, note: str = "") -> dict:
     """Return one row of the calls table."""
     return {"operation": operation, "calls": sum(by_operation.values()), "by_operation": by_operation, "note": note}
@@ -242,6 +272,7 @@ BENCHES = {
     "freshness": ("freshness_bench.py", [], ["--quick"], rows_freshness),
     # 10,000 ends at the configured 20 calls/s take about 17 minutes: `make bench` runs the --quick sizes.
     "expiry": ("expiry_bench.py", ["--quick"], ["--quick"], rows_expiry),
+    "events": ("events_bench.py", [], ["--quick"], rows_events),
 }
 
 

@@ -6,7 +6,8 @@
     access.role, access.level, access.applications
 
 Django views: `from cognito_access.decorators import require_application`. Plain WSGI:
-`from cognito_access.wsgi import AccessMiddleware`. This package never imports Django itself.
+`from cognito_access.wsgi import AccessMiddleware`. The portal's pushed events: `Receiver` with a
+`MemoryStore` given to the Verifier (`cognito_access.events`). This package never imports Django itself.
 """
 
 from cognito_access.access import (
@@ -19,6 +20,7 @@ from cognito_access.access import (
     role_attribute,
     role_of,
 )
+from cognito_access.events import EventsEndpoint, EventStore, MemoryStore, Receiver, django_view
 from cognito_access.revocations import FeedUnavailable, RevocationFeed
 from cognito_access.tokens import Claims, KeySet, KeysUnavailable, TokenError, issuer_for, verify, verify_any
 
@@ -28,14 +30,19 @@ __all__ = [
     "Access",
     "Claims",
     "Config",
+    "EventStore",
+    "EventsEndpoint",
     "FeedUnavailable",
     "Forbidden",
     "KeySet",
     "KeysUnavailable",
+    "MemoryStore",
+    "Receiver",
     "RevocationFeed",
     "TokenError",
     "Verifier",
     "applications_of",
+    "django_view",
     "held_roles",
     "issuer_for",
     "role_attribute",

@@ -8,6 +8,7 @@ strings. An application is a Cognito group named `<prefix><application>`.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cognito_access.events import EventStore
 from cognito_access.revocations import RevocationFeed
 from cognito_access.tokens import Claims, KeySet, TokenError, issuer_for, verify, verify_any
 
@@ -119,8 +120,14 @@ class Access:
 class Verifier:
     """Verify tokens of one pool and answer what they grant; one instance per process."""
 
-    def __init__(self, config: Config, keys: KeySet | None = None, revocations: RevocationFeed | None = None):
-        self.config = config
+    def __init__(
+        self,
+        config: Config,
+        keys: KeySet | None = None,
+        revocations: RevocationFeed | None = None,
+        events: EventStore | None = None,
+    ):
+        self.config, self.events = config, events
         self.keys = keys or KeySet(config.keys_url, refetch_seconds=config.refetch_seconds, timeout=config.timeout)
         if revocations is None and config.revocations_url:
             revocations = RevocationFeed(
@@ -136,6 +143,8 @@ class Verifier:
             self.revocations.start()  # at the first token, in the process that serves it
             if self.revocations.revoked(claims):
                 raise TokenError(REVOKED)
+        if self.events is not None and (why := self.events.refusal(claims.sub, float(claims.raw.get("iat", 0)))):
+            raise TokenError(why)  # the portal pushed a change made after the token was issued
         return claims
 
     def access(

@@ -13,6 +13,9 @@ urlpatterns = [
     path("admin/", portal_site.urls),
     path("api/v1/access-check", api.access_check, name="api_access_check"),
     path("api/v1/revocations", api.revocation_feed, name="api_revocations"),
+    path("api/v1/events", api.event_feed, name="api_events"),
+    path("api/v1/events/poll", api.event_poll, name="api_events_poll"),
+    path(".well-known/jwks.json", api.events_jwks, name="events_jwks"),
 ]
 
 handler403 = "accounts.pages.error_403"

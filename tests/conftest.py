@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.staff",
     "tests.support.apps",
     "tests.support.database",
+    "tests.support.events",
 ]
 
 __all__ = ["STAFF_PASSWORD", "USER_PASSWORD"]  # many tests import the passwords from here

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import cognito, tasks
 from accounts.directory import expiry, services, sync
-from accounts.models import AccessEnd, AuditEvent, DirectoryEntry, Revocation
+from accounts.models import AccessEnd, AuditEvent, DirectoryEntry, OutboxEvent, Revocation
 from accounts.rules import ends as end_rules
 from accounts.rules import roles
 from accounts.rules.errors import InvalidInput
@@ -349,3 +349,11 @@ def test_the_granter_is_emailed_once_a_configured_time_before_the_end(carol, adm
     (message,) = mail.outbox
     assert message.to == [admin_user.email] and "billing" in message.subject and "carol@example.com" in message.body
     assert end_rules.end_label(end) in message.body
+
+
+def test_the_sweep_writes_the_expiry_to_the_outbox_for_the_application_it_ended(carol, admin_user):
+    end = grant_until(admin_user, carol.sub)
+    with time_machine.travel(end + timedelta(seconds=5), tick=False):
+        expiry.sweep()
+    event = OutboxEvent.objects.get(action="access_expire", sub=carol.sub)
+    assert event.applications == ["billing"] and event.audit_event.action == "access_expire"

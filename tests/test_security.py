@@ -34,9 +34,10 @@ from moto import mock_aws
 import accounts
 from accounts import cognito
 from accounts.applications import api_keys
+from accounts.audit import outbox
 from accounts.audit.record import audit_record
 from accounts.bulk import imports
-from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry, User
+from accounts.models import ApiKey, Application, AuditEvent, Delivery, DirectoryEntry, Subscription, User
 from accounts.pool.bootstrap import bootstrap
 from accounts.rules import roles
 from tests.conftest import STAFF_PASSWORD
@@ -54,6 +55,7 @@ APPS, APP_PAGE = "/admin/accounts/application/", "/admin/accounts/application/{a
 JOB_PAGE, IMPORT = "/admin/accounts/bulkjob/{job}/change/", "/admin/accounts/bulkjob/import/"
 STAFF = "/admin/staff/"
 CONFIRMED = {"confirm": "on"}  # what a confirmation page sends
+SUBS, SUB_PAGE = "/admin/accounts/subscription/", "/admin/accounts/subscription/{subscription}/change/"
 
 
 def csv_file(w) -> dict:
@@ -301,6 +303,48 @@ ROUTES: dict[str, Route] = {
         csrf=False,
     ),
     "api_revocations": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
+    "api_events": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
+    "api_events_poll": Route(
+        get=four(NOT_ALLOWED), post=four(HTTPStatus.UNAUTHORIZED), data=lambda w: {"ack": []}, csrf=False
+    ),
+    "events_jwks": Route(get=four(OK)),
+    # Event subscriptions: administrators only
+    "admin:accounts_subscription_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_subscription_add": Route(
+        get=staff_only(FORBIDDEN, OK),
+        post=staff_only(FORBIDDEN, OK),  # the page showing the secret once
+        data=lambda w: {"application": w.app_name, "format": "poll", "url": ""},
+    ),
+    "admin:accounts_subscription_change": Route(get=staff_only(FORBIDDEN, OK)),
+    "unnamed admin/accounts/subscription/<path:object_id>/": Route(get=staff_only(SUB_PAGE, SUB_PAGE)),
+    "admin:accounts_subscription_history": Route(get=staff_only(SUB_PAGE, SUB_PAGE)),
+    "admin:accounts_subscription_delete": Route(
+        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+    ),
+    "admin:accounts_subscription_export": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_subscription_key_rotate": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS)
+    ),
+    "admin:accounts_subscription_rotate": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, OK)
+    ),
+    "admin:accounts_subscription_pause": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+    ),
+    "admin:accounts_subscription_resume": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+    ),
+    "admin:accounts_subscription_remove": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS)
+    ),
+    "admin:accounts_subscription_replay": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, SUB_PAGE),
+        data=lambda w: {"event": str(w.outbox_event)},
+    ),
+    "admin:accounts_subscription_resend": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+    ),
 }
 
 # --- The URLconf ------------------------------------------------------------------------------------------
@@ -377,11 +421,15 @@ class World:
     app_name: str
     key_id: str
     job: int = 0  # the administrator's import preview, made once they have signed in
+    subscription: int = 0  # the scratch application's event subscription, with one delivery
+    delivery: int = 0
+    outbox_event: int = 0
 
     def url(self, name: str) -> str:
         """Return a URL of the route, its parameters filled with these objects."""
         route = FOUND[name]
-        object_id = {"auditevent": self.event, "application": self.app, "bulkjob": self.job}.get(
+        kinds = {"auditevent": self.event, "application": self.app, "bulkjob": self.job}
+        object_id = {**kinds, "subscription": self.subscription}.get(
             re.search(r"accounts/(\w+)/", route + "accounts/x/").group(1), self.sub
         )
         values = {
@@ -390,7 +438,8 @@ class World:
             "content_type_id": str(self.content_type),
             "app_label": "accounts",
             "url": "no-such-page/",
-            "pk": str(self.app),
+            "pk": str(self.subscription if "accounts/subscription/" in route else self.app),
+            "delivery": str(self.delivery),
             "key_id": self.key_id,
             "job_id": str(self.job),
         }
@@ -401,7 +450,14 @@ class World:
     def expected(self, answer, here: str):
         """Return the answer with this world's objects filled in."""
         return (
-            answer.format(sub=self.sub, event=self.event, app=self.app, job=self.job, here=quote(here, safe="/"))
+            answer.format(
+                sub=self.sub,
+                event=self.event,
+                app=self.app,
+                job=self.job,
+                subscription=self.subscription,
+                here=quote(here, safe="/"),
+            )
             if isinstance(answer, str)
             else answer
         )
@@ -422,7 +478,16 @@ def world(db, monkeypatch) -> World:
     alice = cognito_user(email, apps=["billing", application.name], name="Alice Liddell")
     index_user(alice)
     event = audit_record(actor="setup", action="test", target=email, target_sub=alice.sub)
+    subscription = Subscription.objects.create(
+        application=application, format=Subscription.POLL, secret="whsec_c2V0dXA=", created_by="setup"
+    )
+    change = outbox.outbox_emit(
+        action="role_change", sub=alice.sub, applications=[application.name], before={}, after={}, actor="setup"
+    )
     return World(
+        subscription=subscription.pk,
+        delivery=Delivery.objects.get(event=change).pk,
+        outbox_event=change.pk,
         sub=alice.sub,
         email=email,
         event=event.pk,
@@ -635,6 +700,13 @@ AUDITED_BY = {
     "bulk_action": ["admin:accounts_directoryentry_changelist"],
     "bulk_resume": ["admin:accounts_bulkjob_resume"],
     "bulk_cancel": ["admin:accounts_bulkjob_cancel"],
+    "subscription_create": ["admin:accounts_subscription_add"],
+    "subscription_rotate": ["admin:accounts_subscription_rotate"],
+    "subscription_activate": ["admin:accounts_subscription_pause", "admin:accounts_subscription_resume"],
+    "subscription_delete": ["admin:accounts_subscription_remove"],
+    "delivery_resend": ["admin:accounts_subscription_resend"],
+    "deliveries_replay": ["admin:accounts_subscription_replay"],
+    "signing_key_rotate": ["admin:accounts_subscription_key_rotate"],
 }
 ACTION = re.compile(r'(?:action=|_audit\(request, )"([a-z_]+)"(?: if \w+ else "([a-z_]+)")?')
 

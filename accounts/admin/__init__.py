@@ -6,7 +6,7 @@ services. Permissions come from the predicates in accounts/rules/permissions.py,
 Importing the package registers every screen family on `portal_site` (site.py), as Django's autodiscover does.
 """
 
-from accounts.admin import applications, audit, bulk, directory  # noqa: F401  (each registers its admin)
+from accounts.admin import applications, audit, bulk, directory, events  # noqa: F401  (each registers its admin)
 from accounts.admin.site import portal_site
 
 __all__ = ["portal_site"]

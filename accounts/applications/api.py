@@ -13,6 +13,11 @@ oldest first; tokens of `sub` issued (`iat`) before `not_before` (Unix seconds) 
 not use `application` ("" : a temporary raise, after which they hold `fallback_role` at `fallback_level`) until a
 later notice of the same user and application (`cancelled`: it no longer acts).
 CSRF does not apply: no cookie authenticates these views, the key header does.
+
+`GET /api/v1/events?after=<cursor>`: `{"events": [...], "next", "more"}`, the key's application's events
+only, oldest first, with the same cursor rule. `POST /api/v1/events/poll` (RFC 8936): `{"ack": [jti...],
+"maxEvents": n}` -> `{"sets": {jti: SET}, "moreAvailable"}` for the application's polled subscription;
+acknowledged SETs are not served again. `GET /.well-known/jwks.json`: the keys of the portal's SETs.
 """
 
 import json
@@ -28,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.applications import access_check as checks
 from accounts.applications import ratelimit, usage
 from accounts.directory import revocations
+from accounts.events import selectors as event_selectors
 from accounts.signin import tokens
 
 logger = logging.getLogger("accounts.api")
@@ -39,6 +45,8 @@ TOO_MANY = "Too many requests for this API key; retry after the Retry-After head
 UNAVAILABLE = "The access check cannot verify tokens right now; retry shortly."
 OTHER_APPLICATION = "This API key is {application}'s: it may only ask about {application}."
 BAD_CURSOR = "Send ?after=<the 'next' of the previous page> (0 or nothing for the beginning)."
+BAD_POLL = 'Send JSON: {"ack": ["<jti>", ...], "maxEvents": <0 to 100>}.'
+NO_POLL = "This application has no polled subscription: ask an administrator to add one."
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
@@ -127,16 +135,24 @@ def _cursor(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
+def _feed_key(request, scope: str):
+    """Return (the request's API key, None), or (None, the refusal: 401 without a valid key, 429 over its rate)."""
+    key = checks.key_from_header(request.headers.get("Authorization", ""), cached=False)  # a revoked key: at once
+    if key is None:
+        return None, _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+    wait = ratelimit.hit(f"{scope}:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
+    if wait:
+        return None, _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    return key, None
+
+
 @never_cache
 @require_GET
 def revocation_feed(request):
     """Serve the revocations after the cursor to an application's key."""
-    key = checks.key_from_header(request.headers.get("Authorization", ""), cached=False)
-    if key is None:
-        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
-    wait = ratelimit.hit(f"revocations:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
-    if wait:
-        return _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    key, refused = _feed_key(request, "revocations")
+    if refused:
+        return refused
     after = _cursor(request.GET.get("after", ""))
     if after is None:
         return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
@@ -159,3 +175,61 @@ def _end_notice(row) -> dict:
         "fallback_level": row.fallback_level,
         "cancelled": row.cancelled,
     }
+
+
+@never_cache
+@require_GET
+def event_feed(request):
+    """Serve the key's application's events after the cursor."""
+    key, refused = _feed_key(request, "events")
+    if refused:
+        return refused
+    after = _cursor(request.GET.get("after", ""))
+    if after is None:
+        return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
+    page = event_selectors.feed_page(application=key.application.name, after=after)
+    return JsonResponse({"events": page.events, "next": str(page.next), "more": page.more})
+
+
+def _poll_request(request) -> tuple[list[str], int] | None:
+    """Return (acknowledged jtis, maxEvents) from an RFC 8936 poll body, or None when it is not one."""
+    try:
+        data = json.loads(request.body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    ack, most = data.get("ack", []), data.get("maxEvents", event_selectors.POLL_MAX)
+    if not isinstance(ack, list) or not all(isinstance(jti, str) for jti in ack) or len(ack) > 1000:
+        return None
+    if not isinstance(most, int) or isinstance(most, bool) or not 0 <= most <= event_selectors.POLL_MAX:
+        return None
+    return ack, most
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def event_poll(request):
+    """Acknowledge SETs and return the next ones (RFC 8936, returnImmediately)."""
+    key, refused = _feed_key(request, "events")
+    if refused:
+        return refused
+    asked = _poll_request(request)
+    if asked is None:
+        return _error(HTTPStatus.BAD_REQUEST, BAD_POLL)
+    subscription = event_selectors.poll_subscription(key.application.name)
+    if subscription is None:
+        return _error(HTTPStatus.NOT_FOUND, NO_POLL)
+    ack, most = asked
+    found, more = event_selectors.poll_answer(
+        subscription=subscription, ack=ack, limit=most, pool_issuer=tokens.issuer()
+    )
+    return JsonResponse({"sets": found, "moreAvailable": more})
+
+
+@never_cache
+@require_GET
+def events_jwks(request):
+    """Publish the public keys of the portal's Security Event Tokens."""
+    return JsonResponse(event_selectors.jwks())

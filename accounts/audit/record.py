@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
+from accounts.audit.outbox import outbox_from_audit
 from accounts.models import AuditEvent
 from accounts.rules.errors import NOT_ALLOWED
 from accounts.rules.reasons import REASON_MAX
@@ -69,7 +70,9 @@ def audit_record(
         "reason": (reason or "").strip()[:REASON_MAX],
     }
     try:
-        event = AuditEvent.objects.create(**fields)
+        with transaction.atomic():
+            event = AuditEvent.objects.create(**fields)
+            outbox_from_audit(event)  # the applications' event, in the same transaction
     except DatabaseError:
         # The database cannot take it (down, or the transaction broke): the log keeps the event whole.
         logger.error("audit event NOT STORED, the database refused it: %s", json.dumps(fields, sort_keys=True))

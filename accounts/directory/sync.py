@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.applications import selectors as app_selectors
+from accounts.audit import outbox
 from accounts.directory import ends, revocations
 from accounts.directory import index as directory
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
@@ -112,6 +113,28 @@ def _on_access_removed(sub: str) -> None:
     revocations.revocation_record(sub=sub, at=timezone.now(), reason="access removed outside the portal")
 
 
+SYNC_ACTOR = "directory sync"
+WATCHED = ("role", "level", "enabled")  # what an application hears of when the sync finds it changed
+
+
+def _state(entry: DirectoryEntry, applications: set[str]) -> dict:
+    """Return what an application hears of a user: role, enabled, applications."""
+    return {"role": entry.role_key, "enabled": entry.enabled, "applications": sorted(applications)}
+
+
+def _on_found_changed(sub: str, before: dict, after: dict) -> None:
+    """Emit the applications' event for a change the sync found made outside the portal."""
+    if before != after:
+        outbox.outbox_emit(
+            action="directory_sync",
+            sub=sub,
+            applications=set(before["applications"]) | set(after["applications"]),
+            before=before,
+            after=after,
+            actor=SYNC_ACTOR,
+        )
+
+
 def apply_batch(users: list[cognito.User], reading: PoolReading, started: datetime) -> Counter:
     """Write one batch of users into the index; return what happened to each row."""
     counts: Counter = Counter()
@@ -133,6 +156,7 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
                 counts["skipped"] += 1
                 continue
             seen.append(user.sub)
+            before = _state(entry, held[user.sub])
             diff = {name: value for name, value in fields.items() if getattr(entry, name) != value}
             for name, value in diff.items():
                 setattr(entry, name, value)
@@ -142,6 +166,8 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
             if held[user.sub] - wanted or (entry.enabled and not user.enabled):
                 removed.add(user.sub)
             counts["updated" if diff or wanted != held[user.sub] else "unchanged"] += 1
+            if set(diff) & set(WATCHED) or wanted != held[user.sub]:
+                _on_found_changed(user.sub, before, _state(entry, wanted))
         DirectoryEntry.objects.bulk_create(new, ignore_conflicts=True)
         DirectoryEntry.objects.bulk_update(changed, directory.ENTRY_FIELDS)
         DirectoryGrant.objects.bulk_create(grant_add, ignore_conflicts=True)
@@ -158,9 +184,14 @@ def apply_batch(users: list[cognito.User], reading: PoolReading, started: dateti
 def remove_unseen(started: datetime) -> int:
     """Remove rows this run did not see and nobody refreshed since it started; return how many."""
     stale = DirectoryEntry.objects.filter(synced_at__lt=started)
-    gone = list(stale.values_list("sub", flat=True))
-    DirectoryGrant.objects.filter(entry__in=stale).delete()
-    _, per_model = stale.delete()
+    gone = {
+        entry.sub: _state(entry, set(directory.entry_applications(entry))) for entry in stale.prefetch_related("grants")
+    }
+    with transaction.atomic():
+        DirectoryGrant.objects.filter(entry__in=stale).delete()
+        _, per_model = stale.delete()
+        for sub, before in gone.items():
+            _on_found_changed(sub, before, {"deleted": True, "applications": []})
     for sub in gone:
         _on_access_removed(sub)
         for end in ends.ends_open(sub):

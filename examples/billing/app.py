@@ -15,11 +15,20 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from cognito_access import Config, Forbidden, KeysUnavailable, TokenError, Verifier
+from cognito_access import (
+    Config,
+    EventsEndpoint,
+    Forbidden,
+    KeysUnavailable,
+    MemoryStore,
+    Receiver,
+    TokenError,
+    Verifier,
+)
 from cognito_access.wsgi import ENVIRON_KEY, AccessMiddleware
 from examples.billing import signin
 
@@ -51,6 +60,7 @@ class Settings:
     cognito_endpoint: str
     application: str = "billing"
     secure_cookies: bool = True
+    webhook_secret: str = field(default="", repr=False)  # the portal's subscription secret: events at POST /events
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
@@ -81,7 +91,12 @@ class Settings:
             revocations_seconds=float(environ.get("EXAMPLE_REVOCATIONS_SECONDS", "10")),
         )
         return cls(
-            access, client, endpoint, application, environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true"
+            access,
+            client,
+            endpoint,
+            application,
+            environ.get("EXAMPLE_SECURE_COOKIES", "false").lower() == "true",
+            environ.get("EXAMPLE_WEBHOOK_SECRET", ""),
         )
 
 
@@ -114,14 +129,19 @@ class BillingApp:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.verifier = Verifier(settings.access)
+        self.store = MemoryStore()  # what the portal pushed: tokens issued before a change are refused at once
+        self.verifier = Verifier(settings.access, events=self.store)
         self.sessions = Sessions()
         self.api = AccessMiddleware(self.features_api, self.verifier, settings.application)
+        secret = settings.webhook_secret
+        self.events = EventsEndpoint(Receiver(store=self.store, secret=secret)) if secret else None
 
     # --- plumbing -----------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
+        if path == "/events" and self.events is not None:  # the portal's signed events; no session, no CSRF
+            return self.events(environ, start_response)
         if path == "/api/features":
             return (
                 self.api(environ, start_response)

@@ -414,3 +414,21 @@ EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="portal@localhost")
+
+# --- Events to the applications: the outbox, webhooks, Security Event Tokens (accounts/events/) ------------
+# The issuer (`iss`) of the portal's Security Event Tokens: the portal's public URL. Default: http://localhost:8000
+PORTAL_EVENTS_ISSUER = env.str("PORTAL_EVENTS_ISSUER", default="http://localhost:8000").rstrip("/")
+# http:// subscriptions, to loopback only, for development and tests; https:// is required otherwise.
+PORTAL_EVENTS_ALLOW_HTTP_LOOPBACK = env_bool("PORTAL_EVENTS_ALLOW_HTTP_LOOPBACK", COGNITO_EMBEDDED)
+# How long a delivery is retried (exponential back-off from the first delay, capped at the maximum) before failing.
+PORTAL_EVENTS_RETRY_SECONDS = env_int("PORTAL_EVENTS_RETRY_SECONDS", 86400, minimum=1, maximum=7 * 86400)
+PORTAL_EVENTS_BACKOFF_SECONDS = env_int("PORTAL_EVENTS_BACKOFF_SECONDS", 5, minimum=1, maximum=3600)
+PORTAL_EVENTS_BACKOFF_MAX_SECONDS = env_int("PORTAL_EVENTS_BACKOFF_MAX_SECONDS", 3600, minimum=1, maximum=86400)
+PORTAL_EVENTS_CONNECT_TIMEOUT = env_int("PORTAL_EVENTS_CONNECT_TIMEOUT", 3, minimum=1, maximum=60)
+PORTAL_EVENTS_READ_TIMEOUT = env_int("PORTAL_EVENTS_READ_TIMEOUT", 10, minimum=1, maximum=120)
+# Parallel sends of one delivery worker (different subscriptions, or different users of one).
+PORTAL_EVENTS_SENDERS = env_int("PORTAL_EVENTS_SENDERS", 8, minimum=1, maximum=64)
+# Seconds an old signing secret keeps signing (both signatures are sent) after a rotation.
+PORTAL_EVENTS_SECRET_OVERLAP_SECONDS = env_int(
+    "PORTAL_EVENTS_SECRET_OVERLAP_SECONDS", 86400, minimum=0, maximum=30 * 86400
+)
