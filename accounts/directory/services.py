@@ -478,7 +478,7 @@ def user_invite(
 def _sync_paced(*, pacer: sync_lease.Pacer, source: str, attempt: Attempt) -> sync.SyncReport:
     """Run the sync with its pacer, turning an interruption into SyncCutShort."""
     try:
-        with cognito.pace(pacer):
+        with cognito.quota_paced(), cognito.pace(pacer):
             report = sync.run(source=source, on_batch=pacer.renew)
     except sync_lease.SyncInterrupted as exc:
         attempt.after = {"interrupted": True, "calls": pacer.calls}

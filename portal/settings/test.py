@@ -21,5 +21,5 @@ COGNITO_READ_TIMEOUT = 2
 COGNITO_MAX_ATTEMPTS = 3
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests
-PORTAL_BULK_RATE_PER_SECOND = 1000  # tests that check the pacing set their own rate
-PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = 100000  # tests that check the sync's pacing set their own quota
+PORTAL_COGNITO_QUOTAS = dict.fromkeys(COGNITO_DEFAULT_QUOTAS, 100000)  # noqa: F405  tests of the pacing set theirs
+PORTAL_BULK_THREADS = 1  # rows in the test's own thread (and transaction); the concurrency tests set their own
