@@ -15,14 +15,17 @@ Prints a table and writes bench/results/bulk.json (bulk-quick.json with --quick)
 """
 
 import argparse
+import atexit
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
+import urllib.request
 import warnings
 from collections import Counter
 from datetime import timedelta
@@ -71,7 +74,7 @@ from accounts.models import BulkJob, DirectoryEntry, DirectoryGrant, QuotaBucket
 from accounts.pool.bootstrap import bootstrap
 from accounts.rules.permissions import DJANGO_GROUPS
 from accounts.tasks import import_read_run
-from bench.emulator import FrontedMotoServer, peak_per_second
+from bench.emulator import FrontClient, peak_per_second
 from portal.settings import base as base_settings
 from tests.support.ports import free_port
 
@@ -80,11 +83,30 @@ ADMIN = "bench-admin@example.com"
 SLOW = 0.05  # seconds the emulator takes longer for every request in the import runs: a slow Cognito
 
 
-def setup() -> tuple[User, FrontedMotoServer]:
-    """Start moto's server behind the Front, bootstrap a pool with an administrator, migrate; return both."""
-    server = FrontedMotoServer(cognito.quotas.CATEGORY, ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    settings.COGNITO_ENDPOINT_URL = f"http://127.0.0.1:{server._port}"
+def start_emulator() -> FrontClient:
+    """Start moto behind the Front in a process of its own (stopped when this one ends); return its client."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "emulator.py"), "--port", str(port)]
+        + ["--categories", json.dumps(cognito.quotas.CATEGORY)],
+        stdout=subprocess.DEVNULL,
+        stderr=(Path(_TMP) / "emulator.log").open("w"),
+    )
+    atexit.register(process.terminate)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/_front/seen").read()
+            return FrontClient(url)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"the emulator did not start; see {_TMP}/emulator.log")
+
+
+def setup() -> tuple[User, FrontClient]:
+    """Start the emulator, bootstrap a pool with an administrator, migrate; return the administrator and the Front."""
+    front = start_emulator()
+    settings.COGNITO_ENDPOINT_URL = front.url
     settings.PORTAL_ADMIN_EMAIL, settings.PORTAL_ADMIN_PASSWORD = ADMIN, "Bench-Admin-Pass-1!"
     cognito.reset_client()
     report = bootstrap()
@@ -94,7 +116,7 @@ def setup() -> tuple[User, FrontedMotoServer]:
     call_command("migrate", verbosity=0)
     admin = User.objects.create(username="bench", cognito_sub=cognito.user_get(ADMIN).sub, email=ADMIN, is_staff=True)
     admin.groups.add(Group.objects.get(name=DJANGO_GROUPS["admin"]))
-    return admin, server
+    return admin, front
 
 
 def people(prefix: str, count: int) -> bytes:
@@ -125,7 +147,7 @@ def bound(first_attempts: Counter, rows: int, limits: dict[str, int]) -> tuple[f
     return rates[limiting], limiting
 
 
-def run_import(admin: User, server: FrontedMotoServer, data: bytes, *, workers: int, limits=None) -> dict:
+def run_import(admin: User, front: FrontClient, data: bytes, *, workers: int, limits=None) -> dict:
     """Apply a file with `workers` runners against a slow emulator (enforcing `limits`); return the measurements."""
     settings.PORTAL_COGNITO_QUOTAS = dict(base_settings.PORTAL_COGNITO_QUOTAS)  # the test settings raise them
     settings.PORTAL_COGNITO_QUOTA_SHARE = base_settings.PORTAL_COGNITO_QUOTA_SHARE
@@ -134,7 +156,7 @@ def run_import(admin: User, server: FrontedMotoServer, data: bytes, *, workers: 
     job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="bench.csv", size=len(data))
     jobs.job_start(actor=admin, job=job, background=False)
     threads = [threading.Thread(target=_worker, args=(job.pk, admin.pk, n)) for n in range(workers)]
-    server.front.reset(latency=SLOW, limits=limits)
+    front.reset(latency=SLOW, limits=limits)
     with cognito.count_calls() as calls, cognito.count_retries() as retries:
         started = time.monotonic()
         for thread in threads:
@@ -142,7 +164,8 @@ def run_import(admin: User, server: FrontedMotoServer, data: bytes, *, workers: 
         for thread in threads:
             thread.join()
         seconds = time.monotonic() - started
-    seen, arrivals = server.front.counts(), list(server.front.arrivals)
+    arrivals, throttled, busy = front.seen()
+    seen = Counter(operation for _, operation in arrivals)
     job.refresh_from_db()
     progress = bulk.progress(job)
     first = Counter({operation: calls[operation] - retries[operation] for operation in calls})
@@ -168,7 +191,8 @@ def run_import(admin: User, server: FrontedMotoServer, data: bytes, *, workers: 
         "attempts_by_operation": dict(calls),
         "retries_by_operation": dict(retries),
         "emulator_requests": sum(seen.values()),
-        "emulator_throttled": sum(server.front.throttled.values()),
+        "emulator_throttled": sum(throttled.values()),
+        "emulator_busy_share": round(busy / seconds, 2),  # moto's own serving time / the run's: 1 = the limit
         "counts_agree": dict(seen) == dict(calls),
         "peak_per_second": peaks,
         "share_per_second": {c: round(cognito.category_rate(c), 2) for c in peaks},
@@ -375,18 +399,18 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=0, help="new users in the main import (default 1,000; 100)")
     parsed = parser.parse_args()
     quick = parsed.quick
-    admin, server = setup()
+    admin, front = setup()
     rows, rerun = (100, 50) if quick else (1000, 200)
     rows = parsed.import_rows or rows
     results = {"import": {}, "quick": quick}
     first, second = people("a", rows), people("b", rerun)
-    results["import"][f"{rows} new users, 1 worker"] = run_import(admin, server, first, workers=1)
+    results["import"][f"{rows} new users, 1 worker"] = run_import(admin, front, first, workers=1)
     results["import"][f"{rows} the same file again (reads only), 1 worker"] = run_import(
-        admin, server, first, workers=1
+        admin, front, first, workers=1
     )
-    results["import"][f"{rerun} new users, 2 workers"] = run_import(admin, server, second, workers=2)
+    results["import"][f"{rerun} new users, 2 workers"] = run_import(admin, front, second, workers=2)
     results["import"][f"{rerun} new users, Cognito throttling UserResourceUpdate at 12/s"] = run_import(
-        admin, server, people("c", rerun), workers=1, limits={"UserResourceUpdate": 12}
+        admin, front, people("c", rerun), workers=1, limits={"UserResourceUpdate": 12}
     )
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
     results["upload_at_limit"] = measure_upload_at_limit(admin)

@@ -10,9 +10,12 @@ FrontedMotoServer puts a Front before moto's server: an independent count of the
 emulator (what Cognito would count, retries included), and on demand a slow or a quota-enforcing Cognito.
 """
 
+import argparse
 import json
+import logging
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict, deque
 from contextlib import contextmanager
 
@@ -96,6 +99,7 @@ class Front:
         self.latency, self.limits = 0.0, {}
         self.arrivals: list[tuple[float, str]] = []  # (monotonic time, operation) of every request
         self.throttled: Counter = Counter()
+        self.busy = 0.0  # seconds moto spent serving (one request at a time)
         self._recent: dict[str, deque] = defaultdict(deque)
         self._lock, self._serving = threading.Lock(), threading.Lock()
 
@@ -103,7 +107,7 @@ class Front:
         """Forget what was seen and set this run's latency and limits."""
         with self._lock:
             self.latency, self.limits = latency, dict(limits or {})
-            self.arrivals, self.throttled = [], Counter()
+            self.arrivals, self.throttled, self.busy = [], Counter(), 0.0
             self._recent.clear()
 
     def counts(self) -> Counter:
@@ -125,7 +129,21 @@ class Front:
         recent.append(now)
         return False
 
+    def control(self, environ, start_response):
+        """Answer the benchmark's own requests: POST /_front/reset {latency, limits}, GET /_front/seen."""
+        if environ["PATH_INFO"] == "/_front/reset":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            self.reset(**json.loads(environ["wsgi.input"].read(size) or b"{}"))
+            body = b"{}"
+        else:
+            with self._lock:
+                body = json.dumps({"arrivals": self.arrivals, "throttled": self.throttled, "busy": self.busy}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/_front/"):
+            return self.control(environ, start_response)
         operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
         now = time.monotonic()
         with self._lock:
@@ -143,7 +161,10 @@ class Front:
             )
             return [body]
         with self._serving:  # moto is not thread-safe: one request at a time, as the embedded Cognito serves them
-            return list(self.app(environ, start_response))
+            began = time.monotonic()
+            body = list(self.app(environ, start_response))
+            self.busy += time.monotonic() - began
+        return body
 
 
 class FrontedMotoServer(ThreadedMotoServer):
@@ -167,3 +188,38 @@ def peak_per_second(times: list[float]) -> int:
             start += 1
         peak = max(peak, end - start + 1)
     return peak
+
+
+class FrontClient:
+    """The benchmark's side of a Front served in another process (python bench/emulator.py --port N)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def reset(self, *, latency: float = 0.0, limits: dict[str, int] | None = None) -> None:
+        """Forget what the Front saw and set this run's latency and limits."""
+        body = json.dumps({"latency": latency, "limits": limits or {}}).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/_front/reset", data=body, method="POST")).read()
+
+    def seen(self) -> tuple[list[tuple[float, str]], Counter, float]:
+        """Return the requests that arrived (time, operation), those throttled by operation, moto's busy seconds."""
+        answer = json.loads(urllib.request.urlopen(f"{self.url}/_front/seen").read())
+        return [tuple(arrival) for arrival in answer["arrivals"]], Counter(answer["throttled"]), answer["busy"]
+
+
+def main() -> None:
+    """Serve moto behind a Front on 127.0.0.1:PORT, in a process of its own (the portal's GIL stays the portal's)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--categories", required=True, help="JSON: each operation's quota category")
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    categories = json.loads(args.categories)
+    MotoRequestHandler.protocol_version = "HTTP/1.1"  # keep connections open, as Cognito's endpoint does
+    server = FrontedMotoServer(categories, ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

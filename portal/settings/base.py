@@ -321,7 +321,7 @@ CACHES = {
 # --- Bulk work: CSV import, bulk actions (run by `manage.py db_worker`, which make run starts) --------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 # Rows of one job a worker applies at once (threads), so that one worker reaches the quota buckets' rate.
-PORTAL_BULK_THREADS = env_int("PORTAL_BULK_THREADS", 4, minimum=1, maximum=32)
+PORTAL_BULK_THREADS = env_int("PORTAL_BULK_THREADS", 8, minimum=1, maximum=32)
 PORTAL_BULK_IMPORT_MAX_MB = env_int("PORTAL_BULK_IMPORT_MAX_MB", 50, minimum=1, maximum=1024)
 PORTAL_BULK_INLINE_MAX = env_int("PORTAL_BULK_INLINE_MAX", 20, minimum=0, maximum=1000)
 PORTAL_BULK_TASKS_PER_JOB = env_int("PORTAL_BULK_TASKS_PER_JOB", 2, minimum=1, maximum=32)
