@@ -128,6 +128,7 @@ def _build(connect_timeout: float, read_timeout: float, attempts: int):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 retries={"mode": "standard", "total_max_attempts": attempts},
+                max_pool_connections=max(10, 2 * settings.PORTAL_BULK_THREADS),  # a worker's threads share it
             )
             built = _session().client(
                 "cognito-idp",

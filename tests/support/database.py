@@ -21,3 +21,16 @@ def _registry_seeded(request):
 
     for name, description in settings.PORTAL_APPLICATIONS.items():
         Application.objects.get_or_create(name=name, defaults={"description": description, "synced_at": timezone.now()})
+
+
+@pytest.fixture(autouse=True)
+def _quota_bucket_connection_closed():
+    """Close the quota buckets' own PostgreSQL connection of the test's thread when the test ends.
+
+    A web request's thread keeps it open, as a persistent connection; the test database cannot be dropped
+    while one is open.
+    """
+    yield
+    from accounts.cognito import buckets
+
+    buckets.buckets_close()
