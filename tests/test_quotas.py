@@ -11,6 +11,7 @@ from accounts import cognito, tasks
 from accounts.bulk import engine as bulk
 from accounts.bulk import jobs
 from accounts.cognito import quotas
+from accounts.directory import services
 from portal.settings import base
 from tests.bulk import preview
 from tests.faults import cognito_fault
@@ -214,3 +215,10 @@ def test_a_run_inside_a_web_request_uses_one_thread(settings):
     assert bulk.threads_for_run() == 4
     with cognito.budget(10):
         assert bulk.threads_for_run() == 1
+
+
+def test_the_sync_reports_its_retries_among_its_calls_simulated(pool, make_cognito_user, no_backoff):
+    make_cognito_user("eve@example.com")
+    with cognito.count_calls() as counted, cognito_fault(operations={"ListUsers"}, times=1):
+        report = services.directory_sync(actor="test")
+    assert report.calls == sum(counted.values()) == report.minimum_calls + report.staff_calls + 1

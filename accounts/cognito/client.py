@@ -186,14 +186,21 @@ _pacing = threading.local()
 
 
 @contextmanager
+def _thread_value(name: str, value) -> Iterator:
+    """Set one of this thread's pacing values while the block runs; yield the one it replaced."""
+    previous = getattr(_pacing, name, None)
+    setattr(_pacing, name, value)
+    try:
+        yield previous
+    finally:
+        setattr(_pacing, name, previous)
+
+
+@contextmanager
 def pace(pacer) -> Iterator[None]:
     """Call pacer(operation) before each Cognito attempt this thread makes in the block (the sync's lease)."""
-    previous = getattr(_pacing, "pacer", None)
-    _pacing.pacer = pacer
-    try:
+    with _thread_value("pacer", pacer):
         yield
-    finally:
-        _pacing.pacer = previous
 
 
 @contextmanager
@@ -203,14 +210,12 @@ def quota_paced() -> Iterator[None]:
     Background work (imports, bulk actions, the sync, sweeps, review campaigns) runs inside it, in each of its
     threads; the buckets are shared by every worker on every machine (accounts/cognito/quotas.py).
     """
-    previous = getattr(_pacing, "quota", False)
-    _pacing.quota = True
-    try:
-        yield
-    finally:
-        _pacing.quota = previous
-        if not previous:
-            buckets.buckets_close()
+    with _thread_value("quota", True) as outer:
+        try:
+            yield
+        finally:
+            if not outer:
+                buckets.buckets_close()
 
 
 def on_event(event: str, handler, *, first: bool = False) -> None:
