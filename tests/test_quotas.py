@@ -217,7 +217,7 @@ def test_a_run_inside_a_web_request_uses_one_thread(settings):
         assert bulk.threads_for_run() == 1
 
 
-def test_the_sync_reports_its_retries_among_its_calls_simulated(pool, make_cognito_user, no_backoff):
+def test_the_sync_reports_its_retries_among_its_calls_simulated(db, pool, make_cognito_user, no_backoff):
     make_cognito_user("eve@example.com")
     with cognito.count_calls() as counted, cognito_fault(operations={"ListUsers"}, times=1):
         report = services.directory_sync(actor="test")

@@ -11,7 +11,7 @@ import time
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
-from accounts.cognito import quotas
+from accounts.cognito.quotas import Bucket, category_rate, fresh, take, throttled
 from accounts.models import QuotaBucket
 
 clock = None  # tests put a fake clock (seconds) here; else time.time() on SQLite, the server's on PostgreSQL
@@ -33,7 +33,7 @@ def _change_sqlite(category: str, change) -> object:
     with transaction.atomic():
         now = clock() if clock else time.time()
         row = QuotaBucket.objects.filter(pk=category).first()
-        bucket = quotas.Bucket(**{name: getattr(row, name) for name in _COLUMNS}) if row else quotas.fresh(now)
+        bucket = Bucket(**{name: getattr(row, name) for name in _COLUMNS}) if row else fresh(now)
         bucket, result = change(bucket, now)
         QuotaBucket(category=category, **{name: getattr(bucket, name) for name in _COLUMNS}).save()
     return result
@@ -56,7 +56,7 @@ def _change_postgresql(category: str, change) -> object:
             )
             *values, now = (float(value) for value in cursor.fetchone())
             now = clock() if clock else now
-            bucket = quotas.Bucket(*values) if values[0] else quotas.fresh(now)
+            bucket = Bucket(*values) if values[0] else fresh(now)
             bucket, result = change(bucket, now)
             cursor.execute(
                 f"UPDATE {_TABLE} SET {', '.join(f'{name} = %s' for name in _COLUMNS)} WHERE category = %s",
@@ -78,16 +78,16 @@ def _change(category: str, change) -> object:
 
 def slot_take(category: str, *, wait: bool) -> float:
     """Take the category's next slot; return the seconds the caller waits for it (0 when it does not wait)."""
-    per_second = quotas.category_rate(category)
-    return _change(category, lambda bucket, now: quotas.take(bucket, now=now, per_second=per_second, wait=wait))
+    per_second = category_rate(category)
+    return _change(category, lambda bucket, now: take(bucket, now=now, per_second=per_second, wait=wait))
 
 
 def slot_throttled(category: str) -> None:
     """Slow the category's bucket down after Cognito throttled one of its calls."""
-    _change(category, lambda bucket, now: (quotas.throttled(bucket, now=now), None))
+    _change(category, lambda bucket, now: (throttled(bucket, now=now), None))
 
 
-def bucket_state(category: str) -> quotas.Bucket:
+def bucket_state(category: str) -> Bucket:
     """Return the category's bucket (a fresh one before its first call); tests and benchmarks read it."""
     return _change(category, lambda bucket, now: (bucket, bucket))
 

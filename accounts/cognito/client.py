@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.cognito import buckets, quotas
+from accounts.cognito.buckets import buckets_close, slot_take, slot_throttled
 from accounts.cognito.errors import (
     ERRORS,
     CognitoError,
@@ -41,6 +41,7 @@ from accounts.cognito.errors import (
     CognitoUnavailable,
     Throttled,
 )
+from accounts.cognito.quotas import category_of
 from accounts.cognito.types import CallAttempt
 
 logger = logging.getLogger("accounts.cognito")
@@ -86,13 +87,13 @@ def _metered() -> bool | None:
 
 def _quota_take(operation: str) -> None:
     """Take this attempt's slot in its category's bucket, waiting for it in background work."""
-    category, metered = quotas.category_of(operation), _metered()
+    category, metered = category_of(operation), _metered()
     if not category or metered is None:
         return
     if not metered:
-        _quietly(buckets.slot_take, category, wait=False)
+        _quietly(slot_take, category, wait=False)
         return
-    wait = buckets.slot_take(category, wait=True)
+    wait = slot_take(category, wait=True)
     if wait > 0:
         _pause(wait)
 
@@ -108,9 +109,9 @@ def _quietly(function, *args, **kwargs) -> None:
 def _attempt_answered(response=None, operation=None, **_kwargs) -> None:
     """Slow the operation's bucket when Cognito throttled this attempt (retried or not)."""
     code = ((response or (None, {}))[1] or {}).get("Error", {}).get("Code", "")
-    category = quotas.category_of(getattr(operation, "name", ""))
+    category = category_of(getattr(operation, "name", ""))
     if ERRORS.get(code) is Throttled and category and _metered() is not None:
-        _quietly(buckets.slot_throttled, category)
+        _quietly(slot_throttled, category)
 
 
 @functools.cache
@@ -215,7 +216,7 @@ def quota_paced() -> Iterator[None]:
             yield
         finally:
             if not outer:
-                buckets.buckets_close()
+                buckets_close()
 
 
 def on_event(event: str, handler, *, first: bool = False) -> None:
