@@ -180,7 +180,7 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
     # A worker asked to stop finishes its row and queues the job again; a worker started later completes it.
     portal.manage(
         "import_users",
-        import_file(tmp_path, "stop", 12),
+        import_file(tmp_path, "stop", 60),  # a worker's 8 threads do 20 rows/s: a stop lands with rows left
         "--apply",
         "--background",
         "--actor",
@@ -197,6 +197,6 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
     assert portal.query("SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY'") == [(1,)]
     later = portal.worker("later")
     portal.wait(lambda: portal.query("SELECT status FROM accounts_bulkjob WHERE id = ?", job) == [("done",)])
-    assert invitations(portal, "stop") == {f"stop{n}@example.com": 1 for n in range(12)}
+    assert invitations(portal, "stop") == {f"stop{n}@example.com": 1 for n in range(60)}
     later.terminate()
     later.wait(timeout=15)
