@@ -351,16 +351,24 @@ class BulkRow(models.Model):
         return f"{self.job_id}:{self.number} {self.email}"
 
 
-class BulkPace(models.Model):
-    """The next free slot for a Cognito call of bulk work, shared by every worker (one row)."""
+class QuotaBucket(models.Model):
+    """One Cognito quota category's token bucket, shared by every worker and machine (accounts/cognito/quotas.py).
 
-    next_at = models.DateTimeField()
+    Times are seconds since the epoch (the database server's clock on PostgreSQL); `factor` is the share of the
+    category's rate in use after throttling (1 = all of it), recovered additively, halved on a throttle.
+    """
+
+    category = models.CharField(max_length=40, primary_key=True)
+    next_at = models.FloatField()
+    factor = models.FloatField(default=1.0)
+    updated_at = models.FloatField()
+    decreased_at = models.FloatField(default=0.0)
 
     class Meta:
         default_permissions = ()
 
     def __str__(self) -> str:
-        return f"next bulk call at {self.next_at:%H:%M:%S.%f}"
+        return f"{self.category} at {self.factor:.2f} of its rate"
 
 
 class Revocation(models.Model):

@@ -128,20 +128,14 @@ def directory_sync_request(*, actor, request=None) -> None:
 # --- The expiry sweep: scheduled like the sync, each run queuing the next ------------------------------------
 
 
-def _sweep_pacer():
-    """Return the pacer the sweep's Cognito calls wait on: the bulk engine's, shared by every worker."""
-    return bulk.pace_wait
-
-
 @task()
 def expiry_sweep_run() -> dict:
     """End the access whose end has come (Cognito made to match), email the granters, queue the next run."""
     report = None
-    with bulk.stop_on_signal() as stop:
+    with bulk.stop_on_signal() as stop, cognito.quota_paced():  # each call waits for its quota bucket's slot
         try:
-            report = expiry.sweep(pacer=_sweep_pacer(), stop=stop)
+            report = expiry.sweep(stop=stop)
         finally:
-            bulk.pace_close()
             expiry_schedule(at_once=bool(report and report.more) or stop.is_set())
     return dict(report.counts)
 

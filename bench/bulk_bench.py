@@ -1,26 +1,33 @@
-"""Measure bulk work: import throughput against the configured Cognito rate, wall time for 1,000 rows, the
+"""Measure bulk work: import throughput against the bound the configured Cognito quotas set, the peak per quota
+category per second, attempts and retries (checked against a counter in front of the emulator), the
 upload request's time and the worker's preview time of 100,000 rows (and how long another writer waited
 meanwhile), the upload request of a file at the limit, and the peak memory of the access review export at
 100,000 users against 100.
 
 Run from the repository root:  python bench/bulk_bench.py  [--quick]
-Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses), the database a throw-away SQLite file
-(or the empty database at BENCH_DATABASE_URL, e.g. a PostgreSQL one), the settings the test settings. The
-import runs through the job runner (claiming, pacing, the services, the audit) in this process; "2 workers"
-runs two runner threads on the same job.
+Cognito is moto's server on 127.0.0.1 (the emulator `make run` uses) behind bench/emulator.py's Front (an
+independent request counter, and a slow or quota-enforcing Cognito on demand), the database a throw-away SQLite
+file (or the empty database at BENCH_DATABASE_URL, e.g. a PostgreSQL one), the settings the test settings with
+the production defaults for the quotas, their share and PORTAL_BULK_THREADS. The import runs through the job
+runner (claiming, the quota buckets, the services, the audit, its threads) in this process; "2 workers" runs
+two runners on the same job.
 Prints a table and writes bench/results/bulk.json (bulk-quick.json with --quick).
 """
 
 import argparse
+import atexit
 import io
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
+import urllib.request
 import warnings
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,7 +63,6 @@ from django.test import Client
 from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
-from moto.server import ThreadedMotoServer
 
 from accounts import (
     cognito,
@@ -64,22 +70,43 @@ from accounts import (
 )
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports, jobs
-from accounts.models import BulkJob, BulkPace, DirectoryEntry, DirectoryGrant, User
+from accounts.models import BulkJob, DirectoryEntry, DirectoryGrant, QuotaBucket, User
 from accounts.pool.bootstrap import bootstrap
 from accounts.rules.permissions import DJANGO_GROUPS
 from accounts.tasks import import_read_run
+from bench.emulator import FrontClient, peak_per_second
 from portal.settings import base as base_settings
 from tests.support.ports import free_port
 
 RESULTS = ROOT / "bench" / "results" / "bulk.json"
 ADMIN = "bench-admin@example.com"
+SLOW = 0.05  # seconds the emulator takes longer for every request in the import runs: a slow Cognito
 
 
-def setup() -> User:
-    """Start moto's server, bootstrap a pool with an administrator, migrate; return the administrator's user."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    settings.COGNITO_ENDPOINT_URL = f"http://127.0.0.1:{server._port}"
+def start_emulator() -> FrontClient:
+    """Start moto behind the Front in a process of its own (stopped when this one ends); return its client."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "emulator.py"), "--port", str(port)]
+        + ["--categories", json.dumps(cognito.quotas.CATEGORY)],
+        stdout=subprocess.DEVNULL,
+        stderr=(Path(_TMP) / "emulator.log").open("w"),
+    )
+    atexit.register(process.terminate)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/_front/seen").read()
+            return FrontClient(url)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"the emulator did not start; see {_TMP}/emulator.log")
+
+
+def setup() -> tuple[User, FrontClient]:
+    """Start the emulator, bootstrap a pool with an administrator, migrate; return the administrator and the Front."""
+    front = start_emulator()
+    settings.COGNITO_ENDPOINT_URL = front.url
     settings.PORTAL_ADMIN_EMAIL, settings.PORTAL_ADMIN_PASSWORD = ADMIN, "Bench-Admin-Pass-1!"
     cognito.reset_client()
     report = bootstrap()
@@ -89,7 +116,7 @@ def setup() -> User:
     call_command("migrate", verbosity=0)
     admin = User.objects.create(username="bench", cognito_sub=cognito.user_get(ADMIN).sub, email=ADMIN, is_staff=True)
     admin.groups.add(Group.objects.get(name=DJANGO_GROUPS["admin"]))
-    return admin
+    return admin, front
 
 
 def people(prefix: str, count: int) -> bytes:
@@ -98,32 +125,77 @@ def people(prefix: str, count: int) -> bytes:
     return ("email,name,role,level,applications\n" + "\n".join(lines) + "\n").encode()
 
 
-def run_import(admin: User, data: bytes, *, rate: int, workers: int) -> dict:
-    """Preview and apply a file at `rate` calls/s with `workers` runner threads; return the measurements."""
-    settings.PORTAL_BULK_RATE_PER_SECOND = rate
-    BulkPace.objects.all().delete()
+def by_category(by_operation: dict) -> Counter:
+    """Return a count by operation added up by quota category."""
+    found: Counter = Counter()
+    for operation, count in by_operation.items():
+        found[cognito.category_of(operation) or operation] += count
+    return found
+
+
+def bound(first_attempts: Counter, rows: int, limits: dict[str, int]) -> tuple[float, str]:
+    """Return the rows/s the slowest category allows for these calls a row, and that category.
+
+    A category's rate is its configured quota x the share, or the emulator's enforced limit when lower.
+    """
+    rates = {
+        category: min(cognito.category_rate(category), limits.get(category, float("inf"))) / (count / rows)
+        for category, count in by_category(first_attempts).items()
+        if count
+    }
+    limiting = min(rates, key=rates.get)
+    return rates[limiting], limiting
+
+
+def run_import(admin: User, front: FrontClient, data: bytes, *, workers: int, limits=None) -> dict:
+    """Apply a file with `workers` runners against a slow emulator (enforcing `limits`); return the measurements."""
+    settings.PORTAL_COGNITO_QUOTAS = dict(base_settings.PORTAL_COGNITO_QUOTAS)  # the test settings raise them
+    settings.PORTAL_COGNITO_QUOTA_SHARE = base_settings.PORTAL_COGNITO_QUOTA_SHARE
+    settings.PORTAL_BULK_THREADS = base_settings.PORTAL_BULK_THREADS
+    cognito.buckets_clear()
     job = imports.import_preview(actor=admin, binary=io.BytesIO(data), name="bench.csv", size=len(data))
     jobs.job_start(actor=admin, job=job, background=False)
     threads = [threading.Thread(target=_worker, args=(job.pk, admin.pk, n)) for n in range(workers)]
-    with cognito.count_calls() as calls:
+    front.reset(latency=SLOW, limits=limits)
+    with cognito.count_calls() as calls, cognito.count_retries() as retries:
         started = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         seconds = time.monotonic() - started
+    arrivals, throttled, busy = front.seen()
+    seen = Counter(operation for _, operation in arrivals)
     job.refresh_from_db()
     progress = bulk.progress(job)
-    total_calls = sum(calls.values())
+    first = Counter({operation: calls[operation] - retries[operation] for operation in calls})
+    rows_bound, limiting = bound(first, job.total, limits or {})
+    peaks = {
+        category: peak_per_second([at for at, operation in arrivals if cognito.category_of(operation) == category])
+        for category in by_category(calls)
+    }
     return {
         "rows": job.total,
-        "rate_setting": rate,
         "workers": workers,
+        "threads": settings.PORTAL_BULK_THREADS,
+        "latency_s": SLOW,
+        "enforced_limits": limits or {},
         "seconds": round(seconds, 2),
         "rows_per_second": round(job.total / seconds, 2),
-        "cognito_calls": total_calls,
-        "calls_per_row": round(total_calls / job.total, 2),
-        "calls_per_second": round(total_calls / seconds, 2),
+        "bound_rows_per_second": round(rows_bound, 2),
+        "limiting_category": limiting,
+        "ratio": round(job.total / seconds / rows_bound, 3),
+        "calls_per_row": {c: round(n / job.total, 2) for c, n in by_category(first).items()},
+        "attempts": sum(calls.values()),
+        "retries": sum(retries.values()),
+        "attempts_by_operation": dict(calls),
+        "retries_by_operation": dict(retries),
+        "emulator_requests": sum(seen.values()),
+        "emulator_throttled": sum(throttled.values()),
+        "emulator_busy_share": round(busy / seconds, 2),  # moto's own serving time / the run's: 1 = the limit
+        "counts_agree": dict(seen) == dict(calls),
+        "peak_per_second": peaks,
+        "share_per_second": {c: round(cognito.category_rate(c), 2) for c in peaks},
         "status": progress["status"],
         "created": progress["created"],
         "unchanged": progress["unchanged"],
@@ -203,7 +275,9 @@ def _other_writer(waits: list, stop: threading.Event) -> None:
             started = time.monotonic()
             try:
                 with transaction.atomic():
-                    BulkPace.objects.update_or_create(pk=1, defaults={"next_at": timezone.now()})
+                    QuotaBucket.objects.update_or_create(
+                        pk="bench-writer", defaults={"next_at": time.time(), "updated_at": time.time()}
+                    )
                 waits.append(time.monotonic() - started)
             except OperationalError as exc:
                 waits.append(str(exc))
@@ -279,16 +353,21 @@ def measure_preview(admin: User, rows: int) -> dict:
 
 def print_table(results: dict) -> None:
     """Print the results as plain tables."""
-    print("\nImport on moto's server (new users: role B1 + crm; re-run: the same file again)")
+    print(f"\nImport on moto's server, {SLOW * 1000:.0f} ms slower a request (new users: role B1 + crm)")
     print(
-        f"{'scenario':34} {'rows':>6} {'rate':>5} {'wkrs':>4} {'sec':>8} {'rows/s':>7} {'calls/row':>9} "
-        f"{'calls/s':>8} {'status':>7}"
+        f"{'scenario':52} {'rows':>5} {'sec':>7} {'rows/s':>7} {'bound':>6} {'ratio':>6} {'attempts':>8} "
+        f"{'retries':>7} {'emulator':>8} {'status':>7}"
     )
     for label, run in results["import"].items():
         print(
-            f"{label:34} {run['rows']:>6} {run['rate_setting']:>5} {run['workers']:>4} {run['seconds']:>8} "
-            f"{run['rows_per_second']:>7} {run['calls_per_row']:>9} {run['calls_per_second']:>8} {run['status']:>7}"
+            f"{label:52} {run['rows']:>5} {run['seconds']:>7} {run['rows_per_second']:>7} "
+            f"{run['bound_rows_per_second']:>6} {run['ratio']:>6} {run['attempts']:>8} {run['retries']:>7} "
+            f"{run['emulator_requests']:>8} {run['status']:>7}"
         )
+        peaks = ", ".join(
+            f"{c} {run['peak_per_second'][c]}/{run['share_per_second'][c]}" for c in sorted(run["peak_per_second"])
+        )
+        print(f"    limited by {run['limiting_category']}; peak per second / share: {peaks}")
     run = results["preview"]
     print(
         f"\nImport of {run['rows']:,} rows ({run['megabytes']} MB) on {run['database']}: the upload request "
@@ -317,20 +396,19 @@ def print_table(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rows and users (a smoke run)")
-    quick = parser.parse_args().quick
-    admin = setup()
+    parser.add_argument("--import-rows", type=int, default=0, help="new users in the main import (default 1,000; 100)")
+    parsed = parser.parse_args()
+    quick = parsed.quick
+    admin, front = setup()
     rows, rerun = (100, 50) if quick else (1000, 200)
-    default = base_settings.PORTAL_BULK_RATE_PER_SECOND  # the test settings raise it; measure the real default
+    rows = parsed.import_rows or rows
     results = {"import": {}, "quick": quick}
-    results["import"][f"{rows} new, default rate, 1 worker"] = run_import(
-        admin, people("a", rows), rate=default, workers=1
-    )
-    results["import"][f"{rerun} new, default rate, 2 workers"] = run_import(
-        admin, people("b", rerun), rate=default, workers=2
-    )
-    results["import"][f"{rows} new, rate 1000, 1 worker"] = run_import(admin, people("c", rows), rate=1000, workers=1)
-    results["import"][f"{rerun} re-run (unchanged), default"] = run_import(
-        admin, people("b", rerun), rate=default, workers=1
+    first, second = people("a", rows), people("b", rerun)
+    results["import"][f"{rows} new users, 1 worker"] = run_import(admin, front, first, workers=1)
+    results["import"][f"{rows} the same file again (reads only), 1 worker"] = run_import(admin, front, first, workers=1)
+    results["import"][f"{rerun} new users, 2 workers"] = run_import(admin, front, second, workers=2)
+    results["import"][f"{rerun} new users, Cognito throttling UserResourceUpdate at 12/s"] = run_import(
+        admin, front, people("c", rerun), workers=1, limits={"UserResourceUpdate": 12}
     )
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
     results["upload_at_limit"] = measure_upload_at_limit(admin)

@@ -1,11 +1,12 @@
 """Measure the expiry sweep: N grants ending at the same instant, swept through the services (group removed,
 user signed out everywhere, revocation recorded, audited as "expiry"), paced like bulk work; rows/s against
-the bound the pacing allows (the configured rate / the Cognito calls a row makes). Also checks that at the
-instant of the end, before any sweep, the access check refuses every one of them.
+the bound the quota buckets allow (each category's quota x share / the row's calls of it, the slowest). Also
+checks that at the instant of the end, before any sweep, the access check refuses every one of them.
 
 Run from the repository root:  python bench/expiry_bench.py  [--quick]
-Full: 10,000 grants at the configured rate (PORTAL_BULK_RATE_PER_SECOND, 20 calls/s: about 17 minutes), and
-10,000 at 1,000 calls/s (the sweep's own ceiling). --quick: 200 at the configured rate, 2,000 at 1,000 calls/s
+Full: 10,000 grants paced by the quota buckets at the configured quotas (PORTAL_COGNITO_QUOTAS x
+PORTAL_COGNITO_QUOTA_SHARE), and 10,000 at 1,000 calls/s a category (the sweep's own ceiling). --quick: 200, and
+2,000 at the ceiling
 (moto finds a user by email alias by scanning the pool, so the sign-out costs O(pool) in the emulator).
 Cognito is moto in-process, users seeded straight into its backend; the database a throw-away SQLite file.
 Prints a table and writes bench/results/expiry.json.
@@ -50,16 +51,24 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from accounts import cognito
 from accounts.applications import access_check
-from accounts.bulk import engine as bulk
+from accounts.cognito import quotas as quotas_map
 from accounts.directory import expiry
-from accounts.models import AccessEnd, AuditEvent, BulkPace, DirectoryEntry, DirectoryGrant, Revocation
+from accounts.models import (
+    AccessEnd,
+    ApiKey,
+    Application,
+    AuditEvent,
+    DirectoryEntry,
+    DirectoryGrant,
+    QuotaBucket,
+    Revocation,
+)
 from accounts.pool.bootstrap import bootstrap
 from accounts.rules import roles
 from portal.settings import base as base_settings
 
 RESULTS = ROOT / "bench" / "results" / "expiry.json"
 APP = "billing"
-CALLS_PER_ROW = 2  # AdminRemoveUserFromGroup, AdminUserGlobalSignOut
 
 
 def setup() -> str:
@@ -107,27 +116,38 @@ def seed(pool_id: str, prefix: str, count: int, ends_at) -> list[str]:
 
 def refused_at_the_instant(subs: list[str], sample: int = 200) -> int:
     """Return how many of a sample the access check's answer already refuses (before any sweep)."""
-    step = max(1, len(subs) // sample)
-    return sum(not access_check.answer_for(sub, APP).allowed for sub in subs[::step][:sample])
+    key, _ = ApiKey.objects.get_or_create(
+        key_id="benchexpiry",
+        defaults={"application": Application.objects.get(name=APP), "digest": "-", "created_by": "bench"},
+    )
+    step, issued = max(1, len(subs) // sample), time.time()
+    answers = [
+        access_check.answer_for(key=key, sub=sub, issued_at=issued, application=APP) for sub in subs[::step][:sample]
+    ]
+    return sum(not answer.allowed for answer in answers)
 
 
-def sweep_all(rate: int) -> dict:
-    """Sweep every due end at `rate` calls/s through the bulk engine's pacer; return the measurements."""
-    settings.PORTAL_BULK_RATE_PER_SECOND = rate
-    BulkPace.objects.all().delete()
+def sweep_all(quotas: dict[str, int]) -> dict:
+    """Sweep every due end paced by the quota buckets at these quotas; return the measurements."""
+    settings.PORTAL_COGNITO_QUOTAS = quotas
+    QuotaBucket.objects.all().delete()
     counts: dict[str, int] = {}
-    with cognito.count_calls() as calls:
+    with cognito.count_calls() as calls, cognito.quota_paced():
         started = time.monotonic()
         while True:
-            report = expiry.sweep(pacer=bulk.pace_wait)
+            report = expiry.sweep()
             for key, value in report.counts.items():
                 counts[key] = counts.get(key, 0) + value
             if not report.more:
                 break
         seconds = time.monotonic() - started
-    bulk.pace_close()
     rows = counts.get("ended", 0) + counts.get("late", 0) + counts.get("closed", 0)
-    bound = rate / CALLS_PER_ROW
+    share, per_category = settings.PORTAL_COGNITO_QUOTA_SHARE, {}
+    for operation, count in calls.items():  # a row's calls per quota category: the slowest category sets the bound
+        category = quotas_map.category_of(operation)
+        per_category[category] = per_category.get(category, 0) + count / max(rows, 1)
+    bound = round(min(quotas[category] * share / count for category, count in per_category.items()), 2)
+    rate = {category: round(quotas[category] * share, 1) for category in per_category}
     return {
         "rows": rows,
         "ended": counts.get("ended", 0),
@@ -143,14 +163,14 @@ def sweep_all(rate: int) -> dict:
     }
 
 
-def run(pool_id: str, prefix: str, count: int, rate: int) -> dict:
+def run(pool_id: str, prefix: str, count: int, quotas: dict[str, int]) -> dict:
     """Seed `count` grants that ended a second ago, check the API refuses them, sweep them; return the results."""
     ends_at = timezone.now() - timedelta(seconds=1)
     subs = seed(pool_id, prefix, count, ends_at)
     first_event = (AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     first_revocation = (Revocation.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     refused = refused_at_the_instant(subs)
-    result = sweep_all(rate)
+    result = sweep_all(quotas)
     result["api_refused_before_sweep"] = f"{refused} of {min(200, len(subs))} sampled"
     sample = subs[:: max(1, count // 50)]
     result["still_in_group"] = sum(1 for sub in sample if f"app-{APP}" in cognito.user_groups(sub))
@@ -165,20 +185,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 ends at the configured rate instead of 10,000")
     args = parser.parse_args()
-    configured = base_settings.PORTAL_BULK_RATE_PER_SECOND  # the test settings' own is unpaced
+    configured = base_settings.PORTAL_COGNITO_QUOTAS  # the test settings' own are unpaced
+    ceiling = dict.fromkeys(configured, 1250)  # 1,000 calls/s at the 0.8 share: the sweep's own ceiling
     paced_count = 200 if args.quick else 10000
     with mock_aws():
         pool_id = setup()
         results = {
             "paced": run(pool_id, "paced", paced_count, configured),
-            "ceiling": run(pool_id, "ceiling", 2000 if args.quick else 10000, 1000),
+            "ceiling": run(pool_id, "ceiling", 2000 if args.quick else 10000, ceiling),
         }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({"quick": args.quick, "sweep": results}, indent=2))
     print(f"{'run':<8} {'rows':>6} {'rate':>5} {'s':>8} {'rows/s':>8} {'bound':>6} {'ratio':>6} {'calls/row':>9}")
     for name, run_ in results.items():
         print(
-            f"{name:<8} {run_['rows']:>6} {run_['rate_setting']:>5} {run_['seconds']:>8} {run_['rows_per_second']:>8} "
+            f"{name:<8} {run_['rows']:>6} {str(run_['rate_setting']):>5} {run_['seconds']:>8} "
+            f"{run_['rows_per_second']:>8} "
             f"{run_['bound_rows_per_second']:>6} {run_['ratio_to_bound']:>6} {run_['calls_per_row']:>9}  "
             f"API refused before the sweep: {run_['api_refused_before_sweep']}; late {run_['late']}; "
             f"still in the group (sample) {run_['still_in_group']}"

@@ -100,7 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the same sizes (1,000 and 10,000)")
     parser.parse_args()
-    settings.PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND, settings.PORTAL_SYNC_QUOTA_SHARE_PERCENT = 30, 50
+    settings.PORTAL_COGNITO_QUOTAS = dict(settings.COGNITO_DEFAULT_QUOTAS)  # AWS's defaults (the tests raise them)
+    settings.PORTAL_COGNITO_QUOTA_SHARE = 0.8
     settings.PORTAL_SYNC_INTERVAL_SECONDS = 900  # the default against a real pool
     rng = random.Random(7)
     with base.mock_aws():

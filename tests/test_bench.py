@@ -13,7 +13,7 @@ import pytest
 from accounts import cognito
 from accounts.models import AuditEvent
 from accounts.rules import roles
-from bench import load, run
+from bench import emulator, load, run
 from bench.emulator import fast_listing
 from tests.support.staff import index_user
 
@@ -134,3 +134,25 @@ def test_the_expiry_sweep_results_become_a_calls_row_and_ratios_against_the_boun
     calls, ratios = run.rows_expiry({"sweep": {"paced": sweep, "ceiling": {**sweep, "ratio_to_bound": 0.02}}})
     assert [row["calls"] for row in calls] == [2.0]
     assert [row["value"] for row in ratios] == [0.97, 0.02] and "bound 10.0" in ratios[0]["detail"]
+
+
+def test_the_peak_per_second_is_the_most_requests_in_any_one_second():
+    assert emulator.peak_per_second([]) == 0
+    assert emulator.peak_per_second([0.0, 0.5, 0.99, 1.0, 1.2, 3.0]) == 4  # 0.5 .. 1.2
+    assert emulator.peak_per_second([n / 16 for n in range(80)]) == 16  # 16/s exactly, for 5 s
+
+
+def test_the_front_counts_every_request_and_throttles_a_category_above_its_limit():
+    def moto(environ, start_response):
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    front = emulator.Front(moto, {"ListUsers": "UserList", "AdminGetUser": "UserRead"})
+    front.reset(limits={"UserList": 2})
+    answers = []
+    for operation in ["ListUsers", "ListUsers", "AdminGetUser", "ListUsers"]:
+        environ = {"PATH_INFO": "/", "HTTP_X_AMZ_TARGET": f"AWSCognitoIdentityProviderService.{operation}"}
+        body = front(environ, lambda status, headers: answers.append(status))
+    assert answers == ["200 OK", "200 OK", "200 OK", "400 Bad Request"]
+    assert b"TooManyRequestsException" in b"".join(body)
+    assert front.counts() == {"ListUsers": 3, "AdminGetUser": 1} and front.throttled == {"ListUsers": 1}

@@ -59,7 +59,6 @@ def portal(tmp_path, emulator, settings):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1",
-        "PORTAL_BULK_RATE_PER_SECOND": "30",
         "PORTAL_BULK_LEASE_SECONDS": "2",
         "PORTAL_BULK_TASKS_PER_JOB": "2",
     }
@@ -168,6 +167,12 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
         for (owner,) in portal.query("SELECT claimed_by FROM accounts_bulkrow WHERE job_id = ?", job)
     }
     assert owners == {str(first.pid), str(second.pid)}  # both workers applied rows
+    threads = {
+        owner.rsplit("/", 1)[1]
+        for (owner,) in portal.query("SELECT claimed_by FROM accounts_bulkrow WHERE job_id = ?", job)
+        if f":{second.pid}:" in owner
+    }
+    assert len(threads) > 1  # and each in several threads (PORTAL_BULK_THREADS), no row applied twice
     assert len(list(cognito.users_list('email ^= "kill"'))) == 20
     second.terminate()
     second.wait(timeout=15)
@@ -175,7 +180,7 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
     # A worker asked to stop finishes its row and queues the job again; a worker started later completes it.
     portal.manage(
         "import_users",
-        import_file(tmp_path, "stop", 12),
+        import_file(tmp_path, "stop", 60),  # a worker's 8 threads do 20 rows/s: a stop lands with rows left
         "--apply",
         "--background",
         "--actor",
@@ -192,6 +197,6 @@ def test_workers_killed_or_stopped_midway_leave_every_row_applied_exactly_once(p
     assert portal.query("SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY'") == [(1,)]
     later = portal.worker("later")
     portal.wait(lambda: portal.query("SELECT status FROM accounts_bulkjob WHERE id = ?", job) == [("done",)])
-    assert invitations(portal, "stop") == {f"stop{n}@example.com": 1 for n in range(12)}
+    assert invitations(portal, "stop") == {f"stop{n}@example.com": 1 for n in range(60)}
     later.terminate()
     later.wait(timeout=15)

@@ -1,7 +1,6 @@
 """CSV import: the dry run, bad files and rows, applying in the worker, re-running, faults and resuming."""
 
 import hashlib
-import time
 from http import HTTPStatus
 
 import pytest
@@ -558,24 +557,23 @@ def test_two_workers_never_hold_the_same_row(admin_user):
     assert BulkRow.objects.filter(state=BulkRow.CLAIMED).count() == 4
 
 
-def test_the_pace_holds_the_configured_rate_across_calls(settings, db):
-    settings.PORTAL_BULK_RATE_PER_SECOND = 40
-    started = time.monotonic()
-    for _ in range(11):
-        bulk.pace_wait()
-    bulk.pace_close()
-    assert time.monotonic() - started >= 10 / 40 - 0.01
-
-
-def test_an_import_runs_at_the_configured_rate(admin_user, settings):
-    settings.PORTAL_BULK_RATE_PER_SECOND = 25
-    job = preview(admin_user, new_people(4))  # 3 calls a row: ListUsers, AdminCreateUser, AdminAddUserToGroup
+def test_an_import_waits_for_the_slots_of_each_call_s_quota_category(admin_user, settings, quota_clock):
+    # 3 calls a row: ListUsers (UserList), AdminCreateUser (UserCreation 10 x 0.5 = 5/s) and AdminAddUserToGroup
+    # (UserResourceUpdate 5 x 0.5 = 2.5/s): the slowest category sets the pace, each bucket keeps its own.
+    settings.PORTAL_COGNITO_QUOTAS = {**settings.PORTAL_COGNITO_QUOTAS, "UserCreation": 10, "UserResourceUpdate": 5}
+    settings.PORTAL_COGNITO_QUOTA_SHARE = 0.5
+    job = preview(admin_user, new_people(4))
     jobs.job_start(actor=admin_user, job=job, background=False)
-    started = time.monotonic()
     with cognito.count_calls() as calls:
         tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk)
-    assert sum(calls.values()) == 12
-    assert time.monotonic() - started >= 11 / 25 - 0.01
+    assert sum(calls.values()) == 12 and bulk.progress(job)["created"] == 4
+    step = 1 / 2.5 / cognito.quotas.HEADROOM  # the slowest category's interval
+    assert quota_clock.now == pytest.approx(3 * step, abs=1e-3)  # 4 group calls: 3 intervals of the slowest
+    assert cognito.bucket_state("UserResourceUpdate").next_at == pytest.approx(4 * step, abs=1e-3)
+    last = 2 * step  # the 4th row's user was created in the slot the 3rd row's group call left, at 2 intervals
+    assert cognito.bucket_state("UserCreation").next_at == pytest.approx(
+        last + 1 / 5 / cognito.quotas.HEADROOM, abs=1e-3
+    )
 
 
 # --- The command ----------------------------------------------------------------------------------

@@ -544,6 +544,7 @@ COGNITO_READS = {
 # A page that enrols an authenticator must get a secret to show; the account changes only at the code.
 GET_MAY_ALSO_CALL = {"AssociateSoftwareToken"}
 INDEX_TABLES = ("accounts_directoryentry", "accounts_directorygrant")  # a user page refreshes its row
+INDEX_TABLES += ("accounts_quotabucket",)  # and its Cognito calls count against their quota buckets
 
 
 class Changes:

@@ -140,7 +140,11 @@ def test_embedded_mode_is_accepted_with_a_loopback_endpoint(tmp_path):
 
 def test_env_example_documents_every_variable_the_settings_read():
     source = "".join((ROOT / "portal" / "settings" / name).read_text() for name in ("base.py", "production.py"))
-    read = set(re.findall(r'(?:env(?:\.\w+)?|env_bool|env_int|env_applications)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    read = set(
+        re.findall(
+            r'(?:env(?:\.\w+)?|env_bool|env_int|env_applications|env_quotas|env_share)\(\s*"([A-Z][A-Z0-9_]+)"', source
+        )
+    )
     documented = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert len(read) > 30
     assert read - documented == set()

@@ -26,13 +26,15 @@ pytestmark = pytest.mark.django_db
 
 
 class FakeClock:
-    """Wall time and the pacer's monotonic clock, moved only by advance() and the pacer's sleeps."""
+    """Wall time and the quota buckets' clock, moved only by advance() and the buckets' waits."""
 
     def __init__(self, monkeypatch):
         self.offset, self.mono, self.waits = timedelta(0), 0.0, []
         real_now = timezone.now
         monkeypatch.setattr(timezone, "now", lambda: real_now() + self.offset)
-        monkeypatch.setattr(sync_lease, "clock", self)
+        monkeypatch.setattr(cognito.buckets, "clock", self.monotonic)
+        monkeypatch.setattr(cognito.client, "_pause", self.sleep)
+        cognito.buckets_clear()  # the quota buckets start on this clock
 
     def advance(self, seconds: float) -> None:
         """Let time pass."""
@@ -97,7 +99,10 @@ def test_refresh_now_queues_the_sync_and_the_request_runs_none_of_it(
     helpdesk_client, make_cognito_user, clock, run_worker, settings
 ):
     # Paced at one call every 5 s, this pool's 13 list calls take a minute: longer than gunicorn's 30 s.
-    settings.PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND, settings.PORTAL_SYNC_QUOTA_SHARE_PERCENT = 1, 20
+    settings.PORTAL_COGNITO_QUOTAS, settings.PORTAL_COGNITO_QUOTA_SHARE = (
+        {**settings.PORTAL_COGNITO_QUOTAS, "UserList": 1},
+        0.2,
+    )
     make_cognito_user("eve@example.com")
     with cognito.count_calls() as calls:
         response = helpdesk_client.post(user_url("refresh"))
@@ -125,11 +130,14 @@ def test_refresh_now_twice_queues_one_run(helpdesk_client, pool):
 
 
 def test_the_sync_is_paced_to_its_share_of_the_userlist_quota(pool, make_cognito_user, clock, settings):
-    settings.PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND, settings.PORTAL_SYNC_QUOTA_SHARE_PERCENT = 10, 40
+    settings.PORTAL_COGNITO_QUOTAS, settings.PORTAL_COGNITO_QUOTA_SHARE = (
+        {**settings.PORTAL_COGNITO_QUOTAS, "UserList": 10},
+        0.4,
+    )
     make_cognito_user("eve@example.com")
     report = services.directory_sync(actor="test")
     assert len(clock.waits) == report.calls - 1  # the first call goes at once
-    assert clock.waits == pytest.approx([1 / 4] * (report.calls - 1))
+    assert clock.waits == pytest.approx([1 / 4 / cognito.quotas.HEADROOM] * (report.calls - 1))
 
 
 def test_a_failed_sync_is_audited_as_a_failure_and_shown(

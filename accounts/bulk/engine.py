@@ -1,10 +1,11 @@
-"""Bulk jobs: rows claimed one at a time by any number of workers, paced to one shared Cognito rate.
+"""Bulk jobs: rows claimed one at a time by any number of workers and threads, paced by Cognito quota category.
 
 - A row is claimed with a compare-and-set UPDATE (state and owner unchanged since read), so two workers on
   any machines never hold the same row. A claim is a lease: a row whose worker died is claimed again once
   the lease has passed, and applying it again is safe because a row is judged on a fresh reading of the user.
-- Every Cognito call a job makes waits for the next slot of PORTAL_BULK_RATE_PER_SECOND, kept in one row of
-  the database, so the rate holds for all workers together.
+- Every Cognito call a job makes waits for a slot of its quota category's bucket (cognito.quota_paced), kept
+  in the database, so each category's rate holds for all workers together; a worker applies a job's rows in
+  PORTAL_BULK_THREADS threads, so that one worker alone reaches those rates against a slow Cognito.
 - Throttling that outlasts the gateway's retries, or Cognito out of reach, puts the row back and stops the
   job as interrupted, with the reason; a resume carries on with the rows not done.
 """
@@ -14,19 +15,19 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts import cognito
-from accounts.models import BulkJob, BulkPace, BulkRow
+from accounts.models import BulkJob, BulkRow
 from accounts.rules.errors import NOT_ALLOWED, ServiceError
 
 logger = logging.getLogger("accounts.bulk")
@@ -46,54 +47,6 @@ HANDOFF_SECONDS = 3  # a run inside a web request leaves the rest to the workers
 def worker_name() -> str:
     """Return this worker's name: host, process and thread."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 100000}"
-
-
-# --- Pacing -----------------------------------------------------------------------------------------
-
-_local = threading.local()
-
-
-def _pace_sqlite(interval: float) -> float:
-    """Take the next slot on SQLite (one writer at a time, so read-then-write is safe); return the wait."""
-    with transaction.atomic():
-        now = timezone.now()
-        pace = BulkPace.objects.filter(pk=1).first() or BulkPace(pk=1, next_at=now)
-        slot = max(pace.next_at, now)
-        pace.next_at = slot + timedelta(seconds=interval)
-        pace.save()
-    return (slot - now).total_seconds()
-
-
-def _pace_postgresql(interval: float) -> float:
-    """Take the next slot in one statement on a connection of its own, never inside the caller's transaction."""
-    own = getattr(_local, "connection", None)
-    if own is None:
-        own = _local.connection = connections.create_connection(DEFAULT_DB_ALIAS)
-    table = BulkPace._meta.db_table
-    with own.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (id, next_at) VALUES (1, clock_timestamp()) ON CONFLICT DO NOTHING")
-        cursor.execute(
-            f"UPDATE {table} SET next_at = GREATEST(next_at, clock_timestamp()) + %s * interval '1 second' "
-            "WHERE id = 1 RETURNING EXTRACT(EPOCH FROM (next_at - clock_timestamp()))",
-            [interval],
-        )
-        return float(cursor.fetchone()[0]) - interval
-
-
-def pace_wait(_operation: str = "") -> None:
-    """Wait for the next slot of bulk work's Cognito rate (shared by every worker through the database)."""
-    interval = 1 / settings.PORTAL_BULK_RATE_PER_SECOND
-    wait = _pace_postgresql(interval) if connection.vendor == "postgresql" else _pace_sqlite(interval)
-    if wait > 0:
-        time.sleep(wait)
-
-
-def pace_close() -> None:
-    """Close this thread's pacing connection, if it opened one."""
-    own = getattr(_local, "connection", None)
-    if own is not None:
-        own.close()
-        _local.connection = None
 
 
 # --- Rows ---------------------------------------------------------------------------------------------
@@ -266,6 +219,54 @@ def stop_on_signal() -> Iterator[threading.Event]:
             signal.signal(number, old)
 
 
+class Allowance:
+    """How many more rows a run may start, shared by its threads (None: no limit)."""
+
+    def __init__(self, limit: int | None):
+        self.left, self._lock = limit, threading.Lock()
+
+    def take(self) -> bool:
+        """Return True when one more row may be started, counting it."""
+        with self._lock:
+            if self.left is None:
+                return True
+            self.left -= 1
+            return self.left >= 0
+
+
+def _run_rows(job: BulkJob, actor, row_function: RowFunction, worker: str, stop: threading.Event, allowance) -> None:
+    """Claim and apply rows in this thread, its Cognito calls paced by quota category, until none is left."""
+    with cognito.quota_paced():
+        while job.status in ACTIVE and allowance.take():
+            row = _next_row(job, worker, stop)
+            if row is None:
+                break
+            try:
+                outcome, message = _apply(job, actor, row, worker, row_function)
+            except cognito.CognitoFault as exc:
+                row_release(row, worker)
+                _interrupt(job, row, exc)
+                break
+            except Exception as exc:  # a bug must not leave the row claimed for ever
+                logger.exception("bulk job %s line %s failed", job.pk, row.number)
+                outcome, message = BulkRow.FAILED, SAID["unexpected"].format(error=exc.__class__.__name__)
+            row_finish(row, worker, outcome, message)
+            job.refresh_from_db(fields=["status"])
+
+
+def _run_thread(job_id: int, actor, row_function: RowFunction, worker: str, stop: threading.Event, allowance) -> None:
+    """Apply rows in a thread of the pool, with its own job object and database connection (closed at the end)."""
+    try:
+        _run_rows(BulkJob.objects.get(pk=job_id), actor, row_function, worker, stop, allowance)
+    finally:
+        connection.close()
+
+
+def threads_for_run() -> int:
+    """Return how many threads apply a run's rows: one inside a web request (its budget), else PORTAL_BULK_THREADS."""
+    return 1 if cognito.remaining() is not None else settings.PORTAL_BULK_THREADS
+
+
 def job_run(
     *,
     job: BulkJob,
@@ -277,32 +278,23 @@ def job_run(
 ) -> dict:
     """Apply a queued job's rows with `row_function` until none is left (or `limit` rows, or `stop` is set).
 
-    Return the job's progress, with `stopped` True when `stop` cut it short with rows left (the caller
-    queues it again, so that the next worker carries on).
+    Rows are applied by threads_for_run() threads, each claiming its own (as `worker`/n). Return the job's
+    progress, with `stopped` True when `stop` cut it short with rows left (the caller queues it again, so
+    that the next worker carries on).
     """
     worker, stop = worker or worker_name(), stop or threading.Event()
     BulkJob.objects.filter(pk=job.pk, status=BulkJob.QUEUED).update(status=BulkJob.RUNNING, started_at=timezone.now())
     job.refresh_from_db()
-    applied = 0
-    try:
-        with cognito.pace(pace_wait):
-            while job.status in ACTIVE and (limit is None or applied < limit):
-                row = _next_row(job, worker, stop)
-                if row is None:
-                    break
-                try:
-                    outcome, message = _apply(job, actor, row, worker, row_function)
-                except cognito.CognitoFault as exc:
-                    row_release(row, worker)
-                    _interrupt(job, row, exc)
-                    break
-                except Exception as exc:  # a bug must not leave the row claimed for ever
-                    logger.exception("bulk job %s line %s failed", job.pk, row.number)
-                    outcome, message = BulkRow.FAILED, SAID["unexpected"].format(error=exc.__class__.__name__)
-                row_finish(row, worker, outcome, message)
-                applied += 1
-                job.refresh_from_db(fields=["status"])
-    finally:
-        pace_close()
+    allowance, threads = Allowance(limit), threads_for_run()
+    if threads == 1:
+        _run_rows(job, actor, row_function, worker, stop, allowance)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bulk") as pool:
+            runs = [
+                pool.submit(_run_thread, job.pk, actor, row_function, f"{worker}/{n}", stop, allowance)
+                for n in range(threads)
+            ]
+        for run in runs:
+            run.result()  # a thread's own failure (not a row's) is raised here
     job.refresh_from_db()
     return {**progress(job), "stopped": stop.is_set() and job.status in ACTIVE}

@@ -3,7 +3,8 @@
 It builds the client lazily (moto must be active before one exists), with explicit
 timeouts and botocore's retry mode, returns small dataclasses instead of boto
 dictionaries, and turns Cognito's error codes into its own exceptions. One module per concern:
-errors, types, client (session, budgets, retries, hooks, counting, `call`), users, auth, groups, pools.
+errors, types, client (session, budgets, retries, hooks, counting, `call`), quotas (categories, the bucket's
+arithmetic) and buckets (their rows), users, auth, groups, pools.
 `from accounts import cognito` and `cognito.<name>` serve every caller; a test that patches the gateway
 patches the module that owns the name (`cognito.client._clock`), not this re-export.
 """
@@ -22,6 +23,7 @@ from accounts.cognito.auth import (
     token_verify,
     user_set_totp_preference,
 )
+from accounts.cognito.buckets import bucket_state, buckets_clear
 from accounts.cognito.client import (
     BACKOFF_MAX,
     BUDGET_SPENT,
@@ -33,11 +35,13 @@ from accounts.cognito.client import (
     client_id,
     client_secret,
     count_calls,
+    count_retries,
     http_timeouts,
     off_event,
     on_event,
     pace,
     pool_id,
+    quota_paced,
     remaining,
     reset_client,
     target,
@@ -76,6 +80,7 @@ from accounts.cognito.pools import (
     pool_set_mfa,
     pools_list,
 )
+from accounts.cognito.quotas import category_of, category_rate
 from accounts.cognito.types import AuthResult, CallAttempt, ClientInfo, Group, PoolInfo, User
 from accounts.cognito.users import (
     user_add_to_group,
@@ -135,15 +140,22 @@ __all__ = [
     "client_id",
     "client_secret",
     "count_calls",
+    "count_retries",
     "http_timeouts",
     "off_event",
     "on_event",
     "pace",
     "pool_id",
+    "quota_paced",
     "remaining",
     "reset_client",
     "target",
     "watch_attempts",
+    # quotas
+    "bucket_state",
+    "buckets_clear",
+    "category_of",
+    "category_rate",
     # users
     "user_add_to_group",
     "user_by_email",

@@ -7,6 +7,7 @@ The module-level state here (clients, hooks, counters, the deadline, the target)
 """
 
 import functools
+import logging
 import math
 import random
 import threading
@@ -31,25 +32,86 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.cognito.errors import ERRORS, CognitoError, CognitoFault, CognitoTimeout, CognitoUnavailable
+from accounts.cognito.buckets import buckets_close, slot_take, slot_throttled
+from accounts.cognito.errors import (
+    ERRORS,
+    CognitoError,
+    CognitoFault,
+    CognitoTimeout,
+    CognitoUnavailable,
+    Throttled,
+)
+from accounts.cognito.quotas import category_of
 from accounts.cognito.types import CallAttempt
 
+logger = logging.getLogger("accounts.cognito")
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
 _hooks: list[tuple[str, Any, bool]] = []  # handlers given to on_event, put on every client built
 _listeners: list[Counter] = []
+_retry_listeners: list[Counter] = []
 _retrying: ContextVar[bool] = ContextVar("cognito_retrying", default=False)
+_pause = time.sleep  # a background call's wait for its quota slot (tests of the budget move _sleep, not this)
 
 
-def _count_call(model, **_kwargs) -> None:
-    """Add one call of this operation to every active counter, then wait for this thread's pacer."""
-    if _retrying.get():
-        return  # a budgeted retry is the same call again, as botocore's own retries are
+def _call_started(**_kwargs) -> None:
+    """Note that this thread starts a call: its HTTP attempts are counted from here."""
+    _pacing.attempt = 0
+
+
+def _attempt(event_name: str, **_kwargs) -> None:
+    """Count one HTTP attempt (retries included, as Cognito counts them), run the pacer, take a quota slot."""
+    operation = event_name.rsplit(".", 1)[-1]
+    _pacing.attempt = getattr(_pacing, "attempt", 0) + 1
     for counter in list(_listeners):
-        counter[model.name] += 1
+        counter[operation] += 1
+    if _retrying.get() or _pacing.attempt > 1:
+        for counter in list(_retry_listeners):
+            counter[operation] += 1
     pacer = getattr(_pacing, "pacer", None)
     if pacer is not None:
-        pacer(model.name)
+        pacer(operation)
+    _quota_take(operation)
+
+
+def _metered() -> bool | None:
+    """Return True when this thread's calls wait for their quota slot, False when they only take one, else None.
+
+    Background work in quota_paced() waits; a web request (inside a budget) never waits but counts against the
+    same buckets; anything else (tests, commands outside background work) is not metered.
+    """
+    if getattr(_pacing, "quota", False):
+        return True
+    return False if _deadline.get() is not None else None
+
+
+def _quota_take(operation: str) -> None:
+    """Take this attempt's slot in its category's bucket, waiting for it in background work."""
+    category, metered = category_of(operation), _metered()
+    if not category or metered is None:
+        return
+    if not metered:
+        _quietly(slot_take, category, wait=False)
+        return
+    wait = slot_take(category, wait=True)
+    if wait > 0:
+        _pause(wait)
+
+
+def _quietly(function, *args, **kwargs) -> None:
+    """Run a web request's bucket bookkeeping; a fault there (the database's) must never fail the person's request."""
+    try:
+        function(*args, **kwargs)
+    except Exception:  # bookkeeping only: whatever went wrong, the call itself goes ahead
+        logger.warning("the Cognito quota buckets could not be updated; the call goes ahead", exc_info=True)
+
+
+def _attempt_answered(response=None, operation=None, **_kwargs) -> None:
+    """Slow the operation's bucket when Cognito throttled this attempt (retried or not)."""
+    code = ((response or (None, {}))[1] or {}).get("Error", {}).get("Code", "")
+    category = category_of(getattr(operation, "name", ""))
+    if ERRORS.get(code) is Throttled and category and _metered() is not None:
+        _quietly(slot_throttled, category)
 
 
 @functools.cache
@@ -67,6 +129,7 @@ def _build(connect_timeout: float, read_timeout: float, attempts: int):
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 retries={"mode": "standard", "total_max_attempts": attempts},
+                max_pool_connections=max(10, 2 * settings.PORTAL_BULK_THREADS),  # a worker's threads share it
             )
             built = _session().client(
                 "cognito-idp",
@@ -74,7 +137,9 @@ def _build(connect_timeout: float, read_timeout: float, attempts: int):
                 endpoint_url=settings.COGNITO_ENDPOINT_URL,
                 config=config,
             )
-            built.meta.events.register("before-call.cognito-idp", _count_call)
+            built.meta.events.register("before-call.cognito-idp", _call_started)
+            built.meta.events.register_first("before-send.cognito-idp", _attempt)
+            built.meta.events.register("needs-retry.cognito-idp", _attempt_answered)
             for event, handler, first in _hooks:
                 (built.meta.events.register_first if first else built.meta.events.register)(event, handler)
             _clients[key] = built
@@ -95,27 +160,63 @@ def reset_client() -> None:
 
 @contextmanager
 def count_calls() -> Iterator[Counter]:
-    """Count Cognito API calls by operation name while the block runs (retries not counted)."""
+    """Count Cognito HTTP attempts by operation name while the block runs (retries included, as Cognito sees them)."""
+    with _listening(_listeners) as counter:
+        yield counter
+
+
+@contextmanager
+def count_retries() -> Iterator[Counter]:
+    """Count the attempts that were retries (botocore's or a budget's), by operation name, while the block runs."""
+    with _listening(_retry_listeners) as counter:
+        yield counter
+
+
+@contextmanager
+def _listening(listeners: list[Counter]) -> Iterator[Counter]:
+    """Add a counter to `listeners` while the block runs."""
     counter: Counter = Counter()
-    _listeners.append(counter)
+    listeners.append(counter)
     try:
         yield counter
     finally:
-        _listeners.remove(counter)
+        listeners.remove(counter)
 
 
 _pacing = threading.local()
 
 
 @contextmanager
-def pace(pacer) -> Iterator[None]:
-    """Call pacer(operation) before each Cognito call this thread makes in the block (bulk work's rate)."""
-    previous = getattr(_pacing, "pacer", None)
-    _pacing.pacer = pacer
+def _thread_value(name: str, value) -> Iterator:
+    """Set one of this thread's pacing values while the block runs; yield the one it replaced."""
+    previous = getattr(_pacing, name, None)
+    setattr(_pacing, name, value)
     try:
-        yield
+        yield previous
     finally:
-        _pacing.pacer = previous
+        setattr(_pacing, name, previous)
+
+
+@contextmanager
+def pace(pacer) -> Iterator[None]:
+    """Call pacer(operation) before each Cognito attempt this thread makes in the block (the sync's lease)."""
+    with _thread_value("pacer", pacer):
+        yield
+
+
+@contextmanager
+def quota_paced() -> Iterator[None]:
+    """Make every Cognito attempt this thread makes in the block wait for a slot of its quota category.
+
+    Background work (imports, bulk actions, the sync, sweeps, review campaigns) runs inside it, in each of its
+    threads; the buckets are shared by every worker on every machine (accounts/cognito/quotas.py).
+    """
+    with _thread_value("quota", True) as outer:
+        try:
+            yield
+        finally:
+            if not outer:
+                buckets_close()
 
 
 def on_event(event: str, handler, *, first: bool = False) -> None:

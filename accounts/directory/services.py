@@ -593,7 +593,7 @@ def _ends_set(sub: str, applications: list[str], expires: datetime, actor) -> No
 def _sync_paced(*, pacer: sync_lease.Pacer, source: str, attempt: Attempt) -> sync.SyncReport:
     """Run the sync with its pacer, turning an interruption into SyncCutShort."""
     try:
-        with cognito.pace(pacer):
+        with cognito.quota_paced(), cognito.pace(pacer):
             report = sync.run(source=source, on_batch=pacer.renew)
     except sync_lease.SyncInterrupted as exc:
         attempt.after = {"interrupted": True, "calls": pacer.calls}

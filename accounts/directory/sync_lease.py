@@ -1,4 +1,4 @@
-"""One directory sync at a time, on any machine, paced to a share of Cognito's UserList quota.
+"""One directory sync at a time, on any machine; its calls are paced by the UserList quota bucket (cognito.quota_paced).
 
 The lease is one row (SyncState, pk 1) taken with a compare-and-set UPDATE: free when nobody holds it or its
 holder's lease has run out (a worker killed mid-sync). The holder renews it at every Cognito call and every
@@ -8,7 +8,6 @@ batch it writes, so a live sync never loses it. The same calls record its progre
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,9 +16,9 @@ from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import cognito
 from accounts.models import DirectoryEntry, DirectorySync, SyncState
 
-clock = time  # the pacer's monotonic() and sleep(); tests put a fake clock here
 LEASE = timedelta(seconds=60)
 STATE = 1
 SUCCESS, FAILURE, INTERRUPTED = "success", "failure", "interrupted"
@@ -86,24 +85,23 @@ def lease_release(holder: str, *, outcome: str, error: str = "", calls: int = 0)
 
 
 def rate() -> float:
-    """Return the Cognito calls per second a sync may make: its share of the UserList quota."""
-    return settings.PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND * settings.PORTAL_SYNC_QUOTA_SHARE_PERCENT / 100
+    """Return the Cognito calls per second a sync may make: the share of the UserList quota (its list calls')."""
+    return cognito.category_rate("UserList")
 
 
 class Pacer:
-    """Called before each Cognito call of a sync: wait for its slot, renew the lease, stop when asked."""
+    """Called before each Cognito attempt of a sync: stop when asked, record the attempt, renew the lease.
+
+    The wait for the attempt's slot is the quota bucket's (the sync runs inside cognito.quota_paced()).
+    """
 
     def __init__(self, holder: str, *, stop: threading.Event | None = None):
         self.holder, self.stop = holder, stop or threading.Event()
-        self.interval, self.calls, self.next_at = 1 / rate(), 0, clock.monotonic()
+        self.calls = 0
 
     def __call__(self, _operation: str = "") -> None:
-        """Wait for the next slot, then record the call."""
+        """Stop when asked, then record the attempt and renew the lease."""
         self.check()
-        now = clock.monotonic()
-        if self.next_at > now:
-            clock.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + self.interval
         self.calls += 1
         self.renew()
 

@@ -377,9 +377,8 @@ CACHES = {
 
 # --- Bulk work: CSV import, bulk actions (run by `manage.py db_worker`, which make run starts) --------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-# Cognito calls per second that bulk work makes, all workers on all machines together (paced through the
-# database). Cognito's smallest quota a bulk row touches (UserUpdate) is 25 requests per second.
-PORTAL_BULK_RATE_PER_SECOND = env_int("PORTAL_BULK_RATE_PER_SECOND", 20, minimum=1, maximum=1000)
+# Rows of one job a worker applies at once (threads), so that one worker reaches the quota buckets' rate.
+PORTAL_BULK_THREADS = env_int("PORTAL_BULK_THREADS", 8, minimum=1, maximum=32)
 PORTAL_BULK_IMPORT_MAX_MB = env_int("PORTAL_BULK_IMPORT_MAX_MB", 50, minimum=1, maximum=1024)
 PORTAL_BULK_INLINE_MAX = env_int("PORTAL_BULK_INLINE_MAX", 20, minimum=0, maximum=1000)
 PORTAL_BULK_TASKS_PER_JOB = env_int("PORTAL_BULK_TASKS_PER_JOB", 2, minimum=1, maximum=32)
@@ -390,11 +389,6 @@ PORTAL_BULK_LEASE_SECONDS = env_int("PORTAL_BULK_LEASE_SECONDS", 300, minimum=2,
 PORTAL_SYNC_INTERVAL_SECONDS = env_int(
     "PORTAL_SYNC_INTERVAL_SECONDS", 300 if COGNITO_EMBEDDED else 900, minimum=10, maximum=86400
 )
-# The account's UserList quota (ListUsers, ListUsersInGroup share it; AWS's default is 30 requests per second)
-# and the share of it a sync may use, so that live pages and other tools keep the rest.
-PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)
-PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50, minimum=1, maximum=100)
-
 # --- Access that ends: expiring grants and temporary role raises (accounts/directory/expiry.py) ----------
 # Seconds between two runs of the workers' expiry sweep (it also catches up at once when a worker starts).
 PORTAL_EXPIRY_SWEEP_SECONDS = env_int("PORTAL_EXPIRY_SWEEP_SECONDS", 60, minimum=5, maximum=3600)
@@ -432,3 +426,51 @@ PORTAL_EVENTS_SENDERS = env_int("PORTAL_EVENTS_SENDERS", 8, minimum=1, maximum=6
 PORTAL_EVENTS_SECRET_OVERLAP_SECONDS = env_int(
     "PORTAL_EVENTS_SECRET_OVERLAP_SECONDS", 86400, minimum=0, maximum=30 * 86400
 )
+
+# --- Cognito's request rate quotas: background work is paced by category (accounts/cognito/quotas.py) ---------
+# AWS's default quota of each category, requests per second for the account and Region ("Quotas in Amazon
+# Cognito", https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html#category_operations).
+COGNITO_DEFAULT_QUOTAS = {
+    "UserAuthentication": 120,
+    "UserCreation": 50,
+    "UserFederation": 25,
+    "UserAccountRecovery": 30,
+    "UserRead": 120,
+    "UserUpdate": 25,
+    "UserResourceRead": 50,
+    "UserResourceUpdate": 25,
+    "UserList": 30,
+    "UserToken": 120,
+    "UserPoolRead": 15,
+    "UserPoolUpdate": 15,
+    "UserPoolResourceRead": 20,
+    "UserPoolResourceUpdate": 15,
+    "UserPoolCreation": 15,
+}
+
+
+def env_quotas(name: str, defaults: dict[str, int]) -> dict[str, int]:
+    """Return every category's quota: the defaults, raised by 'Category=N,...' pairs (an account's larger ones)."""
+    quotas = dict(defaults)
+    for item in filter(None, (part.strip() for part in env.str(name, default="").split(","))):
+        category, _, raw = (piece.strip() for piece in item.partition("="))
+        if category not in defaults:
+            raise ImproperlyConfigured(f"{name}: {category!r} is not a Cognito quota category ({', '.join(defaults)}).")
+        if not re.fullmatch(r"\d+", raw) or int(raw) <= 0:
+            raise ImproperlyConfigured(f"{name}: {category} must be a positive whole number (requests/s), not {raw!r}.")
+        quotas[category] = int(raw)
+    return quotas
+
+
+def env_share(name: str, default: str) -> float:
+    """Return a share: a number above 0 and at most 1."""
+    raw = env.str(name, default=default).strip()
+    if not re.fullmatch(r"\d*\.?\d+", raw) or not 0 < float(raw) <= 1:
+        raise ImproperlyConfigured(f"{name} must be a number above 0 and at most 1, not {raw!r}.")
+    return float(raw)
+
+
+PORTAL_COGNITO_QUOTAS = env_quotas("PORTAL_COGNITO_QUOTAS", COGNITO_DEFAULT_QUOTAS)
+# The share of each quota background work (imports, bulk actions, the sync, sweeps) may use, all workers on all
+# machines together; the applications' own traffic keeps the rest. Web requests' calls count against it too.
+PORTAL_COGNITO_QUOTA_SHARE = env_share("PORTAL_COGNITO_QUOTA_SHARE", "0.8")

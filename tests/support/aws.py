@@ -42,3 +42,28 @@ def no_backoff(monkeypatch):
 
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
     monkeypatch.setattr(cognito.client, "backoff", lambda attempt: 0)
+
+
+class QuotaClock:
+    """The quota buckets' clock, moved only by the waits for their slots (which it records instead of sleeping)."""
+
+    def __init__(self):
+        self.now, self.waits = 0.0, []
+
+    def read(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def quota_clock(monkeypatch, db):
+    """Put the quota buckets on a clock of the test's own, starting from fresh buckets; nothing really waits."""
+    clock = QuotaClock()
+    monkeypatch.setattr(cognito.buckets, "clock", clock.read)
+    monkeypatch.setattr(cognito.client, "_pause", clock.sleep)
+    cognito.buckets_clear()
+    yield clock
+    cognito.buckets_clear()

@@ -35,3 +35,16 @@ def _worker_memory_forgotten():
     access_check.forget_keys()
     ratelimit.reset()
     usage.forget_all()
+
+
+@pytest.fixture(autouse=True)
+def _quota_bucket_connection_closed():
+    """Close the quota buckets' own PostgreSQL connection of the test's thread when the test ends.
+
+    A web request's thread keeps it open, as a persistent connection; the test database cannot be dropped
+    while one is open.
+    """
+    yield
+    from accounts.cognito import buckets
+
+    buckets.buckets_close()
