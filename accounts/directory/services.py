@@ -249,6 +249,15 @@ def _apply_changes(
         (result.granted if operation == "grant" else result.revoked).append(app)
 
 
+def _scope_check(attempt: Attempt, actor, entry: DirectoryEntry, changes: list[tuple[str, str]]) -> None:
+    """Refuse the whole submission when any change is to an application the actor may not change (an owner's)."""
+    attempt.applications = sorted({app for _operation, app in changes})
+    refused = [app for app in attempt.applications if not permissions.can_change_application(actor, entry, app)]
+    if refused:
+        attempt.after = {"refused": refused}
+        raise PermissionDenied(MESSAGES["not_allowed"])
+
+
 def _access_update(*, actor, sub: str, action: str, decide, request=None, reason: str = "") -> AccessResult:
     """Apply decide(current applications) -> wanted applications, group by group; report and audit it.
 
@@ -263,6 +272,7 @@ def _access_update(*, actor, sub: str, action: str, decide, request=None, reason
         wanted = decide(current)
         changes = [("grant", app) for app in sorted(wanted - current)]
         changes += [("revoke", app) for app in sorted(current - wanted)]
+        _scope_check(attempt, actor, entry, changes)
         _apply_changes(sub, changes, result)  # raises only when nothing was applied
         held = sorted((current | set(result.granted)) - set(result.revoked))
         if result.changed:

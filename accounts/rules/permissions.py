@@ -66,8 +66,8 @@ def apply_standing(user, standing: str, owned: frozenset[str] | None = None) -> 
     """Put the local user in exactly the Django group of their standing (none for ''); record `owned` when given."""
     groups = ensure_staff_groups()
     user.groups.set([groups[standing]] if standing else [])
-    if owned is not None:
-        owned_record(user, owned if standing else frozenset())
+    if owned is not None or not standing:
+        owned_record(user, frozenset(owned or ()) if standing else frozenset())
 
 
 def owned_record(user, owned: frozenset[str]) -> None:

@@ -199,6 +199,11 @@ def is_owner_group(group: str) -> bool:
     return group.startswith(prefix) and len(group) > len(prefix)
 
 
+def names_an_owner_group(application: str) -> bool:
+    """Return True when an application of this name would have an owner group for its group (always refused)."""
+    return is_owner_group(group_for_application(application))
+
+
 def owned_in(groups: Iterable[str]) -> frozenset[str]:
     """Return the applications these groups make their member an owner of."""
     cut = len(settings.PORTAL_OWNER_GROUP_PREFIX)
