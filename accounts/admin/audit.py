@@ -123,11 +123,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Audit log", **(extra_context or {})})
 
+    def get_queryset(self, request):
+        return permissions.audit_visible(request.user, super().get_queryset(request))
+
     def has_module_permission(self, request):
-        return permissions.can_view_audit(request.user)
+        return permissions.can_browse_audit(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.can_view_audit(request.user)
+        return permissions.can_browse_audit(request.user)
 
     def has_add_permission(self, request):
         return False

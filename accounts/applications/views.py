@@ -23,6 +23,7 @@ from accounts.applications.forms import (
     ApplicationForm,
     MemberListForm,
     NewApplicationForm,
+    OwnerAssignForm,
 )
 from accounts.audit import csvexport
 from accounts.audit.forms import ReasonForm
@@ -31,6 +32,9 @@ from accounts.directory.forms import first_error
 from accounts.models import Application
 from accounts.pool import checks as pool_checks
 from accounts.rules import permissions, reasons, roles
+from accounts.signin.staff.selectors import application_owners
+from accounts.signin.staff.services import owner_assign as owner_assign_service
+from accounts.signin.staff.services import owner_remove as owner_remove_service
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
@@ -42,9 +46,23 @@ SAID = {
     "deleted": "Application {name} deleted; {count} member(s) lost access.",
     "removed": "{email} no longer has access to {name} and was signed out everywhere.",
     "revoked": "Key {key_id} revoked: it is refused from now on.",
+    "owner_assigned": "{email} now owns {name}: they see its users and grant and revoke it, nothing else.",
+    "owner_removed": "{email} no longer owns {name}; their portal sessions ended.",
     "refreshed": "Registry refreshed from Cognito: {added} added, {updated} updated.",
     "missing": "No Cognito group for: {names}. Recreate them with cognito_bootstrap, or delete them here.",
 }
+
+
+def _guard_view(request, application: Application) -> None:
+    """Refuse actors who may not see this application and its members (403): registry managers and its owners."""
+    if not permissions.can_view_application(request.user, application.name):
+        raise PermissionDenied
+
+
+def _guard_owners(request) -> None:
+    """Refuse actors who may not change an application's owners (403)."""
+    if not permissions.can_manage_owners(request.user):
+        raise PermissionDenied
 
 
 def _guard(request) -> None:
@@ -118,9 +136,10 @@ def create(request, admin):
 @never_cache
 @require_GET
 def application_page(request, pk, admin):
-    """Show one application: its settings, API keys and members (filter by role, page by page)."""
-    _guard(request)
+    """Show one application: its settings, API keys, owners and members (an owner sees the members only)."""
     application = _application(pk)
+    _guard_view(request, application)
+    manage, owners = permissions.can_manage_applications(request.user), permissions.can_manage_owners(request.user)
     role = request.GET.get("role", "")
     if role and role not in dict(roles.role_filter_choices()):
         role = ""
@@ -143,6 +162,11 @@ def application_page(request, pk, admin):
             reason_label=reasons.LABEL,
             reason_max=reasons.REASON_MAX,
             member_total=members.count,
+            can_manage=manage,
+            can_owners=owners,
+            owners=application_owners(application.name) if owners else [],
+            owner_form=OwnerAssignForm(),
+            owner_group=roles.owner_group(application.name),
         ),
     )
 
@@ -207,9 +231,9 @@ def delete(request, pk, admin):
 
 @require_POST
 def member_remove(request, pk, sub, admin):
-    """Remove one member's access, from the application's page (POST)."""
-    _guard(request)
+    """Remove one member's access, from the application's page (POST): the service checks the owner's scope."""
     application = _application(pk)
+    _guard_view(request, application)
     entry = selectors.entry_get(sub)
     try:
         values = _checked(request, ReasonForm(request.POST), "access_set", application.name)
@@ -249,8 +273,8 @@ def _member_values(members):
 @require_GET
 def members_csv(request, pk, admin):
     """Stream the members (with the page's role filter) as CSV."""
-    _guard(request)
     application = _application(pk)
+    _guard_view(request, application)
     role = request.GET.get("role", "")
     rows = csvexport.lines(CSV_COLUMNS, _member_values(app_selectors.application_members(application.name, role)))
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
@@ -320,3 +344,52 @@ def health(request, admin):
         TEMPLATES + "health.html",
         admin.screen_context(request, title="Pool health", report=report, checks=checks),
     )
+
+
+def _may_change_owners(actor, _entry) -> bool:
+    """Return the owners rule in the shape of the rules on a user."""
+    return permissions.can_manage_owners(actor)
+
+
+@require_POST
+def owner_assign(request, pk, admin):
+    """Make a user, by email, an owner of the application (administrators)."""
+    application = _application(pk)
+    _guard_owners(request)
+    form = OwnerAssignForm(request.POST)
+    try:
+        if not form.is_valid():
+            services.input_refused(
+                actor=request.user,
+                action="owner_assign",
+                message=first_error(form),
+                rule=_may_change_owners,
+                target=form.data.get("email", "").strip().lower(),
+                request=request,
+                reason=form.data.get("reason", ""),
+            )
+        change = owner_assign_service(
+            actor=request.user, application=application.name, request=request, **form.cleaned_data
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, SAID["owner_assigned"].format(email=change.email, name=application.name))
+    return redirect(page_url(application))
+
+
+@require_POST
+def owner_remove(request, pk, sub, admin):
+    """Remove an owner of the application (administrators); their portal sessions end."""
+    application = _application(pk)
+    _guard_owners(request)
+    try:
+        values = _checked(request, ReasonForm(request.POST), "owner_remove", application.name)
+        change = owner_remove_service(
+            actor=request.user, application=application.name, sub=sub, request=request, reason=values["reason"]
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, SAID["owner_removed"].format(email=change.email, name=application.name))
+    return redirect(page_url(application))

@@ -117,6 +117,6 @@ def directory_as_of() -> DirectorySync | None:
     return DirectorySync.objects.order_by("-started").first()
 
 
-def user_history(sub: str, limit: int = 50) -> list[AuditEvent]:
-    """Return the latest audit events about one user."""
-    return list(AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")[:limit])
+def user_history(sub: str) -> QuerySet:
+    """Return the audit events about one user, newest first (the page shows HISTORY_SHOWN of them)."""
+    return AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")

@@ -1,7 +1,8 @@
 """Reconcile the directory index with the whole pool.
 
 One run lists the pool once (ListUsers, then ListUsersInGroup for each application group and the two
-staff groups; ListGroups and ListUsersInGroup for each owner group, whose members are owners), then writes the index in batches. It is safe on a schedule and from two machines at once:
+staff groups; ListGroups and ListUsersInGroup for each owner group, whose members are owners), then writes
+the index in batches. It is safe on a schedule and from two machines at once:
 - every batch runs in a transaction that locks its rows (FOR UPDATE where the database has it) and
   inserts with ignore_conflicts, so two runs never duplicate a row;
 - a row refreshed by anyone after this run started (a live page, a portal write, another run) is left

@@ -19,6 +19,7 @@ from accounts.directory.forms import AccessForm, ConfirmForm, DeleteForm, Invite
 from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/directoryentry/"
+HISTORY_SHOWN = 50  # the latest audit events on a user's page
 
 SAID = {
     "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
@@ -82,8 +83,8 @@ def _indexed(sub: str):
 
 @require_GET
 def user_page(request, sub: str, admin):
-    """Show one user live from Cognito (two calls), with the controls the viewer may use."""
-    if not permissions.can_view_directory(request.user):
+    """Show one user live from Cognito (two calls), with the controls the viewer may use (an owner's: scoped)."""
+    if not permissions.can_view_entry(request.user, selectors.entry_get(sub)):
         raise PermissionDenied
     try:
         view = selectors.user_live(sub)
@@ -100,6 +101,7 @@ def user_page(request, sub: str, admin):
             view=view,
             entry=entry,
             can=permissions.allowed_actions(request.user, entry),
+            scope=permissions.access_scope(request.user),
             role_form=RoleForm(
                 initial={
                     "role": held[0].name if held else None,
@@ -110,7 +112,7 @@ def user_page(request, sub: str, admin):
             access_form=AccessForm(initial={"applications": view.applications}),
             reason_form=ReasonForm(),
             attributes=sorted(view.user.attributes.items()),
-            history=selectors.user_history(sub),
+            history=list(permissions.audit_visible(request.user, selectors.user_history(sub))[:HISTORY_SHOWN]),
         ),
     )
 

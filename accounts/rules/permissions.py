@@ -223,11 +223,16 @@ def _holders(applications: list[str]):
 
 
 def can_view_entry(actor, entry) -> bool:
-    """Open a user's page: the directory's viewers; an owner, when the user holds one of their applications."""
+    """Open a user's page: the directory's viewers; an owner, when the indexed user holds one of their applications."""
     if can_view_directory(actor):
         return True
     owned = owned_applications(actor)
-    return bool(owned) and any(grant.application in owned for grant in entry.grants.all())
+    return bool(owned) and entry is not None and any(grant.application in owned for grant in entry.grants.all())
+
+
+def access_scope(actor) -> frozenset[str] | None:
+    """Return the applications the actor's access form offers: None for all, else the ones they own."""
+    return None if _holds(actor, "grant_access") else owned_applications(actor)
 
 
 def can_view_application(actor, application: str) -> bool:
@@ -243,8 +248,13 @@ def applications_visible(actor, applications: QuerySet) -> QuerySet:
 
 
 def can_manage_owners(actor) -> bool:
-    """Assign and remove an application's owners: administrators only (an owner never makes another)."""
+    """See and change an application's owners: administrators only (an owner never makes another)."""
     return is_administrator(actor) and can_manage_applications(actor)
+
+
+def can_change_owner(actor, member) -> bool:
+    """Assign or remove an owner: administrators, never on their own account."""
+    return can_manage_owners(actor) and not _is_self(actor, member)
 
 
 def can_browse_audit(actor) -> bool:

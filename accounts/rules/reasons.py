@@ -36,6 +36,8 @@ ACTIONS = (
     "api_key_revoke",
     "bulk_action",
     "bulk_import",
+    "owner_assign",
+    "owner_remove",
 )
 
 
