@@ -4,6 +4,7 @@ from datetime import date
 from functools import partial
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from accounts.admin.site import portal_site
@@ -131,6 +132,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return permissions.can_browse_audit(request.user)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Refuse before looking the event up: an event hidden from the viewer is no business of theirs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def has_add_permission(self, request):
         return False
