@@ -182,6 +182,7 @@ def test_an_owner_revokes_their_application_checked_in_cognito_and_audited(owner
             user_url("access", carol.sub), {"applications": ["crm"], "confirm": "on", "reason": "left billing"}
         )
     assert response.status_code == HTTPStatus.FOUND and "Revoked billing." in said(response)
+    assert response.url == USERS  # carol is no longer theirs to see: back to the directory, not a 403
     assert groups(carol.sub) == ["app-crm"]
     event = last("access_set")
     assert (event.outcome, event.reason, event.applications) == (AuditEvent.SUCCESS, "left billing", " billing ")

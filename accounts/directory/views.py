@@ -189,7 +189,14 @@ def access_set(request, sub: str, admin):
     elif not result.changed:
         messages.info(request, SAID["access_unchanged"])
     _report_sign_out(request, result)
-    return redirect(_user_url(sub))
+    return _back_after_access(request, sub)
+
+
+def _back_after_access(request, sub: str):
+    """Return to the user's page, or to the directory when the actor may no longer see them (an owner's revoke)."""
+    if permissions.can_view_entry(request.user, selectors.entry_get(sub)):
+        return redirect(_user_url(sub))
+    return redirect("admin:accounts_directoryentry_changelist")
 
 
 def _revoke_unconfirmed(request, admin, sub: str, data: dict):
