@@ -297,8 +297,10 @@ def test_an_owner_whose_ownership_ended_is_refused_at_once_on_live_facts(owner_c
 def test_an_administrator_assigns_an_owner_live_in_cognito_and_audited(admin_client, alice):
     page = admin_client.get(app_url("crm"))
     assert b'id="owners"' in page.content and b"No owner" in page.content
-    response = admin_client.post(app_url("crm", "owner_assign"), {"email": "alice@example.com", "reason": "T-1"})
+    with cognito.count_calls() as calls:
+        response = admin_client.post(app_url("crm", "owner_assign"), {"email": "alice@example.com", "reason": "T-1"})
     assert response.status_code == HTTPStatus.FOUND
+    assert dict(calls) == {"ListUsers": 1, "AdminListGroupsForUser": 1, "CreateGroup": 1, "AdminAddUserToGroup": 1}
     assert roles.owner_group("crm") in groups(alice.sub)
     event = last("owner_assign")
     assert (event.outcome, event.reason, event.applications, event.target) == (
@@ -315,8 +317,10 @@ def test_an_administrator_assigns_an_owner_live_in_cognito_and_audited(admin_cli
 def test_removing_an_owner_ends_their_sessions_and_is_audited(admin_client, owner_user):
     theirs = Client()
     theirs.force_login(owner_user)
-    response = admin_client.post(app_url("billing", "owner_remove", owner_user.cognito_sub), {"reason": "moved"})
+    with cognito.count_calls() as calls:
+        response = admin_client.post(app_url("billing", "owner_remove", owner_user.cognito_sub), {"reason": "moved"})
     assert response.status_code == HTTPStatus.FOUND
+    assert dict(calls) == {"AdminGetUser": 1, "AdminListGroupsForUser": 1, "AdminRemoveUserFromGroup": 1}
     assert roles.owner_group("billing") not in groups(owner_user.cognito_sub)
     event = last("owner_remove")
     assert (event.outcome, event.reason, event.after["sessions_ended"]) == (AuditEvent.SUCCESS, "moved", True)
