@@ -9,7 +9,7 @@ from accounts.rules import permissions
 def _sections(user) -> dict[str, bool]:
     """Return which sections the navigation links for this user, by the predicates that guard them."""
     return {
-        "users": permissions.can_view_directory(user),
+        "users": permissions.can_browse_directory(user),
         "access": permissions.can_review_access(user),
         "jobs": permissions.is_portal_staff(user),
         "admin": permissions.is_portal_staff(user),

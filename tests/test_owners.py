@@ -359,3 +359,9 @@ def test_the_owner_standing_follows_assignment_at_the_next_recheck(owner_user, s
     owner_user.staff_checked_at = timezone.now() - timedelta(hours=1)
     assert standing.actor_recheck(owner_user) == ""
     assert User.objects.get(pk=owner_user.pk).owned_applications == ["billing", "crm"]
+
+
+def test_an_owners_start_page_leads_to_their_applications_users_and_audit(owner_client):
+    page = owner_client.get("/").content.decode()
+    assert 'id="home-owner-users"' in page and "Users of billing" in page and 'id="home-owner-audit"' in page
+    assert 'id="home-access"' not in page and 'id="home-import"' not in page
