@@ -365,3 +365,18 @@ def test_an_owners_start_page_leads_to_their_applications_users_and_audit(owner_
     page = owner_client.get("/").content.decode()
     assert 'id="home-owner-users"' in page and "Users of billing" in page and 'id="home-owner-audit"' in page
     assert 'id="home-access"' not in page and 'id="home-import"' not in page
+
+
+def test_an_owner_grants_their_application_by_email_from_its_page(owner_client, bob):
+    response = owner_client.post(app_url("billing", "member_add"), {"email": "BOB@example.com", "reason": "new"})
+    assert response.status_code == HTTPStatus.FOUND and groups(bob.sub) == ["app-billing", "app-crm"]
+    assert last("access_grant").outcome == AuditEvent.SUCCESS
+    refused = owner_client.post(app_url("crm", "member_add"), {"email": "bob@example.com"})
+    assert refused.status_code == HTTPStatus.FORBIDDEN and AuditEvent.objects.first().outcome == AuditEvent.DENIED
+    assert groups(bob.sub) == ["app-billing", "app-crm"]
+
+
+def test_granting_by_an_email_the_directory_lacks_is_refused_and_audited(owner_client):
+    owner_client.post(app_url("billing", "member_add"), {"email": "nobody@example.com"})
+    event = last("access_grant")
+    assert (event.outcome, event.target) == (AuditEvent.FAILURE, "nobody@example.com")

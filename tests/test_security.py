@@ -277,6 +277,11 @@ ROUTES: dict[str, Route] = {
         get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
         post=staff_only(FORBIDDEN, APP_PAGE, owner=APP_PAGE),
     ),
+    "admin:accounts_application_member_add": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=APP_PAGE),
+        data=lambda w: {"email": w.email},
+    ),
     "admin:accounts_application_owner_assign": Route(
         get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
         post=staff_only(FORBIDDEN, APP_PAGE, owner=FORBIDDEN),
@@ -671,7 +676,7 @@ AUDITED_BY = {
     "applications_refresh": ["admin:accounts_application_refresh"],
     "api_key_issue": ["admin:accounts_application_key_issue"],
     "api_key_revoke": ["admin:accounts_application_key_revoke"],
-    "access_grant": ["admin:accounts_directoryentry_changelist"],  # bulk actions on a selection
+    "access_grant": ["admin:accounts_directoryentry_changelist", "admin:accounts_application_member_add"],
     "access_revoke": ["admin:accounts_directoryentry_changelist"],
     "bulk_import": ["admin:accounts_bulkjob_apply"],  # written as f"bulk_{job.kind}"
     "bulk_action": ["admin:accounts_directoryentry_changelist"],

@@ -55,6 +55,7 @@ class ApplicationAdmin(ScreensAdmin):
             path("<int:pk>/update/", wrap(app_views.update), name=f"{info}_update"),
             path("<int:pk>/members.csv", wrap(app_views.members_csv), name=f"{info}_members_csv"),
             path("<int:pk>/members/<str:sub>/remove/", wrap(app_views.member_remove), name=f"{info}_member_remove"),
+            path("<int:pk>/members/add/", wrap(app_views.member_add), name=f"{info}_member_add"),
             path("<int:pk>/owners/assign/", wrap(app_views.owner_assign), name=f"{info}_owner_assign"),
             path("<int:pk>/owners/<str:sub>/remove/", wrap(app_views.owner_remove), name=f"{info}_owner_remove"),
             path("<int:pk>/keys/issue/", wrap(app_views.key_issue), name=f"{info}_key_issue"),

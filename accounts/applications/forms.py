@@ -81,3 +81,10 @@ class OwnerAssignForm(forms.Form):
 
     email = forms.EmailField(max_length=254, label="Email of the new owner")
     reason = ReasonField()
+
+
+class MemberAddForm(forms.Form):
+    """The email of the user to grant the application to, and the reason."""
+
+    email = forms.EmailField(max_length=254, label="Grant to (email)")
+    reason = ReasonField()

@@ -21,6 +21,7 @@ from accounts.applications import services as app_services
 from accounts.applications.forms import (
     ApplicationDeleteForm,
     ApplicationForm,
+    MemberAddForm,
     MemberListForm,
     NewApplicationForm,
     OwnerAssignForm,
@@ -46,6 +47,8 @@ SAID = {
     "deleted": "Application {name} deleted; {count} member(s) lost access.",
     "removed": "{email} no longer has access to {name} and was signed out everywhere.",
     "revoked": "Key {key_id} revoked: it is refused from now on.",
+    "member_added": "{email} now has access to {name}.",
+    "member_unknown": "No user with the email {email} is in the directory. Invite them, or refresh the directory.",
     "owner_assigned": "{email} now owns {name}: they see its users and grant and revoke it, nothing else.",
     "owner_removed": "{email} no longer owns {name}; their portal sessions ended.",
     "refreshed": "Registry refreshed from Cognito: {added} added, {updated} updated.",
@@ -166,6 +169,9 @@ def application_page(request, pk, admin):
             can_owners=owners,
             owners=application_owners(application.name) if owners else [],
             owner_form=OwnerAssignForm(),
+            member_form=MemberAddForm(),
+            can_grant_here=permissions.can_view_application(request.user, application.name)
+            and (manage or permissions.is_owner(request.user)),
             owner_group=roles.owner_group(application.name),
         ),
     )
@@ -393,3 +399,45 @@ def owner_remove(request, pk, sub, admin):
     else:
         messages.success(request, SAID["owner_removed"].format(email=change.email, name=application.name))
     return redirect(page_url(application))
+
+
+@require_POST
+def member_add(request, pk, admin):
+    """Grant the application to a user found by email, from its page: the service checks an owner's scope."""
+    application = _application(pk)
+    _guard_view(request, application)
+    form = MemberAddForm(request.POST)
+    try:
+        entry = _member_to_add(request, application, form)
+        result = services.access_grant(
+            actor=request.user,
+            sub=entry.sub,
+            application=application.name,
+            request=request,
+            reason=form.cleaned_data["reason"],
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if result.failed:
+            messages.error(request, result.failed[2])
+        else:
+            messages.success(request, SAID["member_added"].format(email=entry.email, name=application.name))
+    return redirect(page_url(application))
+
+
+def _member_to_add(request, application: Application, form):
+    """Return the directory row the form names, or audit the refused attempt and raise it."""
+    entry = selectors.entry_by_email(form.cleaned_data["email"]) if form.is_valid() else None
+    if entry is None:
+        email = form.data.get("email", "").strip().lower()
+        services.input_refused(
+            actor=request.user,
+            action="access_grant",
+            message=first_error(form) if form.errors else SAID["member_unknown"].format(email=email),
+            rule=lambda actor, _entry: permissions.can_view_application(actor, application.name),
+            target=email,
+            request=request,
+            reason=form.data.get("reason", ""),
+        )
+    return entry
