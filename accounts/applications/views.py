@@ -365,15 +365,7 @@ def owner_assign(request, pk, admin):
     form = OwnerAssignForm(request.POST)
     try:
         if not form.is_valid():
-            services.input_refused(
-                actor=request.user,
-                action="owner_assign",
-                message=first_error(form),
-                rule=_may_change_owners,
-                target=form.data.get("email", "").strip().lower(),
-                request=request,
-                reason=form.data.get("reason", ""),
-            )
+            _by_email_refused(request, form, "owner_assign", _may_change_owners, first_error(form))
         change = owner_assign_service(
             actor=request.user, application=application.name, request=request, **form.cleaned_data
         )
@@ -431,13 +423,20 @@ def _member_to_add(request, application: Application, form):
     entry = selectors.entry_by_email(form.cleaned_data["email"]) if form.is_valid() else None
     if entry is None:
         email = form.data.get("email", "").strip().lower()
-        services.input_refused(
-            actor=request.user,
-            action="access_grant",
-            message=first_error(form) if form.errors else SAID["member_unknown"].format(email=email),
-            rule=lambda actor, _entry: permissions.can_view_application(actor, application.name),
-            target=email,
-            request=request,
-            reason=form.data.get("reason", ""),
-        )
+        message = first_error(form) if form.errors else SAID["member_unknown"].format(email=email)
+        rule = lambda actor, _entry: permissions.can_view_application(actor, application.name)  # noqa: E731
+        _by_email_refused(request, form, "access_grant", rule, message)
     return entry
+
+
+def _by_email_refused(request, form, action: str, rule, message: str) -> None:
+    """Audit a refused form that names a user by email (denied when the rule refuses the actor); raise it."""
+    services.input_refused(
+        actor=request.user,
+        action=action,
+        message=message,
+        rule=rule,
+        target=form.data.get("email", "").strip().lower(),
+        request=request,
+        reason=form.data.get("reason", ""),
+    )
