@@ -183,7 +183,7 @@ def sync_ratio(sync: dict) -> dict:
         "sync calls / minimum",
         sync["users"],
         round(sync["calls"] / sync["minimum_calls"], 4),
-        f"{sync['calls']} / {sync['minimum_calls']} (+{sync['staff_group_calls']} groups: staff, owners), {sync['seconds']} s",
+        f"{sync['calls']} / {sync['minimum_calls']} (+{sync['staff_group_calls']} staff groups), {sync['seconds']} s",
     )
 
 
