@@ -33,7 +33,7 @@ def _sections(request) -> dict:
     """Return which sections the navigation links for this user, by the predicates that guard them."""
     user = getattr(request, "user", None)
     return {
-        "users": permissions.can_view_directory(user),
+        "users": permissions.can_browse_directory(user),
         "access": permissions.can_review_access(user),
         "applications": permissions.can_manage_applications(user),
         "audit": permissions.can_view_audit(user),

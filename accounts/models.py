@@ -15,6 +15,9 @@ class User(AbstractUser):
     staff_checked_at = models.DateTimeField(
         default=timezone.now, help_text="When the staff standing was last read live from Cognito."
     )
+    owned_applications = models.JSONField(
+        default=list, blank=True, help_text="The applications they own, as last read live from their Cognito groups."
+    )
 
     class Meta:
         db_table = "accounts_user"
@@ -48,6 +51,9 @@ class AuditEvent(models.Model):
     error = models.TextField(blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     reason = models.CharField(max_length=REASON_MAX, blank=True, help_text="The reason or ticket the actor gave.")
+    applications = models.CharField(
+        max_length=2048, blank=True, help_text="The applications the attempt concerned, as ' billing crm ' (owners')."
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -27,6 +27,7 @@ def home(request):
             "can_import": permissions.can_import(request.user),
             "can_review_access": permissions.can_review_access(request.user),
             "can_view_audit": permissions.can_view_audit(request.user),
+            "owned": sorted(permissions.owned_applications(request.user)),
             "as_of": selectors.directory_as_of(),
             "users": selectors.directory_entries().count(),
         },

@@ -363,7 +363,7 @@ def print_table(results: dict) -> None:
     for label, run in results["sync"].items():
         print(
             f"  {label:30} {run['seconds']:6.2f} s ({run['listing_seconds']:.2f} s listing)  calls {run['calls']} "
-            f"(minimum {run['minimum_calls']} + {run['staff_group_calls']} staff groups)  added {run['added']} "
+            f"(minimum {run['minimum_calls']} + {run['staff_group_calls']} staff/owner groups)  added {run['added']} "
             f"updated {run['updated']} removed {run['removed']} unchanged {run['unchanged']}"
         )
 

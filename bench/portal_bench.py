@@ -196,7 +196,7 @@ def print_table(results: dict) -> None:
     print(
         f"\ncognito_sync at {run['users']} users: {run['seconds']} s ({run['listing_seconds']} s listing in the "
         f"emulator, {run['portal_seconds']} s in the portal); calls {run['calls']}, minimum {run['minimum_calls']} "
-        f"(+{run['staff_group_calls']} staff groups): ratio {run['ratio']}"
+        f"(+{run['staff_group_calls']} staff/owner groups): ratio {run['ratio']}"
     )
 
 

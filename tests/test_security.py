@@ -45,7 +45,7 @@ from tests.support.staff import index_user, local_staff
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = ("anonymous", "nonstaff", "helpdesk", "admin")
+PERSONAS = ("anonymous", "nonstaff", "helpdesk", "owner", "admin")  # the owner owns the world's application
 LOGIN = "/accounts/login/?next={here}"  # the portal's sign-in, coming back here afterwards
 SIGN_IN, HOME = "/accounts/login/", "/"
 USER_PAGE = "/admin/accounts/directoryentry/{sub}/change/"
@@ -74,14 +74,14 @@ class Route:
     csrf: bool = True  # False only for an API that no cookie authenticates
 
 
-def four(answer) -> tuple:
+def alike(answer) -> tuple:
     """Return the same answer for every persona."""
-    return (answer,) * 4
+    return (answer,) * len(PERSONAS)
 
 
-def staff_only(helpdesk, admin) -> tuple:
+def staff_only(helpdesk, admin, *, owner) -> tuple:
     """Return the answers of a page behind the admin site's gate."""
-    return (LOGIN, HTTPStatus.FORBIDDEN, helpdesk, admin)
+    return (LOGIN, HTTPStatus.FORBIDDEN, helpdesk, owner, admin)
 
 
 OK, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = (
@@ -94,60 +94,69 @@ NEW_PASSWORD = {"new_password": "Brand-New-Pass-1!", "confirm_password": "Brand-
 
 ROUTES: dict[str, Route] = {
     # The portal's own pages
-    "home": Route(get=(LOGIN, OK, OK, OK)),
-    "healthz": Route(get=four(OK)),
+    "home": Route(get=(LOGIN, OK, OK, OK, OK)),
+    "healthz": Route(get=alike(OK)),
     "accounts:login": Route(
-        get=(OK, HOME, HOME, HOME),
-        post=(OK, HOME, HOME, HOME),
+        get=(OK, HOME, HOME, HOME, HOME),
+        post=(OK, HOME, HOME, HOME, HOME),
         data=lambda w: {"email": "admin@example.com", "password": "Not-The-Password-1!"},
     ),
-    "accounts:login_new_password": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: NEW_PASSWORD),
-    "accounts:login_mfa": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
-    "accounts:login_mfa_setup": Route(get=four(SIGN_IN), post=four(SIGN_IN), data=lambda w: {"code": "123456"}),
+    "accounts:login_new_password": Route(get=alike(SIGN_IN), post=alike(SIGN_IN), data=lambda w: NEW_PASSWORD),
+    "accounts:login_mfa": Route(get=alike(SIGN_IN), post=alike(SIGN_IN), data=lambda w: {"code": "123456"}),
+    "accounts:login_mfa_setup": Route(get=alike(SIGN_IN), post=alike(SIGN_IN), data=lambda w: {"code": "123456"}),
     "accounts:password_forgot": Route(
-        get=four(OK), post=four("/accounts/password/forgot/confirm/"), data=lambda w: {"email": "nobody@example.com"}
+        get=alike(OK), post=alike("/accounts/password/forgot/confirm/"), data=lambda w: {"email": "nobody@example.com"}
     ),
     "accounts:password_forgot_confirm": Route(
-        get=four(OK), post=four(OK), data=lambda w: {"email": "nobody@example.com", "code": "123456", **NEW_PASSWORD}
+        get=alike(OK), post=alike(OK), data=lambda w: {"email": "nobody@example.com", "code": "123456", **NEW_PASSWORD}
     ),
-    "accounts:logout": Route(get=four(NOT_ALLOWED), post=four(SIGN_IN)),
-    "accounts:account": Route(get=(LOGIN, OK, OK, OK)),
+    "accounts:logout": Route(get=alike(NOT_ALLOWED), post=alike(SIGN_IN)),
+    "accounts:account": Route(get=(LOGIN, OK, OK, OK, OK)),
     # Without Cognito tokens (a session not opened by signing in) these send to sign in again.
     "accounts:account_password": Route(
-        get=(LOGIN, LOGIN, OK, OK),
-        post=(LOGIN, LOGIN, OK, OK),
+        get=(LOGIN, LOGIN, OK, OK, OK),
+        post=(LOGIN, LOGIN, OK, OK, OK),
         data=lambda w: {"old_password": "Not-The-Password-1!", **NEW_PASSWORD},
     ),
     "accounts:account_mfa": Route(
-        get=(LOGIN, LOGIN, OK, OK), post=(LOGIN, LOGIN, OK, OK), data=lambda w: {"code": "000000"}
+        get=(LOGIN, LOGIN, OK, OK, OK), post=(LOGIN, LOGIN, OK, OK, OK), data=lambda w: {"code": "000000"}
     ),
     "accounts:account_sign_out_everywhere": Route(
-        get=(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED), post=(LOGIN, SIGN_IN, SIGN_IN, SIGN_IN)
+        get=(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
+        post=(LOGIN, SIGN_IN, SIGN_IN, SIGN_IN, SIGN_IN),
     ),
     # The admin site's frame
-    "admin:index": Route(get=staff_only(OK, OK)),
-    "admin:login": Route(get=four("/accounts/login/?next=/admin/")),
-    "admin:logout": Route(get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(SIGN_IN, SIGN_IN)),
+    "admin:index": Route(get=staff_only(OK, OK, owner=OK)),
+    "admin:login": Route(get=alike("/accounts/login/?next=/admin/")),
+    "admin:logout": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(SIGN_IN, SIGN_IN, owner=SIGN_IN)
+    ),
     "admin:password_change": Route(
-        get=staff_only("/accounts/account/password/", "/accounts/account/password/"),
-        post=staff_only("/accounts/account/password/", "/accounts/account/password/"),
+        get=staff_only(
+            "/accounts/account/password/", "/accounts/account/password/", owner="/accounts/account/password/"
+        ),
+        post=staff_only(
+            "/accounts/account/password/", "/accounts/account/password/", owner="/accounts/account/password/"
+        ),
         data=lambda w: {"old_password": "x", "new_password1": "y", "new_password2": "y"},
     ),
-    "admin:password_change_done": Route(get=staff_only("/accounts/account/", "/accounts/account/")),
-    "admin:autocomplete": Route(get=staff_only(FORBIDDEN, FORBIDDEN)),
-    "admin:jsi18n": Route(get=staff_only(OK, OK)),
-    "admin:view_on_site": Route(get=staff_only(NOT_FOUND, NOT_FOUND)),
-    "admin:app_list": Route(get=staff_only(OK, OK)),
-    "unnamed admin/(?P<url>.*)$": Route(get=staff_only(NOT_FOUND, NOT_FOUND)),
+    "admin:password_change_done": Route(
+        get=staff_only("/accounts/account/", "/accounts/account/", owner="/accounts/account/")
+    ),
+    "admin:autocomplete": Route(get=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN)),
+    "admin:jsi18n": Route(get=staff_only(OK, OK, owner=OK)),
+    "admin:view_on_site": Route(get=staff_only(NOT_FOUND, NOT_FOUND, owner=NOT_FOUND)),
+    "admin:app_list": Route(get=staff_only(OK, OK, owner=OK)),
+    "unnamed admin/(?P<url>.*)$": Route(get=staff_only(NOT_FOUND, NOT_FOUND, owner=NOT_FOUND)),
     # The directory
     "admin:accounts_directoryentry_changelist": Route(
-        get=staff_only(OK, OK),
-        post=staff_only(USERS, USERS),
+        get=staff_only(OK, OK, owner=OK),
+        post=staff_only(USERS, USERS, owner=USERS),
         data=lambda w: {"action": "refresh_selected", "_selected_action": [w.sub]},
     ),
     "admin:accounts_directoryentry_add": Route(
-        get=staff_only(FORBIDDEN, OK),
-        post=staff_only(FORBIDDEN, ANY_USER_PAGE),
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, ANY_USER_PAGE, owner=FORBIDDEN),
         data=lambda w: {
             "email": "new@example.com",
             "name": "New Person",
@@ -156,194 +165,247 @@ ROUTES: dict[str, Route] = {
             "applications": ["crm"],
         },
     ),
-    "admin:accounts_directoryentry_change": Route(get=staff_only(OK, OK)),
-    "unnamed admin/accounts/directoryentry/<path:object_id>/": Route(get=staff_only(USER_PAGE, USER_PAGE)),
-    "admin:accounts_directoryentry_history": Route(get=staff_only(USER_PAGE + "#history", USER_PAGE + "#history")),
+    "admin:accounts_directoryentry_change": Route(get=staff_only(OK, OK, owner=OK)),
+    "unnamed admin/accounts/directoryentry/<path:object_id>/": Route(
+        get=staff_only(USER_PAGE, USER_PAGE, owner=USER_PAGE)
+    ),
+    "admin:accounts_directoryentry_history": Route(
+        get=staff_only(USER_PAGE + "#history", USER_PAGE + "#history", owner=USER_PAGE + "#history")
+    ),
     "admin:accounts_directoryentry_delete": Route(
-        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USERS), data=lambda w: {"confirm": w.email}
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, USERS, owner=FORBIDDEN),
+        data=lambda w: {"confirm": w.email},
     ),
     "admin:accounts_directoryentry_refresh": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(USERS + "sync/", USERS + "sync/")
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(USERS + "sync/", USERS + "sync/", owner=FORBIDDEN),
     ),
-    "admin:accounts_directoryentry_sync": Route(get=staff_only(OK, OK)),
+    "admin:accounts_directoryentry_sync": Route(get=staff_only(OK, OK, owner=FORBIDDEN)),
     "admin:accounts_directoryentry_role": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(USER_PAGE, USER_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(USER_PAGE, USER_PAGE, owner=FORBIDDEN),
         data=lambda w: {"role": "c", "level": "2", "shown": "a1"},
     ),
     "admin:accounts_directoryentry_access": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, USER_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),
         data=lambda w: {"applications": ["crm"], "confirm": "on"},
     ),
     "admin:accounts_directoryentry_access_until": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, USER_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),  # crm: not the owner's application
         data=lambda w: {"application": "crm", "expires": "30 days"},
     ),
     "admin:accounts_directoryentry_access_end": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, USER_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),  # billing: not the owner's application
         data=lambda w: {"application": "billing", "expires": "30 days"},
     ),
     "admin:accounts_directoryentry_role_raise": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(USER_PAGE, USER_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(USER_PAGE, USER_PAGE, owner=FORBIDDEN),  # an owner never changes a role
         data=lambda w: {"role": "c", "level": "2", "shown": "a1", "expires": "2 days"},
     ),
     # GET shows what the action will do; the POST sent by that page (with `confirm`) acts.
     "admin:accounts_directoryentry_reset_password": Route(
-        get=staff_only(OK, OK), post=staff_only(USER_PAGE, USER_PAGE), data=lambda w: CONFIRMED
+        get=staff_only(OK, OK, owner=FORBIDDEN),
+        post=staff_only(USER_PAGE, USER_PAGE, owner=FORBIDDEN),
+        data=lambda w: CONFIRMED,
     ),
     "admin:accounts_directoryentry_sign_out": Route(
-        get=staff_only(OK, OK), post=staff_only(USER_PAGE, USER_PAGE), data=lambda w: CONFIRMED
+        get=staff_only(OK, OK, owner=FORBIDDEN),
+        post=staff_only(USER_PAGE, USER_PAGE, owner=FORBIDDEN),
+        data=lambda w: CONFIRMED,
     ),
     "admin:accounts_directoryentry_disable": Route(
-        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, USER_PAGE), data=lambda w: CONFIRMED
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),
+        data=lambda w: CONFIRMED,
     ),
     "admin:accounts_directoryentry_resend_invitation": Route(  # the target signed in already: refused, said
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_directoryentry_enable": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, USER_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, USER_PAGE, owner=FORBIDDEN),
     ),
     # Staff management: administrators only (granting help desk to the target; removing a standing it lacks)
-    "admin:staff": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:staff": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     "admin:staff_grant": Route(
-        get=staff_only(FORBIDDEN, STAFF),
-        post=staff_only(FORBIDDEN, STAFF),
+        get=staff_only(FORBIDDEN, STAFF, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, STAFF, owner=FORBIDDEN),
         data=lambda w: {"email": w.email, "standing": "helpdesk"},
     ),
     "admin:staff_remove": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, STAFF),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, STAFF, owner=FORBIDDEN),
         data=lambda w: {"standing": "admin"},
     ),
     # The audit log: administrators read it; nobody adds, changes or deletes an event
-    "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_auditevent_changelist": Route(get=staff_only(FORBIDDEN, OK, owner=OK)),
     "admin:accounts_auditevent_change": Route(
-        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"outcome": "success"}
+        get=staff_only(FORBIDDEN, OK, owner=OK),
+        post=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        data=lambda w: {"outcome": "success"},
     ),
     "unnamed admin/accounts/auditevent/<path:object_id>/": Route(
-        get=staff_only("/admin/accounts/auditevent/{event}/change/", "/admin/accounts/auditevent/{event}/change/")
+        get=staff_only(
+            "/admin/accounts/auditevent/{event}/change/",
+            "/admin/accounts/auditevent/{event}/change/",
+            owner="/admin/accounts/auditevent/{event}/change/",
+        )
     ),
-    "admin:accounts_auditevent_history": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_auditevent_history": Route(get=staff_only(FORBIDDEN, OK, owner=OK)),
     "admin:accounts_auditevent_add": Route(
-        get=staff_only(FORBIDDEN, FORBIDDEN),
-        post=staff_only(FORBIDDEN, FORBIDDEN),
+        get=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
         data=lambda w: {"action": "forged", "outcome": "success"},
     ),
     "admin:accounts_auditevent_delete": Route(
-        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+        get=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        data=lambda w: {"post": "yes"},
     ),
-    "admin:accounts_auditevent_export": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_auditevent_export": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     # The application registry: administrators only
-    "admin:accounts_application_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_changelist": Route(get=staff_only(FORBIDDEN, OK, owner=OK)),
     "admin:accounts_application_add": Route(
-        get=staff_only(FORBIDDEN, OK),
-        post=staff_only(FORBIDDEN, APPS + "*"),
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, APPS + "*", owner=FORBIDDEN),
         data=lambda w: {"name": f"new-{w.app_name}", "description": "New"},
     ),
-    "admin:accounts_application_change": Route(get=staff_only(FORBIDDEN, OK)),
-    "unnamed admin/accounts/application/<path:object_id>/": Route(get=staff_only(APP_PAGE, APP_PAGE)),
-    "admin:accounts_application_history": Route(get=staff_only(APP_PAGE, APP_PAGE)),
+    "admin:accounts_application_change": Route(get=staff_only(FORBIDDEN, OK, owner=OK)),
+    "unnamed admin/accounts/application/<path:object_id>/": Route(get=staff_only(APP_PAGE, APP_PAGE, owner=APP_PAGE)),
+    "admin:accounts_application_history": Route(get=staff_only(APP_PAGE, APP_PAGE, owner=APP_PAGE)),
     "admin:accounts_application_delete": Route(
-        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, APPS), data=lambda w: {"confirm": w.app_name}
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, APPS, owner=FORBIDDEN),
+        data=lambda w: {"confirm": w.app_name},
     ),
     "admin:accounts_application_update": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, APP_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=FORBIDDEN),
         data=lambda w: {"description": "Changed"},
     ),
-    "admin:accounts_application_members_csv": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_members_csv": Route(get=staff_only(FORBIDDEN, OK, owner=OK)),
     "admin:accounts_application_member_remove": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APP_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=APP_PAGE),
+    ),
+    "admin:accounts_application_member_add": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=APP_PAGE),
+        data=lambda w: {"email": w.email},
+    ),
+    "admin:accounts_application_owner_assign": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=FORBIDDEN),
+        data=lambda w: {"email": w.email, "reason": "sweep"},
+    ),
+    "admin:accounts_application_owner_remove": Route(  # the target owns nothing: refused, said
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_application_key_issue": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, OK)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)
     ),
     "admin:accounts_application_key_revoke": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APP_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, APP_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_application_refresh": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, APPS)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(FORBIDDEN, APPS, owner=FORBIDDEN)
     ),
-    "admin:accounts_application_health": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_application_health": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     # Bulk work: the CSV import is the administrators'; a job is seen by its author and the administrators
-    "admin:accounts_bulkjob_changelist": Route(get=staff_only(OK, OK)),
-    "admin:accounts_bulkjob_add": Route(get=staff_only(IMPORT, IMPORT)),
+    "admin:accounts_bulkjob_changelist": Route(get=staff_only(OK, OK, owner=OK)),
+    "admin:accounts_bulkjob_add": Route(get=staff_only(IMPORT, IMPORT, owner=IMPORT)),
     "admin:accounts_bulkjob_import": Route(
-        get=staff_only(FORBIDDEN, OK), post=staff_only(FORBIDDEN, "/admin/accounts/bulkjob/*"), data=csv_file
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, "/admin/accounts/bulkjob/*", owner=FORBIDDEN),
+        data=csv_file,
     ),
-    "admin:accounts_bulkjob_change": Route(get=staff_only(FORBIDDEN, OK)),
-    "unnamed admin/accounts/bulkjob/<path:object_id>/": Route(get=staff_only(JOB_PAGE, JOB_PAGE)),
-    "admin:accounts_bulkjob_history": Route(get=staff_only(JOB_PAGE, JOB_PAGE)),
+    "admin:accounts_bulkjob_change": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
+    "unnamed admin/accounts/bulkjob/<path:object_id>/": Route(get=staff_only(JOB_PAGE, JOB_PAGE, owner=JOB_PAGE)),
+    "admin:accounts_bulkjob_history": Route(get=staff_only(JOB_PAGE, JOB_PAGE, owner=JOB_PAGE)),
     "admin:accounts_bulkjob_delete": Route(
-        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+        get=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        data=lambda w: {"post": "yes"},
     ),
-    "admin:accounts_bulkjob_progress": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_bulkjob_progress": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     "admin:accounts_bulkjob_apply": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, JOB_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_bulkjob_resume": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, JOB_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_bulkjob_cancel": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, JOB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, JOB_PAGE, owner=FORBIDDEN),
     ),
     # Access reviews: the directory's data arranged differently; the export carries audit data
-    "admin:accounts_directoryentry_access_dashboard": Route(get=staff_only(OK, OK)),
-    "admin:accounts_directoryentry_access_matrix": Route(get=staff_only(OK, OK)),
-    "admin:accounts_directoryentry_access_review": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_directoryentry_access_dashboard": Route(get=staff_only(OK, OK, owner=FORBIDDEN)),
+    "admin:accounts_directoryentry_access_matrix": Route(get=staff_only(OK, OK, owner=FORBIDDEN)),
+    "admin:accounts_directoryentry_access_review": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
     "api_access_check": Route(
-        get=four(NOT_ALLOWED),
-        post=four(HTTPStatus.UNAUTHORIZED),
+        get=alike(NOT_ALLOWED),
+        post=alike(HTTPStatus.UNAUTHORIZED),
         data=lambda w: {"token": "x", "application": w.app_name},
         csrf=False,
     ),
-    "api_revocations": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
-    "api_events": Route(get=four(HTTPStatus.UNAUTHORIZED), post=four(NOT_ALLOWED), csrf=False),
+    "api_revocations": Route(get=alike(HTTPStatus.UNAUTHORIZED), post=alike(NOT_ALLOWED), csrf=False),
+    "api_events": Route(get=alike(HTTPStatus.UNAUTHORIZED), post=alike(NOT_ALLOWED), csrf=False),
     "api_events_poll": Route(
-        get=four(NOT_ALLOWED), post=four(HTTPStatus.UNAUTHORIZED), data=lambda w: {"ack": []}, csrf=False
+        get=alike(NOT_ALLOWED), post=alike(HTTPStatus.UNAUTHORIZED), data=lambda w: {"ack": []}, csrf=False
     ),
-    "events_jwks": Route(get=four(OK)),
+    "events_jwks": Route(get=alike(OK)),
     # Event subscriptions: administrators only
-    "admin:accounts_subscription_changelist": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_subscription_changelist": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     "admin:accounts_subscription_add": Route(
-        get=staff_only(FORBIDDEN, OK),
-        post=staff_only(FORBIDDEN, OK),  # the page showing the secret once
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),  # the page showing the secret once
         data=lambda w: {"application": w.app_name, "format": "poll", "url": ""},
     ),
-    "admin:accounts_subscription_change": Route(get=staff_only(FORBIDDEN, OK)),
-    "unnamed admin/accounts/subscription/<path:object_id>/": Route(get=staff_only(SUB_PAGE, SUB_PAGE)),
-    "admin:accounts_subscription_history": Route(get=staff_only(SUB_PAGE, SUB_PAGE)),
+    "admin:accounts_subscription_change": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
+    "unnamed admin/accounts/subscription/<path:object_id>/": Route(get=staff_only(SUB_PAGE, SUB_PAGE, owner=SUB_PAGE)),
+    "admin:accounts_subscription_history": Route(get=staff_only(SUB_PAGE, SUB_PAGE, owner=SUB_PAGE)),
     "admin:accounts_subscription_delete": Route(
-        get=staff_only(FORBIDDEN, FORBIDDEN), post=staff_only(FORBIDDEN, FORBIDDEN), data=lambda w: {"post": "yes"}
+        get=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, FORBIDDEN, owner=FORBIDDEN),
+        data=lambda w: {"post": "yes"},
     ),
-    "admin:accounts_subscription_export": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:accounts_subscription_export": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     "admin:accounts_subscription_key_rotate": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS, owner=FORBIDDEN)
     ),
     "admin:accounts_subscription_rotate": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, OK)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)
     ),
     "admin:accounts_subscription_pause": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, SUB_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_subscription_resume": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, SUB_PAGE, owner=FORBIDDEN),
     ),
     "admin:accounts_subscription_remove": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED), post=staff_only(FORBIDDEN, SUBS, owner=FORBIDDEN)
     ),
     "admin:accounts_subscription_replay": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
-        post=staff_only(FORBIDDEN, SUB_PAGE),
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, SUB_PAGE, owner=FORBIDDEN),
         data=lambda w: {"event": str(w.outbox_event)},
     ),
     "admin:accounts_subscription_resend": Route(
-        get=staff_only(NOT_ALLOWED, NOT_ALLOWED), post=staff_only(FORBIDDEN, SUB_PAGE)
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(FORBIDDEN, SUB_PAGE, owner=FORBIDDEN),
     ),
 }
 
@@ -391,6 +453,7 @@ def shared_pool():
             cognito_user("admin@example.com", staff="admin", name="Ada Admin")
             cognito_user("desk@example.com", staff="helpdesk", name="Hal Desk")
             cognito_user("plain@example.com")
+            cognito_user("owner@example.com", staff="", name="Olive Owner")  # owns each test's application
             yield report
 
 
@@ -477,7 +540,12 @@ def world(db, monkeypatch) -> World:
     email = f"alice.{number}@example.com"
     alice = cognito_user(email, apps=["billing", application.name], name="Alice Liddell")
     index_user(alice)
-    event = audit_record(actor="setup", action="test", target=email, target_sub=alice.sub)
+    owner_group = roles.owner_group(application.name)
+    cognito.group_create(owner_group)
+    cognito.user_add_to_group("owner@example.com", owner_group)
+    event = audit_record(
+        actor="setup", action="test", target=email, target_sub=alice.sub, applications=[application.name]
+    )
     subscription = Subscription.objects.create(
         application=application, format=Subscription.POLL, secret="whsec_c2V0dXA=", created_by="setup"
     )
@@ -519,6 +587,7 @@ def personas(world) -> dict[str, Client]:
         "anonymous": Client(raise_request_exception=False),
         "nonstaff": nonstaff,
         "helpdesk": signed_in("desk@example.com"),
+        "owner": signed_in("owner@example.com"),
         "admin": signed_in("admin@example.com"),
     }
     upload = csv_file(world)["file"]
@@ -683,6 +752,8 @@ AUDITED_BY = {
     "user_resend_invitation": ["admin:accounts_directoryentry_resend_invitation"],
     "staff_grant": ["admin:staff_grant"],
     "staff_remove": ["admin:staff_remove"],
+    "owner_assign": ["admin:accounts_application_owner_assign"],
+    "owner_remove": ["admin:accounts_application_owner_remove"],
     "directory_sync": ["admin:accounts_directoryentry_refresh"],  # run by the worker the refresh queues
     "directory_sync_request": ["admin:accounts_directoryentry_refresh"],
     "application_create": ["admin:accounts_application_add"],
@@ -691,7 +762,11 @@ AUDITED_BY = {
     "applications_refresh": ["admin:accounts_application_refresh"],
     "api_key_issue": ["admin:accounts_application_key_issue"],
     "api_key_revoke": ["admin:accounts_application_key_revoke"],
-    "access_grant": ["admin:accounts_directoryentry_changelist", "admin:accounts_directoryentry_access_until"],
+    "access_grant": [
+        "admin:accounts_directoryentry_changelist",
+        "admin:accounts_directoryentry_access_until",
+        "admin:accounts_application_member_add",
+    ],
     "access_extend": ["admin:accounts_directoryentry_access_end"],
     "access_expire": [],  # the sweep's, on the workers: no route
     "role_raise": ["admin:accounts_directoryentry_role_raise"],

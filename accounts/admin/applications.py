@@ -36,13 +36,13 @@ class ApplicationAdmin(ScreensAdmin):
         return application.members
 
     def get_queryset(self, request):
-        return app_selectors.applications_with_counts()
+        return permissions.applications_visible(request.user, app_selectors.applications_with_counts())
 
     def has_module_permission(self, request):
-        return permissions.can_manage_applications(request.user)
+        return permissions.can_manage_applications(request.user) or permissions.is_owner(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.can_manage_applications(request.user)
+        return permissions.can_manage_applications(request.user) or permissions.is_owner(request.user)
 
     def has_add_permission(self, request):
         return permissions.can_manage_applications(request.user)
@@ -55,6 +55,9 @@ class ApplicationAdmin(ScreensAdmin):
             path("<int:pk>/update/", wrap(app_views.update), name=f"{info}_update"),
             path("<int:pk>/members.csv", wrap(app_views.members_csv), name=f"{info}_members_csv"),
             path("<int:pk>/members/<str:sub>/remove/", wrap(app_views.member_remove), name=f"{info}_member_remove"),
+            path("<int:pk>/members/add/", wrap(app_views.member_add), name=f"{info}_member_add"),
+            path("<int:pk>/owners/assign/", wrap(app_views.owner_assign), name=f"{info}_owner_assign"),
+            path("<int:pk>/owners/<str:sub>/remove/", wrap(app_views.owner_remove), name=f"{info}_owner_remove"),
             path("<int:pk>/keys/issue/", wrap(app_views.key_issue), name=f"{info}_key_issue"),
             path("<int:pk>/keys/<str:key_id>/revoke/", wrap(app_views.key_revoke), name=f"{info}_key_revoke"),
         ]

@@ -4,6 +4,7 @@ from datetime import date
 from functools import partial
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from accounts.admin.site import portal_site
@@ -133,11 +134,20 @@ class AuditEventAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Audit log", **(extra_context or {})})
 
+    def get_queryset(self, request):
+        return permissions.audit_visible(request.user, super().get_queryset(request))
+
     def has_module_permission(self, request):
-        return permissions.can_view_audit(request.user)
+        return permissions.can_browse_audit(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.can_view_audit(request.user)
+        return permissions.can_browse_audit(request.user)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Refuse before looking the event up: an event hidden from the viewer is no business of theirs."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def has_add_permission(self, request):
         return False

@@ -90,7 +90,7 @@ class StaffFilter(admin.SimpleListFilter):
     parameter_name = "staff"
 
     def lookups(self, request, model_admin):
-        return [*permissions.STANDING_LABELS.items(), ("none", "Not staff")]
+        return [*permissions.STAFF_LABELS.items(), ("none", "Not staff")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -179,19 +179,19 @@ class DirectoryEntryAdmin(ScreensAdmin):
 
     @admin.display(description="staff", ordering="staff")
     def staff_display(self, entry):
-        return permissions.STANDING_LABELS.get(entry.staff, "")
+        return permissions.STAFF_LABELS.get(entry.staff, "")
 
     def get_queryset(self, request):
-        return selectors.directory_entries()
+        return permissions.entries_visible(request.user, selectors.directory_entries())
 
     def get_search_results(self, request, queryset, search_term):
         return selectors.directory_search(queryset, search_term), False
 
     def has_module_permission(self, request):
-        return permissions.can_view_directory(request.user)
+        return permissions.can_browse_directory(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.can_view_directory(request.user)
+        return permissions.can_browse_directory(request.user)
 
     def has_add_permission(self, request):
         return permissions.can_invite(request.user)

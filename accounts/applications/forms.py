@@ -75,3 +75,17 @@ class MemberListForm(forms.Form):
 
     role = forms.ChoiceField(choices=lambda: [("", "All"), *roles.role_filter_choices()], required=False)
     page = forms.IntegerField(min_value=1, required=False)
+
+
+class OwnerAssignForm(forms.Form):
+    """The email of the user to make an owner of the application, and the reason."""
+
+    email = forms.EmailField(max_length=254, label="Email of the new owner")
+    reason = ReasonField()
+
+
+class MemberAddForm(forms.Form):
+    """The email of the user to grant the application to, and the reason."""
+
+    email = forms.EmailField(max_length=254, label="Grant to (email)")
+    reason = ReasonField()

@@ -32,6 +32,7 @@ PRECEDENCE_MAX = 2**31 - 1
 
 SAID = {
     "bad_name": "The name must be 1 to 48 lower-case letters, digits or '-', starting with a letter.",
+    "owner_group": "The group of {name} would be an application owner group ({group}): choose another name.",
     "exists": "An application named {name} already exists.",
     "group_exists": "Cognito already has a group {group}. Use “Refresh from Cognito” to add it to the registry.",
     "bad_description": "The description must be at most {max} characters, without control characters.",
@@ -94,6 +95,8 @@ def valid_name(value: str) -> str:
     name = (value or "").strip()
     if not NAME.match(name):
         raise InvalidInput(SAID["bad_name"])
+    if roles.names_an_owner_group(name):
+        raise InvalidInput(SAID["owner_group"].format(name=name, group=roles.group_for_application(name)))
     return name
 
 

@@ -22,8 +22,10 @@ from accounts.applications import services as app_services
 from accounts.applications.forms import (
     ApplicationDeleteForm,
     ApplicationForm,
+    MemberAddForm,
     MemberListForm,
     NewApplicationForm,
+    OwnerAssignForm,
 )
 from accounts.audit import csvexport
 from accounts.audit.forms import ReasonForm
@@ -32,6 +34,9 @@ from accounts.directory.forms import first_error
 from accounts.models import Application
 from accounts.pool import checks as pool_checks
 from accounts.rules import permissions, reasons, roles, words
+from accounts.signin.staff.selectors import application_owners
+from accounts.signin.staff.services import owner_assign as owner_assign_service
+from accounts.signin.staff.services import owner_remove as owner_remove_service
 
 TEMPLATES = "admin/accounts/application/"
 MEMBERS_PER_PAGE = 100
@@ -43,9 +48,25 @@ SAID = {
     "deleted": "Application {name} deleted; {members} lost access.",
     "removed": "{email} no longer has access to {name} and was signed out everywhere.",
     "revoked": "Key {key_id} revoked: it is refused from now on.",
+    "member_added": "{email} now has access to {name}.",
+    "member_unknown": "No user with the email {email} is in the directory. Invite them, or refresh the directory.",
+    "owner_assigned": "{email} now owns {name}: they see its users and grant and revoke it, nothing else.",
+    "owner_removed": "{email} no longer owns {name}; their portal sessions ended.",
     "refreshed": "Registry refreshed from Cognito: {added} added, {updated} updated.",
     "missing": "No Cognito group for: {names}. Recreate them with cognito_bootstrap, or delete them here.",
 }
+
+
+def _guard_view(request, application: Application) -> None:
+    """Refuse actors who may not see this application and its members (403): registry managers and its owners."""
+    if not permissions.can_view_application(request.user, application.name):
+        raise PermissionDenied
+
+
+def _guard_owners(request) -> None:
+    """Refuse actors who may not change an application's owners (403)."""
+    if not permissions.can_manage_owners(request.user):
+        raise PermissionDenied
 
 
 def _guard(request) -> None:
@@ -119,9 +140,10 @@ def create(request, admin):
 @never_cache
 @require_GET
 def application_page(request, pk, admin):
-    """Show one application: its settings, API keys and members (filter by role, page by page)."""
-    _guard(request)
+    """Show one application: its settings, API keys, owners and members (an owner sees the members only)."""
     application = _application(pk)
+    _guard_view(request, application)
+    manage, owners = permissions.can_manage_applications(request.user), permissions.can_manage_owners(request.user)
     role = request.GET.get("role", "")
     if role and role not in dict(roles.role_filter_choices()):
         role = ""
@@ -145,6 +167,14 @@ def application_page(request, pk, admin):
             reason_max=reasons.REASON_MAX,
             member_total=members.count,
             time_zone=settings.TIME_ZONE,
+            can_manage=manage,
+            can_owners=owners,
+            owners=application_owners(application.name) if owners else [],
+            owner_form=OwnerAssignForm(),
+            member_form=MemberAddForm(),
+            can_grant_here=permissions.can_view_application(request.user, application.name)
+            and (manage or permissions.is_owner(request.user)),
+            owner_group=roles.owner_group(application.name),
         ),
     )
 
@@ -211,9 +241,9 @@ def delete(request, pk, admin):
 
 @require_POST
 def member_remove(request, pk, sub, admin):
-    """Remove one member's access, from the application's page (POST)."""
-    _guard(request)
+    """Remove one member's access, from the application's page (POST): the service checks the owner's scope."""
     application = _application(pk)
+    _guard_view(request, application)
     entry = selectors.entry_get(sub)
     try:
         values = _checked(request, ReasonForm(request.POST), "access_set", application.name)
@@ -254,8 +284,8 @@ def _member_values(members):
 @require_GET
 def members_csv(request, pk, admin):
     """Stream the members (with the page's role filter) as CSV."""
-    _guard(request)
     application = _application(pk)
+    _guard_view(request, application)
     role = request.GET.get("role", "")
     rows = csvexport.lines(CSV_COLUMNS, _member_values(app_selectors.application_members(application.name, role)))
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
@@ -324,4 +354,94 @@ def health(request, admin):
         request,
         TEMPLATES + "health.html",
         admin.screen_context(request, title="Pool health", report=report, checks=checks),
+    )
+
+
+def _may_change_owners(actor, _entry) -> bool:
+    """Return the owners rule in the shape of the rules on a user."""
+    return permissions.can_manage_owners(actor)
+
+
+@require_POST
+def owner_assign(request, pk, admin):
+    """Make a user, by email, an owner of the application (administrators)."""
+    application = _application(pk)
+    _guard_owners(request)
+    form = OwnerAssignForm(request.POST)
+    try:
+        if not form.is_valid():
+            _by_email_refused(request, form, "owner_assign", _may_change_owners, first_error(form))
+        change = owner_assign_service(
+            actor=request.user, application=application.name, request=request, **form.cleaned_data
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, SAID["owner_assigned"].format(email=change.email, name=application.name))
+    return redirect(page_url(application))
+
+
+@require_POST
+def owner_remove(request, pk, sub, admin):
+    """Remove an owner of the application (administrators); their portal sessions end."""
+    application = _application(pk)
+    _guard_owners(request)
+    try:
+        values = _checked(request, ReasonForm(request.POST), "owner_remove", application.name)
+        change = owner_remove_service(
+            actor=request.user, application=application.name, sub=sub, request=request, reason=values["reason"]
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, SAID["owner_removed"].format(email=change.email, name=application.name))
+    return redirect(page_url(application))
+
+
+@require_POST
+def member_add(request, pk, admin):
+    """Grant the application to a user found by email, from its page: the service checks an owner's scope."""
+    application = _application(pk)
+    _guard_view(request, application)
+    form = MemberAddForm(request.POST)
+    try:
+        entry = _member_to_add(request, application, form)
+        result = services.access_grant(
+            actor=request.user,
+            sub=entry.sub,
+            application=application.name,
+            request=request,
+            reason=form.cleaned_data["reason"],
+        )
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if result.failed:
+            messages.error(request, result.failed[2])
+        else:
+            messages.success(request, SAID["member_added"].format(email=entry.email, name=application.name))
+    return redirect(page_url(application))
+
+
+def _member_to_add(request, application: Application, form):
+    """Return the directory row the form names, or audit the refused attempt and raise it."""
+    entry = selectors.entry_by_email(form.cleaned_data["email"]) if form.is_valid() else None
+    if entry is None:
+        email = form.data.get("email", "").strip().lower()
+        message = first_error(form) if form.errors else SAID["member_unknown"].format(email=email)
+        rule = lambda actor, _entry: permissions.can_view_application(actor, application.name)  # noqa: E731
+        _by_email_refused(request, form, "access_grant", rule, message)
+    return entry
+
+
+def _by_email_refused(request, form, action: str, rule, message: str) -> None:
+    """Audit a refused form that names a user by email (denied when the rule refuses the actor); raise it."""
+    services.input_refused(
+        actor=request.user,
+        action=action,
+        message=message,
+        rule=rule,
+        target=form.data.get("email", "").strip().lower(),
+        request=request,
+        reason=form.data.get("reason", ""),
     )

@@ -25,6 +25,7 @@ class Attempt:
     error: str = ""
     entry: DirectoryEntry | None = None
     reason: str = ""  # the reason or ticket the actor gave, stored on the event
+    applications: list[str] = field(default_factory=list)  # the applications it concerned (owners read those)
     record: Callable[[], None] | None = None  # the index write, made with the audit event after every Cognito call
 
 
@@ -78,4 +79,5 @@ def _store(attempt: Attempt, *, actor, action: str, request, outcome: str | None
         error=error or attempt.error,
         request=request,
         reason=attempt.reason,
+        applications=attempt.applications,
     )

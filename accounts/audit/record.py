@@ -41,6 +41,12 @@ def client_ip(request) -> str | None:
     return address
 
 
+def applications_cell(applications) -> str:
+    """Return the applications an event concerned as ' billing crm ' (each found by ' name '), '' for none."""
+    names = sorted(set(applications))
+    return f" {' '.join(names)} "[:2048] if names else ""
+
+
 def audit_record(
     *,
     actor: Any,
@@ -53,6 +59,7 @@ def audit_record(
     error: str = "",
     request=None,
     reason: str = "",
+    applications=(),
 ) -> AuditEvent:
     """Write one audit event, with the reason or ticket the actor gave; never a password or a token in it."""
     label, sub = actor_label(actor)
@@ -68,6 +75,7 @@ def audit_record(
         "error": error[:2000],
         "client_ip": client_ip(request),
         "reason": (reason or "").strip()[:REASON_MAX],
+        "applications": applications_cell(applications),
     }
     try:
         with transaction.atomic():

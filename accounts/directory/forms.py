@@ -151,9 +151,10 @@ class GrantUntilForm(forms.Form):
     expires = EndField(required=True)
     reason = ReasonField()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, scope: frozenset[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["application"].widget.choices = application_choices()
+        choices = application_choices()
+        self.fields["application"].widget.choices = [c for c in choices if scope is None or c[0] in scope]
 
     def clean_application(self):
         """Refuse a staff group with the ends' own message, an unknown application with the services'."""

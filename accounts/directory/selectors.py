@@ -134,9 +134,9 @@ def staff_last_sign_in(sub: str) -> datetime | None:
     return signin_selectors.staff_last_sign_in([sub])[sub]
 
 
-def user_history(sub: str, limit: int = 50) -> list[AuditEvent]:
-    """Return the latest audit events about one user."""
-    return list(AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")[:limit])
+def user_history(sub: str) -> QuerySet:
+    """Return the audit events about one user, newest first (the page shows HISTORY_SHOWN of them)."""
+    return AuditEvent.objects.filter(target_sub=sub).order_by("-at", "-id")
 
 
 def ends_passed(sub: str, *, now) -> tuple[set[str], object]:

@@ -262,6 +262,15 @@ def _apply_changes(
         (result.granted if operation == "grant" else result.revoked).append(app)
 
 
+def _scope_check(attempt: Attempt, actor, entry: DirectoryEntry, changes: list[tuple[str, str]]) -> None:
+    """Refuse the whole submission when any change is to an application the actor may not change (an owner's)."""
+    attempt.applications = sorted({app for _operation, app in changes})
+    refused = [app for app in attempt.applications if not permissions.can_change_application(actor, entry, app)]
+    if refused:
+        attempt.after = {"refused": refused}
+        raise PermissionDenied(MESSAGES["not_allowed"])
+
+
 def _access_update(
     *, actor, sub: str, action: str, decide, request=None, reason: str = "", note: dict | None = None, then=None
 ) -> AccessResult:
@@ -279,6 +288,7 @@ def _access_update(
         wanted = decide(current)
         changes = [("grant", app) for app in sorted(wanted - current)]
         changes += [("revoke", app) for app in sorted(current - wanted)]
+        _scope_check(attempt, actor, entry, changes)
         _apply_changes(sub, changes, result)  # raises only when nothing was applied
         held = sorted((current | set(result.granted)) - set(result.revoked))
         if result.changed or then is not None:
@@ -666,6 +676,7 @@ def access_end_change(
     with _on_user(
         actor=actor, action="access_extend", sub=sub, rule=permissions.can_grant, request=request, reason=reason
     ) as attempt:
+        _scope_check(attempt, actor, attempt.entry, [("extend", application)])  # an owner: their applications only
         current = ends.open_end(sub, AccessEnd.GRANT, application)
         attempt.before = {"application": application, "expires": _end_iso(current and current.ends_at)}
         if expires is not None:

@@ -1,7 +1,8 @@
 """Reconcile the directory index with the whole pool.
 
 One run lists the pool once (ListUsers, then ListUsersInGroup for each application group and the two
-staff groups), then writes the index in batches. It is safe on a schedule and from two machines at once:
+staff groups; ListGroups and ListUsersInGroup for each owner group, whose members are owners), then writes
+the index in batches. It is safe on a schedule and from two machines at once:
 - every batch runs in a transaction that locks its rows (FOR UPDATE where the database has it) and
   inserts with ignore_conflicts, so two runs never duplicate a row;
 - a row refreshed by anyone after this run started (a live page, a portal write, another run) is left
@@ -24,7 +25,7 @@ from accounts.audit import outbox
 from accounts.directory import ends, revocations
 from accounts.directory import index as directory
 from accounts.models import DirectoryEntry, DirectoryGrant, DirectorySync
-from accounts.rules import roles
+from accounts.rules import permissions, roles
 
 BATCH = 500
 PAGE = 60
@@ -40,6 +41,7 @@ class PoolReading:
     staff: dict[str, str] = field(default_factory=dict)
     members: dict[str, int] = field(default_factory=dict)
     staff_members: dict[str, int] = field(default_factory=dict)
+    groups_listed: int = 0  # the pool's groups, listed once to find the owner groups
     missing_groups: list[str] = field(default_factory=list)
 
 
@@ -64,7 +66,7 @@ class SyncReport:
             f"{self.users} users in Cognito: {c['added']} added, {c['updated']} updated, {c['removed']} removed, "
             f"{c['unchanged']} unchanged, {c['skipped']} refreshed meanwhile; "
             f"{self.calls} Cognito calls (minimum {self.minimum_calls} for the users and application groups, "
-            f"+{self.staff_calls} for the staff groups)"
+            f"+{self.staff_calls} for the staff and owner groups)"
         )
 
 
@@ -86,6 +88,7 @@ def read_pool() -> PoolReading:
         reading.members[group] = len(members)
         for sub in members:
             reading.applications[sub].add(app)
+    _read_owners(reading)
     for standing, group in reversed(list(roles.staff_groups().items())):  # administrators last: they win
         try:
             members = [member.sub for member in cognito.users_in_group(group, page_size=PAGE)]
@@ -95,6 +98,19 @@ def read_pool() -> PoolReading:
         reading.staff_members[group] = len(members)
         reading.staff.update(dict.fromkeys(members, standing))
     return reading
+
+
+def _read_owners(reading: PoolReading) -> None:
+    """Mark the members of the owner groups as owners (a standing, never an application): ListGroups, then each."""
+    groups = cognito.groups_list()
+    reading.groups_listed = len(groups)
+    for group in sorted(group.name for group in groups if roles.is_owner_group(group.name)):
+        try:
+            members = [member.sub for member in cognito.users_in_group(group, page_size=PAGE)]
+        except cognito.ResourceNotFound:  # deleted since the listing: it makes no owner
+            continue
+        reading.staff_members[group] = len(members)
+        reading.staff.update(dict.fromkeys(members, permissions.OWNER))
 
 
 def _current_grants(subs: list[str]) -> dict[str, set[str]]:
@@ -211,7 +227,9 @@ def run(*, source: str, on_batch=None) -> SyncReport:
     report.users, report.missing_groups = len(reading.users), reading.missing_groups
     report.calls = sum(calls.values())
     report.minimum_calls = minimum_calls(report.users, list(reading.members.values()))
-    report.staff_calls = sum(max(1, math.ceil(count / PAGE)) for count in reading.staff_members.values())
+    report.staff_calls = max(1, math.ceil(reading.groups_listed / PAGE)) + sum(
+        max(1, math.ceil(count / PAGE)) for count in reading.staff_members.values()
+    )
     ordered = [reading.users[sub] for sub in sorted(reading.users)]  # one lock order for every machine
     for start in range(0, len(ordered), BATCH):
         if on_batch is not None:

@@ -32,6 +32,7 @@ from accounts.rules import ends as end_rules
 from accounts.rules import permissions, roles
 
 TEMPLATES = "admin/accounts/directoryentry/"
+HISTORY_SHOWN = 50  # the latest audit events on a user's page
 
 SAID = {
     "role_changed": "Role changed to {role}. The user was signed out everywhere, so every application gets "
@@ -99,8 +100,8 @@ def _indexed(sub: str):
 
 @require_GET
 def user_page(request, sub: str, admin):
-    """Show one user live from Cognito (two calls), with the controls the viewer may use."""
-    if not permissions.can_view_directory(request.user):
+    """Show one user live from Cognito (two calls), with the controls the viewer may use (an owner's: scoped)."""
+    if not permissions.can_view_entry(request.user, selectors.entry_get(sub)):
         raise PermissionDenied
     try:
         view = selectors.user_live(sub)
@@ -117,6 +118,7 @@ def user_page(request, sub: str, admin):
             view=view,
             entry=entry,
             can=permissions.allowed_actions(request.user, entry),
+            scope=permissions.access_scope(request.user),
             role_form=RoleForm(
                 initial={
                     "role": held[0].name if held else None,
@@ -126,12 +128,14 @@ def user_page(request, sub: str, admin):
             ),
             access_form=AccessForm(initial={"applications": view.applications}),
             reason_form=ReasonForm(),
-            until_form=GrantUntilForm(),
+            until_form=GrantUntilForm(scope=permissions.access_scope(request.user)),
             raise_form=RaiseForm(initial={"role": held[0].name if held else None, "shown": entry.role_key}),
             ends=selectors.ends_of(sub),
             time_zone=settings.TIME_ZONE,
             attributes=sorted(view.user.attributes.items()),
-            history=_with_words(selectors.user_history(sub)),
+            history=_with_words(
+                list(permissions.audit_visible(request.user, selectors.user_history(sub))[:HISTORY_SHOWN])
+            ),
             last_use=selectors.applications_last_use(sub, view.applications),
             last_sign_in=selectors.staff_last_sign_in(sub) if entry.staff else None,
         ),
@@ -217,7 +221,14 @@ def access_set(request, sub: str, admin):
     elif not result.changed:
         messages.info(request, SAID["access_unchanged"])
     _report_sign_out(request, result)
-    return redirect(_user_url(sub))
+    return _back_after_access(request, sub)
+
+
+def _back_after_access(request, sub: str):
+    """Return to the user's page, or to the directory when the actor may no longer see them (an owner's revoke)."""
+    if permissions.can_view_entry(request.user, selectors.entry_get(sub)):
+        return redirect(_user_url(sub))
+    return redirect("admin:accounts_directoryentry_changelist")
 
 
 def _revoke_unconfirmed(request, admin, sub: str, data: dict):

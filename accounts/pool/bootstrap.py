@@ -219,7 +219,10 @@ def _client_update_params(found: cognito.ClientInfo) -> dict:
 def ensure_groups(report: Report) -> None:
     """Create every configured application group and both staff groups that are missing."""
     existing = {group.name for group in cognito.groups_list()} if report.pool_id else set()
-    wanted = {roles.group_for_application(app): text for app, text in settings.PORTAL_APPLICATIONS.items()}
+    apps = {app: text for app, text in settings.PORTAL_APPLICATIONS.items() if not roles.names_an_owner_group(app)}
+    for app in sorted(set(settings.PORTAL_APPLICATIONS) - set(apps)):
+        report.lines.append(f"refused application {app!r}: its group would be an owner group")
+    wanted = {roles.group_for_application(app): text for app, text in apps.items()}
     wanted[settings.PORTAL_ADMIN_GROUP] = "Portal administrators"
     wanted[settings.PORTAL_HELPDESK_GROUP] = "Portal help desk"
     for group, description in wanted.items():

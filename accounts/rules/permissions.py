@@ -4,10 +4,13 @@ The same predicate guards the view and decides whether the template shows the co
 """
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-ADMIN, HELPDESK = "admin", "helpdesk"
-DJANGO_GROUPS = {ADMIN: "Portal administrators", HELPDESK: "Portal help desk"}
+from accounts.models import DirectoryGrant
+from accounts.rules import roles
+
+ADMIN, HELPDESK, OWNER = "admin", "helpdesk", "owner"
+DJANGO_GROUPS = {ADMIN: "Portal administrators", HELPDESK: "Portal help desk", OWNER: "Portal application owners"}
 HELPDESK_PERMISSIONS = ["view_directory", "change_role", "reset_password", "sign_out_user"]
 ADMIN_PERMISSIONS = HELPDESK_PERMISSIONS + [
     "invite_user",
@@ -17,8 +20,11 @@ ADMIN_PERMISSIONS = HELPDESK_PERMISSIONS + [
     "manage_applications",
     "view_audit",
 ]
-STANDING_PERMISSIONS = {ADMIN: ADMIN_PERMISSIONS, HELPDESK: HELPDESK_PERMISSIONS}
-STANDING_LABELS = {ADMIN: "Administrator", HELPDESK: "Help desk"}
+# An owner holds no portal-wide permission: each of their rules is scoped to the applications they own.
+STANDING_PERMISSIONS = {ADMIN: ADMIN_PERMISSIONS, HELPDESK: HELPDESK_PERMISSIONS, OWNER: []}
+STANDING_LABELS = {ADMIN: "Administrator", HELPDESK: "Help desk"}  # the standings staff management grants
+OWNER_LABEL = "Application owner"
+STAFF_LABELS = {**STANDING_LABELS, OWNER: OWNER_LABEL}  # every standing an account can hold
 
 
 def ensure_staff_groups() -> dict[str, Group]:
@@ -35,37 +41,49 @@ def ensure_staff_groups() -> dict[str, Group]:
 
 
 def standing_of(user) -> str:
-    """Return the user's staff standing ('admin', 'helpdesk') or '' for none."""
+    """Return the user's staff standing ('admin', 'helpdesk', 'owner') or '' for none."""
     if not getattr(user, "is_authenticated", False):
         return ""
     names = {group.name for group in user.groups.all()}
-    for standing in (ADMIN, HELPDESK):
+    for standing in (ADMIN, HELPDESK, OWNER):
         if DJANGO_GROUPS[standing] in names:
             return standing
     return ""
 
 
 def standing_for_groups(cognito_groups) -> str:
-    """Return the staff standing that these Cognito groups give ('admin' wins), or ''."""
+    """Return the staff standing that these Cognito groups give ('admin', then 'helpdesk', then 'owner'), or ''."""
     from django.conf import settings
 
     if settings.PORTAL_ADMIN_GROUP in cognito_groups:
         return ADMIN
     if settings.PORTAL_HELPDESK_GROUP in cognito_groups:
         return HELPDESK
-    return ""
+    return OWNER if roles.owned_in(cognito_groups) else ""
 
 
-def apply_standing(user, standing: str) -> None:
-    """Put the local user in exactly the Django group of their standing (none for '')."""
+def apply_standing(user, standing: str, owned: frozenset[str] | None = None) -> None:
+    """Put the local user in exactly the Django group of their standing (none for ''); record `owned` when given."""
     groups = ensure_staff_groups()
     user.groups.set([groups[standing]] if standing else [])
+    if owned is not None or not standing:
+        owned_record(user, frozenset(owned or ()) if standing else frozenset())
 
 
-def standing_follow(user, standing: str) -> None:
-    """Move the local user to the Django group of this standing, when it is not the one they hold."""
+def owned_record(user, owned: frozenset[str]) -> None:
+    """Store the applications the local user owns (as last read from their Cognito groups)."""
+    wanted = sorted(owned)
+    if list(user.owned_applications) != wanted:
+        user.owned_applications = wanted
+        user.save(update_fields=["owned_applications"])
+
+
+def standing_follow(user, standing: str, owned: frozenset[str] | None = None) -> None:
+    """Move the local user to the Django group of this standing (and these owned applications) when changed."""
     if standing != standing_of(user):
-        apply_standing(user, standing)
+        apply_standing(user, standing, owned)
+    elif owned is not None:
+        owned_record(user, owned if standing else frozenset())
 
 
 # --- User administration: one predicate per rule --------------------------------------------------
@@ -128,8 +146,15 @@ def can_invite(actor) -> bool:
 
 
 def can_grant(actor, entry) -> bool:
-    """Grant and revoke a user's applications."""
-    return _holds(actor, "grant_access") and not _shielded(actor, entry)
+    """Grant and revoke a user's applications (an owner: only those they own, see can_change_application)."""
+    return (_holds(actor, "grant_access") or is_owner(actor)) and not _shielded(actor, entry)
+
+
+def can_change_application(actor, entry, application: str) -> bool:
+    """Grant or revoke this one application of a user: whoever grants any, or an owner of this application."""
+    if not can_grant(actor, entry):
+        return False
+    return _holds(actor, "grant_access") or application in owned_applications(actor)
 
 
 def can_change_role(actor, entry) -> bool:
@@ -160,6 +185,94 @@ def can_delete(actor, entry) -> bool:
 def can_view_audit(actor) -> bool:
     """Read and export the audit log."""
     return _holds(actor, "view_audit")
+
+
+# --- Application owners: every rule of theirs is scoped to the applications they own -----------------
+
+
+def owned_applications(actor) -> frozenset[str]:
+    """Return the applications an active staff member owns, as last read live (at most the recheck period ago)."""
+    if not is_portal_staff(actor):
+        return frozenset()
+    return frozenset(getattr(actor, "owned_applications", None) or ())
+
+
+def is_owner(actor) -> bool:
+    """Return True for an active staff member who owns at least one application."""
+    return bool(owned_applications(actor))
+
+
+def can_browse_directory(actor) -> bool:
+    """Find users and open the directory: its viewers, and owners (the users of their applications only)."""
+    return can_view_directory(actor) or is_owner(actor)
+
+
+def entries_visible(actor, entries: QuerySet) -> QuerySet:
+    """Return the directory rows the actor may see: all to its viewers, an owner's applications' users to an owner."""
+    if can_view_directory(actor):
+        return entries
+    owned = owned_applications(actor)
+    if not owned:
+        return entries.none()
+    return entries.filter(sub__in=_holders(sorted(owned)))
+
+
+def _holders(applications: list[str]):
+    """Return the subs holding any of these applications, as a subquery."""
+    return DirectoryGrant.objects.filter(application__in=applications).values("entry_id")
+
+
+def can_view_entry(actor, entry) -> bool:
+    """Open a user's page: the directory's viewers; an owner, when the indexed user holds one of their applications."""
+    if can_view_directory(actor):
+        return True
+    owned = owned_applications(actor)
+    return bool(owned) and entry is not None and any(grant.application in owned for grant in entry.grants.all())
+
+
+def access_scope(actor) -> frozenset[str] | None:
+    """Return the applications the actor's access form offers: None for all, else the ones they own."""
+    return None if _holds(actor, "grant_access") else owned_applications(actor)
+
+
+def can_view_application(actor, application: str) -> bool:
+    """Open an application's page and its members: registry managers, and the application's owners."""
+    return can_manage_applications(actor) or application in owned_applications(actor)
+
+
+def applications_visible(actor, applications: QuerySet) -> QuerySet:
+    """Return the registry rows the actor may see: all to registry managers, their own to owners."""
+    if can_manage_applications(actor):
+        return applications
+    return applications.filter(name__in=sorted(owned_applications(actor)))
+
+
+def can_manage_owners(actor) -> bool:
+    """See and change an application's owners: administrators only (an owner never makes another)."""
+    return is_administrator(actor) and can_manage_applications(actor)
+
+
+def can_change_owner(actor, member) -> bool:
+    """Assign or remove an owner: administrators, never on their own account."""
+    return can_manage_owners(actor) and not _is_self(actor, member)
+
+
+def can_browse_audit(actor) -> bool:
+    """Open the audit list: its readers, and owners (the events of their applications only)."""
+    return can_view_audit(actor) or is_owner(actor)
+
+
+def audit_visible(actor, events: QuerySet) -> QuerySet:
+    """Return the audit events the actor may read: all to its readers, those about their applications to owners."""
+    if can_view_audit(actor):
+        return events
+    owned = sorted(owned_applications(actor))
+    if not owned:
+        return events.none()
+    about = Q()
+    for application in owned:
+        about |= Q(applications__contains=f" {application} ")
+    return events.filter(about)
 
 
 # --- Bulk work and access reviews -------------------------------------------------------------------

@@ -40,6 +40,8 @@ ACTIONS = (
     "role_raise",
     "staff_grant",
     "staff_remove",
+    "owner_assign",
+    "owner_remove",
 )
 
 

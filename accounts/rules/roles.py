@@ -5,6 +5,7 @@ A user holds exactly one role, stored as the custom attributes `custom:role_<nam
 a Cognito group whose name is the configured prefix followed by the application name.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -180,9 +181,33 @@ def group_for_application(name: str) -> str:
 
 
 def application_for_group(group: str) -> str | None:
-    """Return the application a group grants, or None for a group that is not an application."""
+    """Return the application a group grants, or None for a group that is not an application (an owner group)."""
     prefix = settings.PORTAL_APPLICATION_GROUP_PREFIX
+    if is_owner_group(group):
+        return None
     return group[len(prefix) :] if group.startswith(prefix) and len(group) > len(prefix) else None
+
+
+def owner_group(application: str) -> str:
+    """Return the Cognito group whose members own an application."""
+    return f"{settings.PORTAL_OWNER_GROUP_PREFIX}{application}"
+
+
+def is_owner_group(group: str) -> bool:
+    """Return True for a group that makes its members owners of an application (never an application)."""
+    prefix = settings.PORTAL_OWNER_GROUP_PREFIX
+    return group.startswith(prefix) and len(group) > len(prefix)
+
+
+def names_an_owner_group(application: str) -> bool:
+    """Return True when an application of this name would have an owner group for its group (always refused)."""
+    return is_owner_group(group_for_application(application))
+
+
+def owned_in(groups: Iterable[str]) -> frozenset[str]:
+    """Return the applications these groups make their member an owner of."""
+    cut = len(settings.PORTAL_OWNER_GROUP_PREFIX)
+    return frozenset(group[cut:] for group in groups if is_owner_group(group))
 
 
 def staff_groups() -> dict[str, str]:

@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import cognito
 from accounts.models import User
-from accounts.rules import permissions
+from accounts.rules import permissions, roles
 from accounts.signin import tokens
 
 # Reasons a sign-in produced no user, for return_data["reason"].
@@ -89,5 +89,5 @@ def shadow_user(claims: tokens.Claims, standing: str) -> User:
     if created:
         user.set_unusable_password()
     user.save()
-    permissions.apply_standing(user, standing)
+    permissions.apply_standing(user, standing, roles.owned_in(claims.groups))
     return user

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import cognito
 from accounts.models import User
-from accounts.rules import permissions
+from accounts.rules import permissions, roles
 from accounts.rules.errors import ServiceError
 
 DISABLED = "your account was disabled"
@@ -39,12 +39,12 @@ def administrator_keep(*, sub: str, email: str) -> None:
         raise ServiceError(LAST_ADMINISTRATOR.format(email=email))
 
 
-def staff_sessions_end(*, sub: str, standing: str | None = None) -> bool:
+def staff_sessions_end(*, sub: str, standing: str | None = None, owned: frozenset[str] | None = None) -> bool:
     """End every portal session of the staff member with this sub; return True when they have a local user.
 
     A new unusable password gives a new session hash, which Django compares on every request, so each of
     their sessions (on every worker and machine) is flushed at its next request. With `standing`, their
-    Django group becomes exactly that one ('' for none).
+    Django group becomes exactly that one ('' for none), and with `owned` the applications they own.
     """
     user = User.objects.filter(cognito_sub=sub).first()
     if user is None:
@@ -52,20 +52,21 @@ def staff_sessions_end(*, sub: str, standing: str | None = None) -> bool:
     user.set_unusable_password()
     user.save(update_fields=["password"])
     if standing is not None:
-        permissions.apply_standing(user, standing)
+        permissions.apply_standing(user, standing, owned)
     return True
 
 
-def _lost(user: User) -> tuple[str, str]:
-    """Read the user's account and groups now; return (why they lost their standing or '', the standing)."""
+def _lost(user: User) -> tuple[str, str, frozenset[str]]:
+    """Read the user's account and groups now; return (why they lost their standing or '', it, what they own)."""
     try:
         account = cognito.user_get(user.cognito_sub)
-        standing = standing_live(user.cognito_sub)
+        groups = cognito.user_groups(user.cognito_sub)
     except (cognito.UserNotFound, cognito.InvalidParameter):
-        return GONE, ""
+        return GONE, "", frozenset()
     if not account.enabled:
-        return DISABLED, ""
-    return ("" if standing else NOT_STAFF), standing
+        return DISABLED, "", frozenset()
+    standing = permissions.standing_for_groups(groups)
+    return ("" if standing else NOT_STAFF), standing, roles.owned_in(groups)
 
 
 def _forget_permissions(user: User) -> None:
@@ -83,11 +84,11 @@ def actor_recheck(actor) -> str:
         return ""
     if timezone.now() - actor.staff_checked_at < timedelta(seconds=settings.PORTAL_STAFF_RECHECK_SECONDS):
         return ""
-    why, standing = _lost(actor)
+    why, standing, owned = _lost(actor)
     if why:
         staff_sessions_end(sub=actor.cognito_sub, standing="")
-    elif standing != permissions.standing_of(actor):
-        permissions.apply_standing(actor, standing)
+    else:
+        permissions.standing_follow(actor, standing, owned)
     _forget_permissions(actor)
     actor.staff_checked_at = timezone.now()
     actor.save(update_fields=["staff_checked_at"])

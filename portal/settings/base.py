@@ -284,6 +284,20 @@ if PORTAL_ADMIN_GROUP.startswith(PORTAL_APPLICATION_GROUP_PREFIX) or PORTAL_HELP
     raise ImproperlyConfigured(
         "PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with PORTAL_APPLICATION_GROUP_PREFIX."
     )
+# Prefix of the Cognito group that makes its members owners of one application (`portal-owner--billing`).
+# Neither prefix may start with the other, and no staff group may start with it: an owner group can never be
+# mistaken for an application or staff group, nor an application group for an owner group.
+PORTAL_OWNER_GROUP_PREFIX = env.str("PORTAL_OWNER_GROUP_PREFIX", default="portal-owner--")
+if (
+    not PORTAL_OWNER_GROUP_PREFIX
+    or PORTAL_OWNER_GROUP_PREFIX.startswith(PORTAL_APPLICATION_GROUP_PREFIX)
+    or PORTAL_APPLICATION_GROUP_PREFIX.startswith(PORTAL_OWNER_GROUP_PREFIX)
+    or any(group.startswith(PORTAL_OWNER_GROUP_PREFIX) for group in (PORTAL_ADMIN_GROUP, PORTAL_HELPDESK_GROUP))
+):
+    raise ImproperlyConfigured(
+        "PORTAL_OWNER_GROUP_PREFIX must be set, neither it nor PORTAL_APPLICATION_GROUP_PREFIX may start with the "
+        "other, and PORTAL_ADMIN_GROUP and PORTAL_HELPDESK_GROUP must not start with it."
+    )
 
 # Each application has its own app client, and the access-check API counts a token only for the application
 # it was issued to. A pool set up with one client shared by every application sets this to true: then tokens of

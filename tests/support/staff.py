@@ -7,17 +7,20 @@ from django.urls import reverse
 from accounts import cognito
 from accounts.directory import index as directory
 from accounts.models import User
+from accounts.rules import roles
 from accounts.rules.permissions import DJANGO_GROUPS
+from tests.support.pool import STAFF_PASSWORD
 
 
-def local_staff(identity: cognito.User, standing: str | None) -> User:
-    """Return the local user sign-in would make for a Cognito identity ('admin', 'helpdesk' or None)."""
+def local_staff(identity: cognito.User, standing: str | None, owned=()) -> User:
+    """Return the local user sign-in would make for a Cognito identity ('admin', 'helpdesk', 'owner' or None)."""
     user = User.objects.create(
         username=identity.sub,
         cognito_sub=identity.sub,
         email=identity.email,
         first_name=identity.name,
         is_staff=standing is not None,
+        owned_applications=sorted(owned),
     )
     user.set_unusable_password()
     user.save()
@@ -36,6 +39,36 @@ def admin_user(db, admin_identity):
 def helpdesk_user(db, helpdesk_identity):
     """A signed-in help-desk member's local user."""
     return local_staff(helpdesk_identity, "helpdesk")
+
+
+def make_owner(identity: cognito.User, *applications: str) -> None:
+    """Put a Cognito user in the owner group of each application (creating the group when missing)."""
+    for application in applications:
+        group = roles.owner_group(application)
+        if not any(found.name == group for found in cognito.groups_list()):
+            cognito.group_create(group, f"Owners of {application}")
+        cognito.user_add_to_group(identity.sub, group)
+
+
+@pytest.fixture
+def owner_identity(make_cognito_user):
+    """A Cognito user who owns billing (its owner group) and holds no role, with the staff password."""
+    user = make_cognito_user("owner@example.com", role=None, password=STAFF_PASSWORD, name="Olive Owner")
+    make_owner(user, "billing")
+    return user
+
+
+@pytest.fixture
+def owner_user(db, owner_identity):
+    """A signed-in owner of billing's local user."""
+    return local_staff(owner_identity, "owner", owned=["billing"])
+
+
+@pytest.fixture
+def owner_client(client, owner_user):
+    """A test client signed in as the owner of billing."""
+    client.force_login(owner_user)
+    return client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from accounts import cognito
 from accounts.audit.record import audit_record
 from accounts.directory import revocations
 from accounts.models import AuditEvent, User
-from accounts.rules import permissions
+from accounts.rules import permissions, roles
 from accounts.signin import tokens
 from accounts.signin.flows.common import TOKENS
 
@@ -45,7 +45,7 @@ def session_revalidate(request) -> str:
     standing = permissions.standing_for_groups(claims.groups)
     if not standing:
         return "your account is no longer portal staff"
-    permissions.standing_follow(user, standing)
+    permissions.standing_follow(user, standing, roles.owned_in(claims.groups))
     request.session[TOKENS] = {**state, "id": result.id_token, "access": result.access_token, "checked_at": time.time()}
     return ""
 

@@ -76,3 +76,38 @@ def staff_members() -> list[StaffMember]:
             )
         )
     return sorted(listed, key=lambda member: (member.standing != permissions.ADMIN, member.email))
+
+
+# --- Application owners: the selectors other domains (access reviews) use -------------------------------
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One owner of an application as Cognito has them now (a member of the application's owner group)."""
+
+    sub: str
+    email: str
+    name: str
+    enabled: bool
+
+
+def owned_applications(user) -> set[str]:
+    """Return the applications the user owns (names), as last read live from Cognito; empty for anyone else.
+
+    The portal reads the standing live at sign-in and again after PORTAL_STAFF_RECHECK_SECONDS, as for the
+    other standings; an inactive or signed-out user owns nothing here. No Cognito call.
+    """
+    return set(permissions.owned_applications(user))
+
+
+def application_owners(application: str) -> list[Owner]:
+    """Return the owners of an application, read live (ListUsersInGroup on its owner group), by email.
+
+    Each item is an Owner(sub, email, name, enabled); an application without an owner group yet has none.
+    """
+    try:
+        members = list(cognito.users_in_group(roles.owner_group(application)))
+    except cognito.ResourceNotFound:
+        return []
+    owners = [Owner(sub=user.sub, email=user.email, name=user.name, enabled=user.enabled) for user in members]
+    return sorted(owners, key=lambda owner: owner.email)

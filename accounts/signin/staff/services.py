@@ -5,13 +5,14 @@ every change. Nobody changes their own standing, and the last enabled administra
 member whose standing falls loses their portal sessions at once (accounts/signin/standing.py).
 """
 
+import contextlib
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
 from accounts import cognito
 from accounts.audit.attempt import Attempt, audited
-from accounts.models import DirectoryEntry
+from accounts.models import Application, DirectoryEntry
 from accounts.rules import permissions, reasons, roles
 from accounts.rules.errors import NOT_ALLOWED, InvalidInput, ServiceError
 from accounts.signin import standing
@@ -108,3 +109,81 @@ def staff_remove(*, actor, sub: str, standing_name: str, request=None, reason: s
         attempt.after = {"standing": after, "removed": standing_name, "sessions_ended": ended}
         attempt.record = _index_follow(sub, after)
         return StandingChange(email=user.email, before=before, after=after, sessions_ended=ended)
+
+
+# --- Application owners: assigned and removed by administrators, from the registry ----------------------
+
+OWNER_SAID = {
+    "unknown_application": "There is no application named {name}.",
+    "already_owner": "{email} already owns {name}: nothing was changed.",
+    "not_owner": "{email} does not own {name}: nothing was changed.",
+}
+
+
+@dataclass(frozen=True)
+class OwnerChange:
+    """What assigning or removing an owner did: the member, the applications they own after, sessions ended."""
+
+    email: str
+    owned: tuple[str, ...]
+    sessions_ended: bool = False
+
+
+def _owner_attempt(*, actor, action: str, application: str, member, reason: str, attempt: Attempt) -> str:
+    """Refuse an actor who may not change this owner, an unknown application or a bad reason; return the group."""
+    attempt.target, attempt.target_sub = member.email, member.sub
+    if standing.actor_recheck(actor) or not permissions.can_change_owner(actor, member):
+        raise PermissionDenied(NOT_ALLOWED)
+    attempt.reason = reasons.reason_check(action=action, reason=reason)
+    if not Application.objects.filter(name=application).exists():
+        raise ServiceError(OWNER_SAID["unknown_application"].format(name=application))
+    return roles.owner_group(application)
+
+
+def _group_ensure(group: str, application: str) -> None:
+    """Create the application's owner group when Cognito has none yet."""
+    with contextlib.suppress(cognito.GroupExists):
+        cognito.group_create(group, f"Owners of {application}")
+
+
+def owner_assign(*, actor, application: str, email: str, request=None, reason: str = "") -> OwnerChange:
+    """Make the user with this email an owner of the application (its owner group; AdminAddUserToGroup)."""
+    attempt = Attempt(target=(email or "").strip().lower()[:254], applications=[application])
+    with audited(actor=actor, action="owner_assign", request=request, attempt=attempt, reason=reason):
+        user = cognito.user_by_email(attempt.target)
+        if user is None:
+            raise ServiceError(SAID["no_such_user"].format(email=attempt.target))
+        group = _owner_attempt(
+            actor=actor, action="owner_assign", application=application, member=user, reason=reason, attempt=attempt
+        )
+        groups = _call(cognito.user_groups, user.sub)
+        attempt.before = {"standing": permissions.standing_for_groups(groups), "owns": sorted(roles.owned_in(groups))}
+        if group in groups:
+            raise ServiceError(OWNER_SAID["already_owner"].format(email=user.email, name=application))
+        _group_ensure(group, application)
+        _call(cognito.user_add_to_group, user.sub, group)
+        after = [*groups, group]
+        attempt.after = {"standing": permissions.standing_for_groups(after), "owns": sorted(roles.owned_in(after))}
+        attempt.record = _index_follow(user.sub, attempt.after["standing"])
+        return OwnerChange(email=user.email, owned=tuple(attempt.after["owns"]))
+
+
+def owner_remove(*, actor, application: str, sub: str, request=None, reason: str = "") -> OwnerChange:
+    """Remove an owner of the application (AdminRemoveUserFromGroup); their portal sessions end at once."""
+    attempt = Attempt(target_sub=sub, applications=[application])
+    with audited(actor=actor, action="owner_remove", request=request, attempt=attempt, reason=reason):
+        user = _call(cognito.user_get, sub)
+        group = _owner_attempt(
+            actor=actor, action="owner_remove", application=application, member=user, reason=reason, attempt=attempt
+        )
+        groups = _call(cognito.user_groups, sub)
+        attempt.before = {"standing": permissions.standing_for_groups(groups), "owns": sorted(roles.owned_in(groups))}
+        if group not in groups:
+            raise ServiceError(OWNER_SAID["not_owner"].format(email=user.email, name=application))
+        _call(cognito.user_remove_from_group, sub, group)
+        left = [name for name in groups if name != group]
+        after, owned = permissions.standing_for_groups(left), roles.owned_in(left)
+        ended = standing.staff_sessions_end(sub=sub, standing=after, owned=owned)
+        attempt.after = {"standing": after, "owns": sorted(owned), "sessions_ended": ended}
+        attempt.record = _index_follow(sub, after)
+        return OwnerChange(email=user.email, owned=tuple(sorted(owned)), sessions_ended=ended)
