@@ -14,6 +14,7 @@ def _sections(user) -> dict[str, bool]:
         "jobs": permissions.is_portal_staff(user),
         "admin": permissions.is_portal_staff(user),
         "staff": permissions.can_manage_staff(user),
+        "reviews": permissions.can_review(user),
     }
 
 

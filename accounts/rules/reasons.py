@@ -36,6 +36,8 @@ ACTIONS = (
     "api_key_revoke",
     "bulk_action",
     "bulk_import",
+    "review_start",
+    "review_decide",
 )
 
 

@@ -383,3 +383,19 @@ PORTAL_SYNC_INTERVAL_SECONDS = env_int(
 # and the share of it a sync may use, so that live pages and other tools keep the rest.
 PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND = env_int("PORTAL_SYNC_USERLIST_QUOTA_PER_SECOND", 30, minimum=1, maximum=100000)
 PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50, minimum=1, maximum=100)
+
+# --- Access review campaigns (accounts/reviews/; the workers close them at their deadline) -----------------
+# Hours before a campaign's deadline at which reviewers with undecided items get a reminder email.
+PORTAL_REVIEW_REMINDER_HOURS = sorted(
+    {int(hours) for hours in env.list("PORTAL_REVIEW_REMINDER_HOURS", default=["72", "24"])}
+)
+if any(hours < 1 or hours > 24 * 90 for hours in PORTAL_REVIEW_REMINDER_HOURS):
+    raise ImproperlyConfigured("PORTAL_REVIEW_REMINDER_HOURS: each value is hours, from 1 to 2160.")
+# Seconds between two checks of the open campaigns (reviewers' standing, reminders, deadlines, interrupted work).
+PORTAL_REVIEW_TICK_SECONDS = env_int("PORTAL_REVIEW_TICK_SECONDS", 900, minimum=10, maximum=86400)
+# Where reminder emails come from, and the mail server that sends them (Django's own settings).
+DEFAULT_FROM_EMAIL = env.str("PORTAL_FROM_EMAIL", default="access-portal@localhost")
+EMAIL_HOST = env.str("PORTAL_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("PORTAL_EMAIL_PORT", 25, minimum=1, maximum=65535)
+# The portal's address as people reach it, for the links in emails.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
