@@ -16,6 +16,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -38,6 +39,7 @@ from accounts.audit.record import audit_record
 from accounts.bulk import imports
 from accounts.models import ApiKey, Application, AuditEvent, DirectoryEntry, User
 from accounts.pool.bootstrap import bootstrap
+from accounts.reviews import campaigns as review_campaigns
 from accounts.rules import roles
 from tests.conftest import STAFF_PASSWORD
 from tests.support.staff import index_user, local_staff
@@ -53,6 +55,7 @@ ANY_USER_PAGE = "/admin/accounts/directoryentry/*"
 APPS, APP_PAGE = "/admin/accounts/application/", "/admin/accounts/application/{app}/change/"
 JOB_PAGE, IMPORT = "/admin/accounts/bulkjob/{job}/change/", "/admin/accounts/bulkjob/import/"
 STAFF = "/admin/staff/"
+REVIEWS, REVIEW_PAGE = "/admin/reviews/", "/admin/reviews/{campaign}/"
 CONFIRMED = {"confirm": "on"}  # what a confirmation page sends
 
 
@@ -278,6 +281,29 @@ ROUTES: dict[str, Route] = {
     "admin:accounts_directoryentry_access_dashboard": Route(get=staff_only(OK, OK)),
     "admin:accounts_directoryentry_access_matrix": Route(get=staff_only(OK, OK)),
     "admin:accounts_directoryentry_access_review": Route(get=staff_only(FORBIDDEN, OK)),
+    # Access review campaigns: administrators start them and read the reports; every reviewer has a worklist.
+    # The world's campaign gives the help desk its one item, which the help desk decides first; the
+    # administrator may not decide another reviewer's item (403).
+    "admin:review_list": Route(get=staff_only(OK, OK)),
+    "admin:review_start": Route(
+        get=staff_only(FORBIDDEN, OK),
+        post=staff_only(FORBIDDEN, REVIEWS + "*"),
+        data=lambda w: {
+            "name": "Sweep",
+            "applications": [w.app_name],
+            "owners_review": "on",
+            "deadline": "2099-01-01T09:00",
+            "unanswered": "keep",
+        },
+    ),
+    "admin:review_detail": Route(get=staff_only(OK, OK)),
+    "admin:review_decide": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED),
+        post=staff_only(REVIEW_PAGE, FORBIDDEN),
+        data=lambda w: {"items": [w.item], "decision": "keep"},
+    ),
+    "admin:review_report": Route(get=staff_only(FORBIDDEN, OK)),
+    "admin:review_report_csv": Route(get=staff_only(FORBIDDEN, OK)),
     # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
     "api_access_check": Route(
         get=four(NOT_ALLOWED),
@@ -362,6 +388,8 @@ class World:
     app_name: str
     key_id: str
     job: int = 0  # the administrator's import preview, made once they have signed in
+    campaign: int = 0  # an access review of the scratch application by the help desk, made then too
+    item: int = 0  # its one item: the target user's scratch access
 
     def url(self, name: str) -> str:
         """Return a URL of the route, its parameters filled with these objects."""
@@ -378,15 +406,27 @@ class World:
             "pk": str(self.app),
             "key_id": self.key_id,
             "job_id": str(self.job),
+            "campaign_id": str(self.campaign),
         }
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], FOUND[name])
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
         return "/" + path.replace("^", "").replace("$", "")
 
+    def ids(self) -> dict:
+        """Return the ids an answer may name."""
+        return {"sub": self.sub, "event": self.event, "app": self.app, "job": self.job, "campaign": self.campaign}
+
     def expected(self, answer, here: str):
         """Return the answer with this world's objects filled in."""
         return (
-            answer.format(sub=self.sub, event=self.event, app=self.app, job=self.job, here=quote(here, safe="/"))
+            answer.format(
+                sub=self.sub,
+                event=self.event,
+                app=self.app,
+                job=self.job,
+                campaign=self.campaign,
+                here=quote(here, safe="/"),
+            )
             if isinstance(answer, str)
             else answer
         )
@@ -445,6 +485,16 @@ def personas(world) -> dict[str, Client]:
     world.job = imports.import_preview(
         actor=User.objects.get(email="admin@example.com"), binary=upload.file, name=upload.name, size=upload.size
     ).pk
+    campaign = review_campaigns.campaign_start(
+        actor=User.objects.get(email="admin@example.com"),
+        name="Sweep",
+        applications=[world.app_name],
+        reviewers=[User.objects.get(email="desk@example.com")],
+        owners_review=False,
+        deadline=timezone.now() + timedelta(days=7),
+        unanswered="keep",
+    )
+    world.campaign, world.item = campaign.pk, campaign.items.get().pk
     return clients
 
 
@@ -616,6 +666,14 @@ AUDITED_BY = {
     "bulk_action": ["admin:accounts_directoryentry_changelist"],
     "bulk_resume": ["admin:accounts_bulkjob_resume"],
     "bulk_cancel": ["admin:accounts_bulkjob_cancel"],
+    "review_start": ["admin:review_start"],
+    "review_decide": ["admin:review_decide"],
+    # written by the workers' tick, which starting a campaign queues
+    "review_reassign": ["admin:review_start"],
+    "review_remind": ["admin:review_start"],
+    "review_close": ["admin:review_start"],
+    "review_expire": ["admin:review_start"],
+    "review_resume": ["admin:review_start"],
 }
 ACTION = re.compile(r'(?:action=|_audit\(request, )"([a-z_]+)"(?: if \w+ else "([a-z_]+)")?')
 

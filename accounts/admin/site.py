@@ -86,14 +86,14 @@ class PortalAdminSite(admin.AdminSite):
 
     def review_urls(self) -> list:
         """Return the access review campaigns' URLs (before the admin's catch-all)."""
-        wrap = self.site_screen
+        wrap, views = self.site_screen, review_views
         return [
-            path("reviews/", wrap(review_views.review_list), name="review_list"),
-            path("reviews/start/", wrap(review_views.review_start), name="review_start"),
-            path("reviews/<int:pk>/", wrap(review_views.review_detail), name="review_detail"),
-            path("reviews/<int:pk>/decide/", wrap(review_views.review_decide), name="review_decide"),
-            path("reviews/<int:pk>/report/", wrap(review_views.review_report), name="review_report"),
-            path("reviews/<int:pk>/report.csv", wrap(review_views.review_report_csv), name="review_report_csv"),
+            path("reviews/", wrap(views.review_list), name="review_list"),
+            path("reviews/start/", wrap(views.review_start), name="review_start"),
+            path("reviews/<int:campaign_id>/", wrap(views.review_detail), name="review_detail"),
+            path("reviews/<int:campaign_id>/decide/", wrap(views.review_decide), name="review_decide"),
+            path("reviews/<int:campaign_id>/report/", wrap(views.review_report), name="review_report"),
+            path("reviews/<int:campaign_id>/report.csv", wrap(views.review_report_csv), name="review_report_csv"),
         ]
 
     def site_screen(self, view):

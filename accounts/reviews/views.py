@@ -108,10 +108,10 @@ def review_start(request, site):
 
 
 @require_GET
-def review_detail(request, pk: int, site):
+def review_detail(request, campaign_id: int, site):
     """Show a campaign: the user's worklist (with what changed since the snapshot) and, for administrators, progress."""
     _guard(request, permissions.can_review)
-    campaign = _campaign(request, pk)
+    campaign = _campaign(request, campaign_id)
     items = [(item, selectors.changed_now(item)) for item in selectors.worklist(request.user, campaign)]
     report = permissions.can_view_review_report(request.user)
     return TemplateResponse(
@@ -131,10 +131,10 @@ def review_detail(request, pk: int, site):
 
 
 @require_POST
-def review_decide(request, pk: int, site):
+def review_decide(request, campaign_id: int, site):
     """Decide the chosen items of the user's worklist (POST), then go back to it."""
     _guard(request, permissions.can_review)
-    campaign = _campaign(request, pk)
+    campaign = _campaign(request, campaign_id)
     form = DecideForm(request.POST)
     if not form.is_valid():
         message = " ".join(error for errors in form.errors.values() for error in errors)
@@ -158,10 +158,10 @@ def review_decide(request, pk: int, site):
 
 
 @require_GET
-def review_report(request, pk: int, site):
+def review_report(request, campaign_id: int, site):
     """Show a campaign's report as a printable page: every item, its decision and what applying it did."""
     _guard(request, permissions.can_view_review_report)
-    campaign = _campaign(request, pk)
+    campaign = _campaign(request, campaign_id)
     return TemplateResponse(
         request,
         TEMPLATES + "report.html",
@@ -178,10 +178,10 @@ def review_report(request, pk: int, site):
 
 
 @require_GET
-def review_report_csv(request, pk: int, site):
+def review_report_csv(request, campaign_id: int, site):
     """Stream a campaign's report as CSV."""
     _guard(request, permissions.can_view_review_report)
-    campaign = _campaign(request, pk)
+    campaign = _campaign(request, campaign_id)
     rows = csvexport.lines(selectors.REPORT_COLUMNS, selectors.report_rows(campaign))
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-review-{campaign.pk}-report.csv"'
