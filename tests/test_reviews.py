@@ -10,8 +10,10 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito, tasks
 from accounts.directory import services as directory_services
@@ -427,3 +429,14 @@ def test_a_campaign_start_through_the_form_opens_it(people, client):
     assert campaign.items.count() == 2 and list(campaign.reviewers.all()) == [
         User.objects.get(email="desk@example.com")
     ]
+
+
+def test_starting_the_workers_after_a_lost_tick_queues_the_open_campaigns_next_check(people):
+    start(people)
+    DBTaskResult.objects.filter(task_path=tasks.review_tick_run.module_path).delete()  # the chain was lost
+
+    call_command("cognito_sync", "--schedule", stdout=io.StringIO())
+    call_command("cognito_sync", "--schedule", stdout=io.StringIO())
+
+    waiting = DBTaskResult.objects.filter(task_path=tasks.review_tick_run.module_path, status="READY")
+    assert waiting.count() == 1

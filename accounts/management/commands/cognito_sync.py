@@ -29,6 +29,8 @@ class Command(BaseCommand):
                 f"directory sync scheduled every {settings.PORTAL_SYNC_INTERVAL_SECONDS} s on the "
                 f"task workers; the next one {when}"
             )
+            if tasks.review_schedule():  # after a downtime: the open access reviews' next check
+                self.stdout.write("access reviews: the workers' next check of the open campaigns is queued")
             return
         try:
             report = services.directory_sync(actor="manage.py cognito_sync")
