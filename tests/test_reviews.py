@@ -325,6 +325,7 @@ def test_a_campaign_from_start_to_deadline_reminds_closes_itself_and_revokes_the
             f"Access review #{campaign.pk}: 3 items wait for your decision (deadline 2026-03-07 09:00)",
         ),
     ]
+    assert len(mail.outbox) == 2  # nothing sent again, nor after the deadline
     campaign.refresh_from_db()
     assert campaign.status == ReviewCampaign.CLOSED
     assert held(people["alice"]) == set()  # unanswered: revoked, checked in Cognito

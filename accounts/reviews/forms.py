@@ -27,7 +27,11 @@ class CampaignForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="Named staff"
     )
-    deadline = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Deadline (UTC)")
+    deadline = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label="Deadline",
+        help_text="In the portal's time zone.",
+    )
     unanswered = forms.ChoiceField(choices=ReviewCampaign.UNANSWERED, label="Unanswered at the deadline")
     reason = ReasonField()
 

@@ -386,11 +386,10 @@ PORTAL_SYNC_QUOTA_SHARE_PERCENT = env_int("PORTAL_SYNC_QUOTA_SHARE_PERCENT", 50,
 
 # --- Access review campaigns (accounts/reviews/; the workers close them at their deadline) -----------------
 # Hours before a campaign's deadline at which reviewers with undecided items get a reminder email.
-PORTAL_REVIEW_REMINDER_HOURS = sorted(
-    {int(hours) for hours in env.list("PORTAL_REVIEW_REMINDER_HOURS", default=["72", "24"])}
-)
-if any(hours < 1 or hours > 24 * 90 for hours in PORTAL_REVIEW_REMINDER_HOURS):
-    raise ImproperlyConfigured("PORTAL_REVIEW_REMINDER_HOURS: each value is hours, from 1 to 2160.")
+_reminder_hours = env.list("PORTAL_REVIEW_REMINDER_HOURS", default=["72", "24"])
+if not all(re.fullmatch(r"\d{1,4}", hours) and 1 <= int(hours) <= 2160 for hours in _reminder_hours):
+    raise ImproperlyConfigured(f"PORTAL_REVIEW_REMINDER_HOURS: whole hours from 1 to 2160 each, not {_reminder_hours}.")
+PORTAL_REVIEW_REMINDER_HOURS = sorted({int(hours) for hours in _reminder_hours})
 # Seconds between two checks of the open campaigns (reviewers' standing, reminders, deadlines, interrupted work).
 PORTAL_REVIEW_TICK_SECONDS = env_int("PORTAL_REVIEW_TICK_SECONDS", 900, minimum=10, maximum=86400)
 # Where reminder emails come from, and the mail server that sends them (Django's own settings).
