@@ -41,6 +41,7 @@ def _sections(request) -> dict:
         "admin": permissions.is_portal_staff(user),
         "staff": permissions.can_manage_staff(user),
         "current": current_section(request.path),
+        "reviews": permissions.can_review(user),
     }
 
 

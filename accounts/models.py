@@ -258,8 +258,8 @@ class ApiKey(models.Model):
 class BulkJob(models.Model):
     """One piece of bulk work: a CSV import or an action on a selection of users, applied row by row."""
 
-    IMPORT, ACTION = "import", "action"
-    KINDS = [(IMPORT, "CSV import"), (ACTION, "Bulk action")]
+    IMPORT, ACTION, REVIEW = "import", "action", "review"
+    KINDS = [(IMPORT, "CSV import"), (ACTION, "Bulk action"), (REVIEW, "Access review revocations")]
     READING, REFUSED, PREVIEW, QUEUED, RUNNING, DONE, INTERRUPTED, CANCELLED = (
         "reading",
         "refused",
@@ -592,3 +592,81 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+class ReviewCampaign(models.Model):
+    """An access review: which applications, who reviews, until when, and what becomes of unanswered items."""
+
+    REVOKE, KEEP = "revoke", "keep"
+    UNANSWERED = [(REVOKE, "Revoke the access"), (KEEP, "Keep the access")]
+    OPEN, CLOSED = "open", "closed"
+    STATUSES = [(OPEN, "Open"), (CLOSED, "Closed (deadline passed)")]
+
+    name = models.CharField(max_length=120)
+    applications = models.JSONField(default=list, help_text="The applications under review.")
+    owners_review = models.BooleanField(default=False, help_text="Each application's owners review its items.")
+    reviewers = models.ManyToManyField(User, related_name="review_campaigns", blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="campaigns_started")
+    created_at = models.DateTimeField(default=timezone.now)
+    deadline = models.DateTimeField(db_index=True)
+    unanswered = models.CharField(max_length=8, choices=UNANSWERED)
+    status = models.CharField(max_length=8, choices=STATUSES, default=OPEN, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.JSONField(default=list, blank=True, help_text="The reminder hours already sent.")
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Access review #{self.pk} {self.name}"
+
+
+class ReviewItem(models.Model):
+    """One access under review: the snapshot taken at the start, the decision, and what applying it did."""
+
+    KEEP, REVOKE = "keep", "revoke"
+    DECISIONS = [(KEEP, "Keep"), (REVOKE, "Revoke")]
+    PENDING, REVOKED, ALREADY_GONE, FAILED, KEPT = "pending", "revoked", "already_gone", "failed", "kept"
+    APPLIED = [
+        (PENDING, "Being applied"),
+        (REVOKED, "Revoked, signed out"),
+        (ALREADY_GONE, "Access already gone"),
+        (FAILED, "Failed"),
+        (KEPT, "Kept"),
+    ]
+
+    campaign = models.ForeignKey(ReviewCampaign, on_delete=models.CASCADE, related_name="items")
+    sub = models.CharField(max_length=64)
+    email = models.CharField(max_length=254)
+    application = models.CharField(max_length=48)
+    role = models.CharField(max_length=64, blank=True, help_text="The role held at the snapshot, for people.")
+    granted_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.CharField(max_length=254, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    reviewer = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="review_items",
+        help_text="None: the administrators review it.",
+    )
+    decision = models.CharField(max_length=8, choices=DECISIONS, blank=True)
+    decided_by = models.CharField(max_length=254, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+    seen_current = models.CharField(max_length=120, blank=True, help_text="What had changed when it was decided.")
+    applied = models.CharField(max_length=16, choices=APPLIED, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["campaign", "email", "application"]
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["campaign", "sub", "application"], name="review_item_unique")]
+        indexes = [models.Index(fields=["campaign", "reviewer", "decision"], name="review_item_worklist")]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.application}"

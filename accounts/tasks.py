@@ -11,18 +11,23 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
 from accounts import cognito
 from accounts.audit.attempt import audited
+from accounts.audit.record import audit_record
 from accounts.bulk import actions as bulk_actions
 from accounts.bulk import engine as bulk
 from accounts.bulk import imports
 from accounts.directory import expiry, services, sync_lease
 from accounts.events import delivery
 from accounts.models import BulkJob, BulkRow, SyncState, User
+from accounts.reviews import deadline as review_deadline
+from accounts.reviews import decisions as review_decisions
+from accounts.reviews.words import REVIEW_ACTOR
 from accounts.rules import permissions
 from accounts.rules.errors import NOT_ALLOWED
 from accounts.signin import tokens
@@ -42,7 +47,12 @@ def _action_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str,
     return bulk_actions.row_apply(actor=actor, action=job.action, sub=row.sub, reason=job.reason)
 
 
-ROW_FUNCTIONS = {BulkJob.IMPORT: _import_row, BulkJob.ACTION: _action_row}
+def _review_row(*, actor, job: BulkJob, row: BulkRow, worker: str) -> tuple[str, str]:
+    """Apply one decision to revoke of an access review (as the process "review", whoever started the job)."""
+    return review_decisions.item_apply(item_id=row.data["item"], reason=job.reason)
+
+
+ROW_FUNCTIONS = {BulkJob.IMPORT: _import_row, BulkJob.ACTION: _action_row, BulkJob.REVIEW: _review_row}
 
 
 def bulk_enqueue(job: BulkJob, tasks: int = 0) -> None:
@@ -182,4 +192,50 @@ def events_schedule(*, at=None) -> bool:
     if waiting.filter(run_after__lte=at).exists():
         return False
     events_deliver_run.using(run_after=at).enqueue()
+    return True
+
+
+# --- Access review campaigns: one tick at each reminder and deadline, and every PORTAL_REVIEW_TICK_SECONDS ---
+
+
+@task()
+def review_tick_run() -> dict:
+    """Check the open campaigns (standing, reminders, deadlines), resume their revocations, queue the next tick."""
+    try:
+        report = review_deadline.campaigns_tick()
+        for job in report["jobs"]:
+            bulk_enqueue(job)
+        report["jobs"] = [job.pk for job in report["jobs"]]
+        report["resumed"] = [job.pk for job in review_revocations_resume()]
+    finally:
+        review_schedule()
+    return report
+
+
+def review_revocations_resume() -> list[BulkJob]:
+    """Queue again the access reviews' revocation jobs that were interrupted (throttling, outage) or stalled."""
+    stuck = BulkJob.objects.filter(Q(status=BulkJob.INTERRUPTED) | bulk.stalled_q(), kind=BulkJob.REVIEW)
+    resumed = []
+    for job in stuck:
+        if BulkJob.objects.filter(pk=job.pk, status=job.status).update(status=BulkJob.QUEUED, error=""):
+            audit_record(
+                actor=REVIEW_ACTOR,
+                action="review_resume",
+                target=f"job {job.pk}",
+                before={"error": job.error[:500]},
+            )
+            bulk_enqueue(job, tasks=1)
+            resumed.append(job)
+    return resumed
+
+
+def review_schedule() -> bool:
+    """Queue the next tick when one is needed sooner than any waiting; return True when one was queued."""
+    moment = review_deadline.next_tick()
+    if moment is None:
+        return False
+    waiting = DBTaskResult.objects.filter(task_path=review_tick_run.module_path, status="READY")
+    if waiting.filter(run_after__lte=moment).exists():
+        return False
+    review_tick_run.using(run_after=moment).enqueue()
     return True

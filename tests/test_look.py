@@ -94,7 +94,7 @@ def test_portal_and_admin_pages_share_one_header_and_mark_where_you_are(admin_cl
 def test_the_help_desk_is_linked_only_to_what_it_may_use(helpdesk_client):
     header = header_of(helpdesk_client, reverse("admin:accounts_directoryentry_changelist"))
     links = re.findall(r">([^<>]+)</a>", header)
-    assert links[1:-1] == ["Home", "Users", "Access", "Bulk jobs", "Administration", "My account"]
+    assert links[1:-1] == ["Home", "Users", "Access", "Bulk jobs", "Access reviews", "Administration", "My account"]
 
 
 @pytest.mark.django_db
@@ -108,6 +108,7 @@ def test_an_administrator_is_linked_to_the_registry_and_the_audit(admin_client):
         "Audit",
         "Bulk jobs",
         "Staff",
+        "Access reviews",
         "Administration",
         "My account",
     ]

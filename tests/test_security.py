@@ -16,6 +16,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -39,6 +40,7 @@ from accounts.audit.record import audit_record
 from accounts.bulk import imports
 from accounts.models import ApiKey, Application, AuditEvent, Delivery, DirectoryEntry, Subscription, User
 from accounts.pool.bootstrap import bootstrap
+from accounts.reviews import campaigns as review_campaigns
 from accounts.rules import roles
 from tests.conftest import STAFF_PASSWORD
 from tests.support.staff import index_user, local_staff
@@ -54,6 +56,7 @@ ANY_USER_PAGE = "/admin/accounts/directoryentry/*"
 APPS, APP_PAGE = "/admin/accounts/application/", "/admin/accounts/application/{app}/change/"
 JOB_PAGE, IMPORT = "/admin/accounts/bulkjob/{job}/change/", "/admin/accounts/bulkjob/import/"
 STAFF = "/admin/staff/"
+REVIEWS, REVIEW_PAGE = "/admin/reviews/", "/admin/reviews/{campaign}/"
 CONFIRMED = {"confirm": "on"}  # what a confirmation page sends
 SUBS, SUB_PAGE = "/admin/accounts/subscription/", "/admin/accounts/subscription/{subscription}/change/"
 
@@ -352,6 +355,29 @@ ROUTES: dict[str, Route] = {
     "admin:accounts_directoryentry_access_dashboard": Route(get=staff_only(OK, OK, owner=FORBIDDEN)),
     "admin:accounts_directoryentry_access_matrix": Route(get=staff_only(OK, OK, owner=FORBIDDEN)),
     "admin:accounts_directoryentry_access_review": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
+    # Access review campaigns: administrators start them and read the reports; every reviewer has a worklist.
+    # The world's campaign gives the help desk its one item, which the help desk decides first; the
+    # administrator may not decide another reviewer's item (403).
+    "admin:review_list": Route(get=staff_only(OK, OK, owner=OK)),  # owners review their applications' access
+    "admin:review_start": Route(
+        get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN),
+        post=staff_only(FORBIDDEN, REVIEWS + "*", owner=FORBIDDEN),
+        data=lambda w: {
+            "name": "Sweep",
+            "applications": [w.app_name],
+            "owners_review": "on",
+            "deadline": "2099-01-01T09:00",
+            "unanswered": "keep",
+        },
+    ),
+    "admin:review_detail": Route(get=staff_only(OK, OK, owner=NOT_FOUND)),  # not a reviewer of this campaign
+    "admin:review_decide": Route(
+        get=staff_only(NOT_ALLOWED, NOT_ALLOWED, owner=NOT_ALLOWED),
+        post=staff_only(REVIEW_PAGE, FORBIDDEN, owner=NOT_FOUND),
+        data=lambda w: {"items": [w.item], "decision": "keep"},
+    ),
+    "admin:review_report": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
+    "admin:review_report_csv": Route(get=staff_only(FORBIDDEN, OK, owner=FORBIDDEN)),
     # The applications' API: its key header authenticates, never a session cookie, so CSRF does not apply
     "api_access_check": Route(
         get=alike(NOT_ALLOWED),
@@ -487,6 +513,8 @@ class World:
     subscription: int = 0  # the scratch application's event subscription, with one delivery
     delivery: int = 0
     outbox_event: int = 0
+    campaign: int = 0  # an access review of the scratch application by the help desk, made then too
+    item: int = 0  # its one item: the target user's scratch access
 
     def url(self, name: str) -> str:
         """Return a URL of the route, its parameters filled with these objects."""
@@ -505,10 +533,15 @@ class World:
             "delivery": str(self.delivery),
             "key_id": self.key_id,
             "job_id": str(self.job),
+            "campaign_id": str(self.campaign),
         }
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], FOUND[name])
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
         return "/" + path.replace("^", "").replace("$", "")
+
+    def ids(self) -> dict:
+        """Return the ids an answer may name."""
+        return {"sub": self.sub, "event": self.event, "app": self.app, "job": self.job, "campaign": self.campaign}
 
     def expected(self, answer, here: str):
         """Return the answer with this world's objects filled in."""
@@ -519,6 +552,7 @@ class World:
                 app=self.app,
                 job=self.job,
                 subscription=self.subscription,
+                campaign=self.campaign,
                 here=quote(here, safe="/"),
             )
             if isinstance(answer, str)
@@ -594,6 +628,16 @@ def personas(world) -> dict[str, Client]:
     world.job = imports.import_preview(
         actor=User.objects.get(email="admin@example.com"), binary=upload.file, name=upload.name, size=upload.size
     ).pk
+    campaign = review_campaigns.campaign_start(
+        actor=User.objects.get(email="admin@example.com"),
+        name="Sweep",
+        applications=[world.app_name],
+        reviewers=[User.objects.get(email="desk@example.com")],
+        owners_review=False,
+        deadline=timezone.now() + timedelta(days=7),
+        unanswered="keep",
+    )
+    world.campaign, world.item = campaign.pk, campaign.items.get().pk
     return clients
 
 
@@ -783,6 +827,14 @@ AUDITED_BY = {
     "delivery_resend": ["admin:accounts_subscription_resend"],
     "deliveries_replay": ["admin:accounts_subscription_replay"],
     "signing_key_rotate": ["admin:accounts_subscription_key_rotate"],
+    "review_start": ["admin:review_start"],
+    "review_decide": ["admin:review_decide"],
+    # written by the workers' tick, which starting a campaign queues
+    "review_reassign": ["admin:review_start"],
+    "review_remind": ["admin:review_start"],
+    "review_close": ["admin:review_start"],
+    "review_expire": ["admin:review_start"],
+    "review_resume": ["admin:review_start"],
 }
 ACTION = re.compile(r'(?:action=|_audit\(request, )"([a-z_]+)"(?: if \w+ else "([a-z_]+)")?')
 

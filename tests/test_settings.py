@@ -148,3 +148,10 @@ def test_env_example_documents_every_variable_the_settings_read():
     documented = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert len(read) > 30
     assert read - documented == set()
+
+
+@pytest.mark.parametrize("raw", ["0", "24,abc", "3000", "-5"])
+def test_review_reminder_hours_refuse_anything_but_whole_hours_in_range(tmp_path, raw):
+    result = django_process(tmp_path, PORTAL_REVIEW_REMINDER_HOURS=raw)
+    assert result.returncode != 0
+    assert "PORTAL_REVIEW_REMINDER_HOURS: whole hours from 1 to 2160 each" in result.stderr

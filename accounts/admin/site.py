@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.audit.record import denial_record
+from accounts.reviews import views as review_views
 from accounts.rules import permissions
 from accounts.signin import views as auth_views
 from accounts.signin.staff import views as staff_views
@@ -72,7 +73,7 @@ class PortalAdminSite(admin.AdminSite):
         """Return the admin's URLs, the view-on-site shortcut answering 404: no model has a page of its own."""
         shortcut = path("r/<int:content_type_id>/<path:object_id>/", self.admin_view(_no_shortcut), name="view_on_site")
         urls = [shortcut if getattr(url, "name", "") == "view_on_site" else url for url in super().get_urls()]
-        return self.staff_urls() + urls
+        return self.staff_urls() + self.review_urls() + urls
 
     def staff_urls(self) -> list:
         """Return the staff management screens' URLs (before the admin's catch-all)."""
@@ -81,6 +82,18 @@ class PortalAdminSite(admin.AdminSite):
             path("staff/", wrap(staff_views.staff_list), name="staff"),
             path("staff/grant/", wrap(staff_views.staff_grant), name="staff_grant"),
             path("staff/<str:sub>/remove/", wrap(staff_views.staff_remove), name="staff_remove"),
+        ]
+
+    def review_urls(self) -> list:
+        """Return the access review campaigns' URLs (before the admin's catch-all)."""
+        wrap, views = self.site_screen, review_views
+        return [
+            path("reviews/", wrap(views.review_list), name="review_list"),
+            path("reviews/start/", wrap(views.review_start), name="review_start"),
+            path("reviews/<int:campaign_id>/", wrap(views.review_detail), name="review_detail"),
+            path("reviews/<int:campaign_id>/decide/", wrap(views.review_decide), name="review_decide"),
+            path("reviews/<int:campaign_id>/report/", wrap(views.review_report), name="review_report"),
+            path("reviews/<int:campaign_id>/report.csv", wrap(views.review_report_csv), name="review_report_csv"),
         ]
 
     def site_screen(self, view):

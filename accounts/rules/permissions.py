@@ -386,3 +386,44 @@ class CommandActor:
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Access review campaigns ------------------------------------------------------------------------
+
+
+def can_start_review(actor) -> bool:
+    """Start an access review campaign: administrators only."""
+    return is_administrator(actor)
+
+
+def can_review(actor) -> bool:
+    """Open the campaigns and one's worklist in them: any active staff member (a reviewer's items are theirs)."""
+    return is_portal_staff(actor)
+
+
+def reviews_self(actor, item) -> bool:
+    """Return True when a review item is the actor's own access: nobody certifies themselves."""
+    return _is_self(actor, item)
+
+
+def can_decide(actor, item) -> bool:
+    """Decide a review item: its reviewer, or an administrator for items left to the administrators; never
+    one's own access."""
+    if not is_portal_staff(actor) or reviews_self(actor, item):
+        return False
+    return item.reviewer_id == actor.pk if item.reviewer_id is not None else _is_administrator(actor)
+
+
+def items_decidable(actor, items: QuerySet) -> QuerySet:
+    """Return the items the actor may decide: can_decide as a queryset filter, for the worklist."""
+    if not is_portal_staff(actor):
+        return items.none()
+    mine = items.filter(reviewer_id=actor.pk)
+    if _is_administrator(actor):
+        mine = items.filter(reviewer_id=actor.pk) | items.filter(reviewer__isnull=True)
+    return mine.exclude(sub=getattr(actor, "cognito_sub", None) or "")
+
+
+def can_view_review_report(actor) -> bool:
+    """See a campaign's report and progress: who decided what, and what applying it did. Administrators only."""
+    return is_administrator(actor)

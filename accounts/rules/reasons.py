@@ -42,6 +42,8 @@ ACTIONS = (
     "staff_remove",
     "owner_assign",
     "owner_remove",
+    "review_start",
+    "review_decide",
 )
 
 

@@ -488,3 +488,15 @@ PORTAL_COGNITO_QUOTAS = env_quotas("PORTAL_COGNITO_QUOTAS", COGNITO_DEFAULT_QUOT
 # The share of each quota background work (imports, bulk actions, the sync, sweeps) may use, all workers on all
 # machines together; the applications' own traffic keeps the rest. Web requests' calls count against it too.
 PORTAL_COGNITO_QUOTA_SHARE = env_share("PORTAL_COGNITO_QUOTA_SHARE", "0.8")
+
+# --- Access review campaigns (accounts/reviews/; the workers close them at their deadline) -----------------
+# Hours before a campaign's deadline at which reviewers with undecided items get a reminder email.
+_reminder_hours = env.list("PORTAL_REVIEW_REMINDER_HOURS", default=["72", "24"])
+if not all(re.fullmatch(r"\d{1,4}", hours) and 1 <= int(hours) <= 2160 for hours in _reminder_hours):
+    raise ImproperlyConfigured(f"PORTAL_REVIEW_REMINDER_HOURS: whole hours from 1 to 2160 each, not {_reminder_hours}.")
+PORTAL_REVIEW_REMINDER_HOURS = sorted({int(hours) for hours in _reminder_hours})
+# Seconds between two checks of the open campaigns (reviewers' standing, reminders, deadlines, interrupted work).
+PORTAL_REVIEW_TICK_SECONDS = env_int("PORTAL_REVIEW_TICK_SECONDS", 900, minimum=10, maximum=86400)
+# Reminder emails go through the email settings below (DJANGO_EMAIL_*, DJANGO_DEFAULT_FROM_EMAIL).
+# The portal's address as people reach it, for the links in emails.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")

@@ -68,7 +68,8 @@ def test_home_users_user_page_registry_and_audit_share_one_header(sign_in_browse
         expect(page.locator("#site-name, #user-tools, .theme-toggle")).to_have_count(0)
     assert len({repr(shown) for shown in seen.values()}) == 1, seen
     assert seen[reverse("home")]["links"] == [
-        "Home", "Users", "Access", "Applications", "Audit", "Bulk jobs", "Staff", "Administration", "My account"
+        "Home", "Users", "Access", "Applications", "Audit", "Bulk jobs", "Staff", "Access reviews", "Administration",
+        "My account",
     ]  # fmt: skip
     page.goto(reverse("admin:accounts_auditevent_changelist"))
     expect(page.locator("header.topbar nav a[aria-current=page]")).to_have_text("Audit")

@@ -34,6 +34,8 @@ class Command(BaseCommand):
                 f"expiry sweep scheduled every {settings.PORTAL_EXPIRY_SWEEP_SECONDS} s; "
                 f"the next one {'runs now' if swept else 'was already queued'}"
             )
+            if tasks.review_schedule():  # after a downtime: the open access reviews' next check
+                self.stdout.write("access reviews: the workers' next check of the open campaigns is queued")
             return
         try:
             report = services.directory_sync(actor="manage.py cognito_sync")
