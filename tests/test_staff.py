@@ -1,5 +1,6 @@
 """Staff management: the staff page read live, granting and removing standing, and the rules around it."""
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import pytest
@@ -239,3 +240,11 @@ def test_a_required_reason_missing_changes_no_standing(admin_client, alice, sett
     assert "AdminAddUserToGroup" not in calls
     assert cognito.user_groups(alice.sub) == ["app-billing"]
     assert AuditEvent.objects.get(action="staff_grant").outcome == "failure"
+
+
+def test_the_staff_page_shows_each_members_last_portal_sign_in(admin_client, admin_user, helpdesk_identity):
+    admin_user.last_login = datetime(2026, 11, 30, 8, 15, 42, tzinfo=UTC)
+    admin_user.save(update_fields=["last_login"])
+    page = admin_client.get(STAFF).content.decode()
+    assert '<td class="staff-last-sign-in">2026-11-30 08:15:42</td>' in page
+    assert '<td class="staff-last-sign-in">—</td>' in page  # the help desk never signed in to the portal

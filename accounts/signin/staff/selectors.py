@@ -6,6 +6,7 @@ from datetime import datetime
 from accounts import cognito
 from accounts.directory.selectors import MFA_LABELS
 from accounts.rules import permissions, roles
+from accounts.signin import selectors as signin_selectors
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,9 @@ class StaffMember:
         return ", ".join(MFA_LABELS.get(item, item) for item in self.mfa)
 
 
-def last_sign_ins(subs: list[str]) -> dict[str, datetime]:
-    """Return the last portal sign-in of each staff member by sub (the hook the activity records fill)."""
-    return {}
+def last_sign_ins(subs: list[str]) -> dict[str, datetime | None]:
+    """Return the last portal sign-in of each staff member by sub (None: never signed in to the portal)."""
+    return signin_selectors.staff_last_sign_in(subs)
 
 
 def _members() -> dict[str, tuple[cognito.User, list[str]]]:
