@@ -17,7 +17,7 @@ from accounts.directory import services as directory_services
 from accounts.reviews import selectors, services
 from accounts.reviews.forms import CampaignForm, DecideForm
 from accounts.reviews.words import SAID
-from accounts.rules import permissions
+from accounts.rules import permissions, words
 from accounts.rules.errors import ServiceError
 
 TEMPLATES = "admin/reviews/"
@@ -91,8 +91,8 @@ def review_start(request, site):
                     request,
                     SAID["started"].format(
                         pk=campaign.pk,
-                        items=campaign.items.count(),
-                        reviewers=len(data["reviewers"]) + int(data["owners_review"]),
+                        items=words.counted(campaign.items.count(), "item"),
+                        reviewers=words.counted(campaign.items.values("reviewer").distinct().count(), "reviewer"),
                         deadline=f"{campaign.deadline:%Y-%m-%d %H:%M}",
                     ),
                 )
@@ -153,7 +153,9 @@ def review_decide(request, campaign_id: int, site):
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, SAID["decided"].format(count=decided.count, revoke=decided.revoke))
+        messages.success(
+            request, SAID["decided"].format(decisions=words.counted(decided.count, "decision"), revoke=decided.revoke)
+        )
     return redirect("admin:review_detail", campaign.pk)
 
 

@@ -3,8 +3,8 @@
 REVIEW_ACTOR = "review"  # the process that closes campaigns and applies their decisions, as audited
 
 SAID = {
-    "started": "Access review #{pk} started: {items} items for {reviewers} reviewers, until {deadline}.",
-    "decided": "{count} decisions recorded ({revoke} to revoke, applied in the background).",
+    "started": "Access review #{pk} started: {items} for {reviewers}, until {deadline}.",
+    "decided": "{decisions} recorded ({revoke} to revoke, applied in the background).",
     "no_applications": "Choose at least one application to review. Nothing was started.",
     "deadline_past": "The deadline must be in the future. Nothing was started.",
     "no_reviewers": "Choose named staff, or the applications' owners, to review. Nothing was started.",

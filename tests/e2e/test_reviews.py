@@ -25,9 +25,11 @@ def worklist_row(page, email: str):
     return page.locator(f"#review-worklist tbody tr[data-email='{email}']")
 
 
+@pytest.mark.parametrize("who", ["named help desk", "application owner"])
 def test_a_reviewer_revokes_one_user_and_the_administrator_sees_it_in_the_report(
-    sign_in_browser, browser, live_server, admin_user, helpdesk_user, make_cognito_user
+    who, request, sign_in_browser, browser, live_server, admin_user, make_cognito_user
 ):
+    reviewing = request.getfixturevalue("helpdesk_user" if who == "named help desk" else "owner_user")
     carol = make_cognito_user("carol@example.com", apps=["billing"])
     dave = make_cognito_user("dave@example.com", apps=["billing"])
     for user in (carol, dave):
@@ -39,16 +41,19 @@ def test_a_reviewer_revokes_one_user_and_the_administrator_sees_it_in_the_report
     page.click("#review-start")
     page.fill("#review-start-form input[name=name]", "Billing Q1")
     page.check("#review-start-form input[name=applications][value=billing]")
-    page.check(f"#review-start-form input[name=reviewers][value='{helpdesk_user.pk}']")
+    if who == "named help desk":
+        page.check(f"#review-start-form input[name=reviewers][value='{reviewing.pk}']")
+    else:  # billing's owners review billing
+        page.check("#review-start-form input[name=owners_review]")
     page.fill("#review-start-form input[name=deadline]", "2099-01-01T09:00")
     page.select_option("#review-start-form select[name=unanswered]", "keep")
     page.click("#review-start-submit")
-    expect(page.locator(".messagelist")).to_contain_text("2 items for 1 reviewers")
+    expect(page.locator(".messagelist")).to_contain_text("2 items for 1 reviewer,")
     campaign = ReviewCampaign.objects.get()
 
     reviewer = browser.new_context(base_url=live_server.url)
     client = Client()
-    client.force_login(helpdesk_user)
+    client.force_login(reviewing)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     reviewer.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
     desk = reviewer.new_page()
@@ -58,7 +63,7 @@ def test_a_reviewer_revokes_one_user_and_the_administrator_sees_it_in_the_report
     worklist_row(desk, "carol@example.com").locator("input.review-item").check()
     desk.fill("#review-reason", "left the company")
     desk.click("#review-revoke")
-    expect(desk.locator(".messagelist")).to_contain_text("1 decisions recorded (1 to revoke")
+    expect(desk.locator(".messagelist")).to_contain_text("1 decision recorded (1 to revoke")
     worklist_row(desk, "dave@example.com").locator("input.review-item").check()
     desk.click("#review-keep")
     expect(worklist_row(desk, "dave@example.com").locator(".review-decision")).to_contain_text("Keep")
@@ -68,7 +73,7 @@ def test_a_reviewer_revokes_one_user_and_the_administrator_sees_it_in_the_report
     assert applications(carol.sub) == set() and applications(dave.sub) == {"billing"}
 
     page.goto(f"/admin/reviews/{campaign.pk}/")
-    expect(page.locator("#review-progress")).to_contain_text("desk@example.com")
+    expect(page.locator("#review-progress")).to_contain_text(reviewing.email)
     page.click("#review-report")
     carol_row = page.locator("#review-report-items tr[data-email='carol@example.com']")
     expect(carol_row.locator(".report-decision")).to_have_text("Revoke")
