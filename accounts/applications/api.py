@@ -146,16 +146,24 @@ def _feed_key(request, scope: str):
     return key, None
 
 
+def _feed_request(request, scope: str):
+    """Return (key, cursor, None) for a feed's GET, or (None, None, the refusal: 401, 429, 400 for a bad cursor)."""
+    key, refused = _feed_key(request, scope)
+    if refused:
+        return None, None, refused
+    after = _cursor(request.GET.get("after", ""))
+    if after is None:
+        return None, None, _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
+    return key, after, None
+
+
 @never_cache
 @require_GET
 def revocation_feed(request):
     """Serve the revocations after the cursor to an application's key."""
-    key, refused = _feed_key(request, "revocations")
+    _key, after, refused = _feed_request(request, "revocations")
     if refused:
         return refused
-    after = _cursor(request.GET.get("after", ""))
-    if after is None:
-        return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
     page = revocations.feed_page(after=after)
     rows = [
         {"id": row.id, "sub": row.sub, "not_before": row.not_before.timestamp()} for row in page.rows if not row.scope
@@ -181,12 +189,9 @@ def _end_notice(row) -> dict:
 @require_GET
 def event_feed(request):
     """Serve the key's application's events after the cursor."""
-    key, refused = _feed_key(request, "events")
+    key, after, refused = _feed_request(request, "events")
     if refused:
         return refused
-    after = _cursor(request.GET.get("after", ""))
-    if after is None:
-        return _error(HTTPStatus.BAD_REQUEST, BAD_CURSOR)
     page = event_selectors.feed_page(application=key.application.name, after=after)
     return JsonResponse({"events": page.events, "next": str(page.next), "more": page.more})
 
