@@ -1,8 +1,10 @@
-"""WSGI entry point for gunicorn: the API under /api/v1/ through its own short middleware stack, the rest through all.
+"""WSGI entry point for gunicorn: the access check straight from WSGI, the rest of the API under /api/v1/ through
+its own short middleware stack, everything else through all of it.
 
 The API's views authenticate by an API key header, never by a cookie: sessions, CSRF, authentication,
 messages and the page headers (CSP, frames) have nothing to do there, so PORTAL_API_MIDDLEWARE keeps only
-the security headers, the Host check (CommonMiddleware) and the Cognito time budget.
+the security headers, the Host check (CommonMiddleware) and the Cognito time budget. The access check, asked on
+every page view of every application, skips even those layers (accounts.applications.endpoint keeps what they do).
 """
 
 import os
@@ -14,6 +16,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
 site = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402  (configured by get_wsgi_application)
+
+from accounts.applications.endpoint import PATH as ACCESS_CHECK  # noqa: E402
+from accounts.applications.endpoint import AccessCheckApp  # noqa: E402
 
 API_PREFIX = "/api/v1/"
 
@@ -31,9 +36,13 @@ class ApiHandler(WSGIHandler):
 
 
 api = ApiHandler()
+access_check = AccessCheckApp(fallback=api)
 
 
 def application(environ, start_response):
-    """Serve /api/v1/ through the API's stack, everything else through the site's."""
-    handler = api if environ.get("PATH_INFO", "").startswith(API_PREFIX) else site
+    """Serve the access check by its endpoint, the rest of /api/v1/ through the API's stack, the rest by the site's."""
+    path = environ.get("PATH_INFO", "")
+    if path == ACCESS_CHECK:
+        return access_check(environ, start_response)
+    handler = api if path.startswith(API_PREFIX) else site
     return handler(environ, start_response)

@@ -24,21 +24,26 @@ from tests import tokens_helpers as forge
 from tests.conftest import USER_PASSWORD
 from tests.support.apps import token_after_revocations
 from tests.support.staff import index_user
+from tests.support.wsgi import served
 
 pytestmark = pytest.mark.django_db
 
 URL = reverse("api_access_check")
 
 
-@pytest.fixture
-def api(billing_key):
-    """Call the API as billing; return the response."""
+@pytest.fixture(params=["endpoint", "view"])
+def api(request, billing_key):
+    """Call the API as billing, through the WSGI endpoint gunicorn serves it by and through the Django view
+    (the test client, runserver); return the response."""
     client = Client(enforce_csrf_checks=True)  # the API must work without a CSRF token
 
-    def call(token: str, application: str = "billing", key: str | None = None, **extra):
-        headers = {"HTTP_AUTHORIZATION": f"Api-Key {billing_key if key is None else key}"} if key != "" else {}
+    def call(token: str, application: str = "billing", key: str | None = None):
+        headers = {"authorization": f"Api-Key {billing_key if key is None else key}"} if key != "" else {}
         body = json.dumps({"token": token, "application": application})
-        return client.post(URL, body, content_type="application/json", **headers, **extra)
+        if request.param == "endpoint":
+            return served(URL, method="POST", body=body.encode(), **headers)
+        meta = {f"HTTP_{name.upper()}": value for name, value in headers.items()}
+        return client.post(URL, body, content_type="application/json", **meta)
 
     return call
 
@@ -213,7 +218,7 @@ def test_unreadable_signing_keys_are_503(api, bella, settings):
 
 def test_logs_name_the_key_and_user_but_never_the_token(api, bella, billing_key, caplog):
     _, signed_in = bella
-    with caplog.at_level(logging.INFO, logger="accounts.api"):
+    with caplog.at_level(logging.DEBUG, logger="accounts.api"):  # an allowed check is logged at DEBUG
         api(signed_in["IdToken"])
         api("forged-token-value")
     text = caplog.text
@@ -345,3 +350,12 @@ def test_a_token_issued_before_a_revocation_is_refused_and_one_after_is_answered
     assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK  # not issued before it: the same second
     Revocation.objects.create(sub=user.sub, not_before=datetime.fromtimestamp(issued + 0.001, UTC), reason="t")
     assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_an_allowed_check_is_logged_at_debug_and_a_refusal_at_info(api, bella, caplog):
+    _, signed_in = bella
+    with caplog.at_level(logging.INFO, logger="accounts.api"):
+        assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+        assert api("forged-token-value").status_code == HTTPStatus.UNAUTHORIZED
+    said = [record.getMessage() for record in caplog.records if record.name == "accounts.api"]
+    assert len(said) == 1 and said[0].startswith("access-check refused")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from accounts.applications import api_keys
@@ -116,22 +116,36 @@ def answer_for(*, key: ApiKey, sub: str, issued_at: float, application: str) -> 
 def _facts(*, key_id: str, sub: str, issued_at: float) -> list[tuple]:
     """Return (key active, token revoked, enabled, role, level, granted application, ended kind, ended application,
     previous role, previous level) rows: one per grant and end that has come, or one."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: every `connection.` attribute is a lookup in a context-local
     # An `iat` before 1970 is voided by any revocation, as the comparison of timestamps would.
-    issued = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(max(float(issued_at), 0.0), UTC))
-    with connection.cursor() as cursor:
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_facts_sql(), [key_id, sub, issued, sub, AccessEnd.OPEN, now])
-        return cursor.fetchall()
+    issued = db.ops.adapt_datetimefield_value(datetime.fromtimestamp(max(float(issued_at), 0.0), UTC))
+    now = db.ops.adapt_datetimefield_value(timezone.now())
+    # Straight to the DB-API cursor, within Django's error translation and health check: Django's own cursor
+    # rewrites the placeholders of every statement it runs with a regular expression, half this query's time.
+    with db.wrap_database_errors:
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        cursor = db.connection.cursor()
+        try:
+            cursor.execute(_facts_sql(db.vendor), [key_id, sub, issued, sub, now])
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
 
 @functools.cache
-def _facts_sql() -> str:
-    """Return the facts query with the tables' quoted names."""
+def _facts_sql(vendor: str) -> str:
+    """Return the facts query for the database's driver: the tables' quoted names, the open state written in,
+    the driver's own placeholders."""
     models = (ApiKey, Revocation, DirectoryEntry, DirectoryGrant, AccessEnd)
-    return _FACTS.format(**{model.__name__: connection.ops.quote_name(model._meta.db_table) for model in models})
+    names = {model.__name__: connection.ops.quote_name(model._meta.db_table) for model in models}
+    sql = _FACTS.format(**names, open=AccessEnd.OPEN)
+    return sql.replace("%s", "?") if vendor == "sqlite" else sql
 
 
 # Driven by a one-row select, so the key and the revocations are read even for a user missing from the index.
+# The open state is written in, not bound: SQLite plans a statement again on every run when a bound value meets
+# a partial index's condition (access_end_open's), which made the whole query six times slower.
 _FACTS = """
 SELECT
   EXISTS (SELECT 1 FROM {ApiKey} WHERE key_id = %s AND revoked_at IS NULL),
@@ -141,5 +155,5 @@ SELECT
 FROM (SELECT 1 AS one) AS driver
 LEFT JOIN {DirectoryEntry} AS entry ON entry.sub = %s
 LEFT JOIN {DirectoryGrant} AS grants ON grants.entry_id = entry.sub
-LEFT JOIN {AccessEnd} AS ended ON ended.sub = entry.sub AND ended.state = %s AND ended.ends_at <= %s
+LEFT JOIN {AccessEnd} AS ended ON ended.sub = entry.sub AND ended.state = '{open}' AND ended.ends_at <= %s
 """

@@ -22,9 +22,11 @@ acknowledged SETs are not served again. `GET /.well-known/jwks.json`: the keys o
 
 import json
 import logging
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from django.conf import settings
+from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -47,6 +49,7 @@ OTHER_APPLICATION = "This API key is {application}'s: it may only ask about {app
 BAD_CURSOR = "Send ?after=<the 'next' of the previous page> (0 or nothing for the beginning)."
 BAD_POLL = 'Send JSON: {"ack": ["<jti>", ...], "maxEvents": <0 to 100>}.'
 NO_POLL = "This application has no polled subscription: ask an administrator to add one."
+NO_DATABASE = "The access check cannot read its index right now; retry shortly."
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
@@ -57,10 +60,24 @@ def _error(status: int, message: str, **headers) -> JsonResponse:
     return response
 
 
-def _payload(request) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Reply:
+    """An answer of the access check before it is an HTTP response: its status, JSON body and extra headers."""
+
+    status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+def _refusal(status: int, message: str, **headers) -> Reply:
+    """Return an error reply (header names with '_' for '-')."""
+    return Reply(status, {"error": message}, {name.replace("_", "-"): value for name, value in headers.items()})
+
+
+def _payload(body: bytes) -> tuple[str, str] | None:
     """Return (token, application) from the JSON body, or None when it is not that."""
     try:
-        data = json.loads(request.body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None
     if not isinstance(data, dict):
@@ -71,53 +88,61 @@ def _payload(request) -> tuple[str, str] | None:
     return token, application
 
 
-def _too_large(request) -> bool:
+def _too_large(meta: dict) -> bool:
     """Return True when the declared body exceeds the limit (nothing is read)."""
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return True
     return length > settings.PORTAL_ACCESS_CHECK_MAX_BODY_BYTES
 
 
-@csrf_exempt
-@never_cache
-@require_POST
-def access_check(request):
+def access_check_reply(request) -> Reply:
+    """Answer an access-check POST (the view's and the WSGI endpoint's one logic); a database fault is a 503."""
+    try:
+        return _access_check_reply(request)
+    except (OperationalError, InterfaceError):
+        logger.error("access-check: the database cannot be reached")
+        return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, NO_DATABASE, Retry_After="30")
+
+
+def _access_check_reply(request) -> Reply:
     """Answer whether the token's user may use the application, with their role, from the index."""
-    if _too_large(request):
-        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
-    key = checks.key_from_header(request.headers.get("Authorization", ""))
+    if _too_large(request.META):
+        return _refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE)
+    key = checks.key_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
     if key is None:
         logger.info("access-check refused: no valid API key")
-        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+        return _refusal(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     wait = ratelimit.hit(f"access-check:{key.key_id}", limit=settings.PORTAL_ACCESS_CHECK_RATE_PER_MINUTE, window=60)
     if wait:
         logger.warning("access-check throttled: key %s (%s)", key.key_id, key.application.name)
-        return _error(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
-    payload = _payload(request)
+        return _refusal(HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY, Retry_After=str(wait))
+    payload = _payload(request.body)
     if payload is None:
-        return _error(HTTPStatus.BAD_REQUEST, BAD_REQUEST)
+        return _refusal(HTTPStatus.BAD_REQUEST, BAD_REQUEST)
     token, application = payload
     if application != key.application.name:
         logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
-        return _error(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
+        return _refusal(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
     try:
         claims = tokens.verify_any(token, checks.client_ids_for(key.application))
     except tokens.KeysUnavailable:
         logger.error("access-check: the pool's signing keys could not be read")
-        return _error(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")
+        return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")
     except tokens.TokenError as exc:
         logger.info("access-check refused for key %s: %s", key.key_id, exc)
-        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+        return _refusal(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     try:
         answer = checks.answer_for(key=key, sub=claims.sub, issued_at=claims.raw["iat"], application=application)
     except checks.Revoked as exc:
         logger.info("access-check refused for key %s: sub=%s %s", key.key_id, claims.sub, exc)
-        return _error(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
+        return _refusal(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED, WWW_Authenticate="Api-Key")
     if answer.allowed:
         usage.use_record(sub=claims.sub, application=application)
-    logger.info(
+    # An allowed check is the common case, thousands a second: DEBUG (DJANGO_LOG_LEVEL=DEBUG shows it).
+    logger.log(
+        logging.DEBUG if answer.allowed else logging.INFO,
         "access-check key=%s application=%s sub=%s allowed=%s role=%s%s",
         key.key_id,
         application,
@@ -126,7 +151,17 @@ def access_check(request):
         answer.role or "-",
         answer.level or "",
     )
-    return JsonResponse(answer.as_dict())
+    return Reply(HTTPStatus.OK, answer.as_dict())
+
+
+@csrf_exempt
+@never_cache
+@require_POST
+def access_check(request):
+    """Answer whether the token's user may use the application (accounts.applications.endpoint serves it in
+    production, straight from WSGI; this view serves it everywhere else, with the same answers)."""
+    reply = access_check_reply(request)
+    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
 
 
 def _cursor(value: str) -> int | None:
