@@ -6,10 +6,12 @@ against token verification alone.
 Everything runs on 127.0.0.1 in a temporary directory: moto_server (the emulator, with its recorder on,
 so every request reaching "Cognito" is counted), a SQLite database, the portal bootstrapped and its
 directory synced, `--users` users of billing signed in through the applications' client, an API key.
-Then two gunicorn servers with ONE sync worker each are loaded by `--clients` threads (after a warm-up):
-the portal's POST /api/v1/access-check, and bench/verify_app.py, which takes the same request and only
-verifies the token with cognito_access. The load alternates between them in rounds of half a second, for
-`--seconds` each, so a neighbour's burst on a shared machine falls on both; the ratio is of the best rounds
+Then three gunicorn servers with ONE sync worker each are loaded by `--clients` threads (after a warm-up):
+the portal's POST /api/v1/access-check, bench/verify_app.py, which takes the same request and only
+verifies the token with cognito_access, and the portal again remembering no token it verified
+(PORTAL_ACCESS_CHECK_VERIFIED_TOKENS=0), so that every check verifies its token as the baseline does. The
+load alternates between them in rounds of half a second, for `--seconds` each, so a neighbour's burst on a
+shared machine falls on all; the ratio is of the best rounds
 (as the verification timing is), the median rounds' ratio is printed beside it. Also timed, in the setup's
 process: the access check's token verification (accounts.signin.tokens.verify_any, keys cached) against a
 bare PyJWT decode of the same token with the same key, best of 9 interleaved rounds. Prints a table and
@@ -39,6 +41,9 @@ from tests.support.ports import free_port
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results" / "access.json"
 ROUND_SECONDS = 0.5  # each target's share of one round of the alternating load
+PORTAL, VERIFY = "access-check API (portal)", "token verification alone"
+EVERY = "access check, every token verified"  # the portal remembering no token it verified
+NO_MEMORY = {"PORTAL_ACCESS_CHECK_VERIFIED_TOKENS": "0"}
 
 
 def session() -> requests.Session:
@@ -288,7 +293,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def measure(args, work: Path) -> dict:
     """Set everything up, load both servers, and return the results."""
-    moto_port, portal_port, verify_port = free_port(), free_port(), free_port()
+    moto_port, portal_port, verify_port, every_port = free_port(), free_port(), free_port(), free_port()
     recording = work / "moto_recording.jsonl"
     recording.touch()
     base = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "COGNITO_", "PORTAL_"))}
@@ -330,25 +335,15 @@ def measure(args, work: Path) -> dict:
         if recorded(recording) < args.users:  # the setup alone made several calls per user
             raise SystemExit("the emulator's recorder counted nothing: the Cognito request count would be void")
         results = {"_setup": {"emulator_requests": recorded(recording)}}
+        api = {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"}
         targets = [
-            (
-                "access-check API (portal)",
-                "portal.wsgi:application",
-                portal_port,
-                "/api/v1/access-check",
-                {"Authorization": f"Api-Key {setup['key']}", "Content-Type": "application/json"},
-            ),
-            (
-                "token verification alone",
-                "bench.verify_app:application",
-                verify_port,
-                "/",
-                {"Content-Type": "application/json"},
-            ),
+            (PORTAL, "portal.wsgi:application", portal_port, "/api/v1/access-check", api, {}),
+            (VERIFY, "bench.verify_app:application", verify_port, "/", {"Content-Type": "application/json"}, {}),
+            (EVERY, "portal.wsgi:application", every_port, "/api/v1/access-check", api, NO_MEMORY),
         ]
         urls = {}
-        for name, app, port, path, headers in targets:
-            servers.append(gunicorn(app, port, env, work / f"gunicorn-{port}.log"))
+        for name, app, port, path, headers, changed in targets:
+            servers.append(gunicorn(app, port, {**env, **changed}, work / f"gunicorn-{port}.log"))
             urls[name] = (f"http://127.0.0.1:{port}{path}", headers)
         for url, headers in urls.values():
             wait_for(url, method="POST")
@@ -373,20 +368,26 @@ def measure(args, work: Path) -> dict:
 def report(results: dict, args) -> dict:
     """Print the table and return the JSON document."""
     setup = results.pop("_setup")
-    api, alone = results["access-check API (portal)"], results["token verification alone"]
+    api, alone, every = results[PORTAL], results[VERIFY], results[EVERY]
     ratio = round(api["per_second"] / alone["per_second"], 3)
     median_ratio = round(api["per_second_median"] / alone["per_second_median"], 3)
+    every_ratio = round(every["per_second"] / alone["per_second"], 3)
+    every_median = round(every["per_second_median"] / alone["per_second_median"], 3)
     verification = setup["verification"]
     print(
-        f"{'target':30} {'requests':>9} {'best req/s':>10} {'median':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'target':36} {'requests':>9} {'best req/s':>10} {'median':>8} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'Cognito req/check':>18}"
     )
     for name, row in results.items():
         print(
-            f"{name:30} {row['requests']:>9} {row['per_second']:>10} {row['per_second_median']:>8} {row['p50_ms']:>8} "
+            f"{name:36} {row['requests']:>9} {row['per_second']:>10} {row['per_second_median']:>8} {row['p50_ms']:>8} "
             f"{row['p95_ms']:>8} {row['cognito_requests_per_check']:>18}  {row['statuses']}"
         )
     print(f"access-check throughput / verification alone: {ratio} (best rounds; median rounds {median_ratio})")
+    print(
+        f"  the same, every token verified (PORTAL_ACCESS_CHECK_VERIFIED_TOKENS=0): {every_ratio} "
+        f"(best rounds; median rounds {every_median})"
+    )
     print(
         f"token verification / bare PyJWT decode: {verification['ratio']} "
         f"({verification['verify_any']['best_us']} us / {verification['bare_decode']['best_us']} us per token, best)"
@@ -408,6 +409,8 @@ def report(results: dict, args) -> dict:
         "results": results,
         "throughput_ratio_api_over_verification": ratio,
         "throughput_ratio_median_rounds": median_ratio,
+        "throughput_ratio_every_token_verified": every_ratio,
+        "throughput_ratio_every_token_verified_median_rounds": every_median,
         "verification": verification,
         "verification_ratio_over_bare_decode": verification["ratio"],
         "use_recording_statements": setup["use"],

@@ -99,6 +99,16 @@ def rows_access(data: dict) -> tuple[list, list]:
             f"{data.get('throughput_ratio_median_rounds', '-')})",
         )
     ]
+    if every := data["results"].get("access check, every token verified"):
+        ratios.append(
+            ratio_row(
+                "access check, every token verified / token verification alone (throughput)",
+                None,
+                data["throughput_ratio_every_token_verified"],
+                f"{every['per_second']} / {alone['per_second']} requests/s, PORTAL_ACCESS_CHECK_VERIFIED_TOKENS=0 "
+                f"(best rounds; median rounds {data['throughput_ratio_every_token_verified_median_rounds']})",
+            )
+        )
     if "verification" in data:
         check = data["verification"]
         ratios.append(

@@ -142,6 +142,11 @@ class KeySet:
         """Return how long a failed download is remembered before the next one is tried."""
         return self._config[3]
 
+    @property
+    def generation(self) -> object:
+        """Return what stands for the keys held now: another object once they are downloaded again or cleared."""
+        return self._cache
+
     def key(self, kid: str) -> jwt.PyJWK:
         """Return the key with this `kid`, refetching the set once when it is unknown."""
         url = self.url

@@ -359,3 +359,77 @@ def test_an_allowed_check_is_logged_at_debug_and_a_refusal_at_info(api, bella, c
         assert api("forged-token-value").status_code == HTTPStatus.UNAUTHORIZED
     said = [record.getMessage() for record in caplog.records if record.name == "accounts.api"]
     assert len(said) == 1 and said[0].startswith("access-check refused")
+
+
+# --- Tokens verified before: what is checked again on every request ---------------------------------------
+
+
+def test_a_token_checked_again_is_not_verified_again(api, bella, monkeypatch):
+    _, signed_in = bella
+    real, verified = tokens.verify_any, []
+    monkeypatch.setattr(tokens, "verify_any", lambda *args: verified.append(args[0]) or real(*args))
+    for _ in range(3):
+        assert api(signed_in["IdToken"]).json()["allowed"] is True
+    assert api(signed_in["AccessToken"]).json()["allowed"] is True
+    assert verified == [signed_in["IdToken"], signed_in["AccessToken"]]  # each once
+
+
+def test_a_remembered_token_that_expires_is_refused(api, bella, monkeypatch):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    expiry = jwt.decode(signed_in["IdToken"], options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(tokens.time, "time", lambda: expiry)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _clock_at(expiry))
+    response = api(signed_in["IdToken"])
+    assert response.status_code == HTTPStatus.UNAUTHORIZED and response.json() == {"error": UNAUTHORIZED}
+
+
+def _clock_at(moment: float):
+    """Return a stand-in for the datetime class PyJWT reads the time from, stopped at `moment`."""
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromtimestamp(moment, tz)
+
+    return Stopped
+
+
+def test_a_remembered_token_is_still_refused_for_another_applications_key(api, bella, admin_user):
+    _, signed_in = bella
+    crm_key = app_services.api_key_issue(actor=admin_user, name="crm").plain
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    assert api(signed_in["IdToken"], application="crm", key=crm_key).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_a_remembered_token_is_verified_again_once_the_keys_are_read_again(api, bella, settings):
+    _, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    tokens.keys.clear()
+    settings.COGNITO_JWKS_URL = "http://127.0.0.1:9/jwks.json"  # the keys cannot be read now
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    tokens.keys.clear()
+
+
+def test_a_remembered_token_is_refused_once_its_user_is_signed_out(api, bella, admin_user):
+    user, signed_in = bella
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    services.user_disable(actor=admin_user, sub=user.sub)
+    assert api(signed_in["IdToken"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_no_token_is_remembered_when_the_setting_says_so(api, bella, settings, monkeypatch):
+    settings.PORTAL_ACCESS_CHECK_VERIFIED_TOKENS = 0
+    _, signed_in = bella
+    real, verified = tokens.verify_any, []
+    monkeypatch.setattr(tokens, "verify_any", lambda *args: verified.append(1) or real(*args))
+    for _ in range(3):
+        assert api(signed_in["IdToken"]).status_code == HTTPStatus.OK
+    assert len(verified) == 3
+
+
+def test_what_is_remembered_is_a_digest_never_the_token(api, bella):
+    _, signed_in = bella
+    api(signed_in["IdToken"])
+    assert tokens._verified
+    assert all(signed_in["IdToken"] not in repr(entry) for entry in tokens._verified)

@@ -126,7 +126,7 @@ def _access_check_reply(request) -> Reply:
         logger.info("access-check refused: key %s is not %s's", key.key_id, application[:60])
         return _refusal(HTTPStatus.FORBIDDEN, OTHER_APPLICATION.format(application=key.application.name))
     try:
-        claims = tokens.verify_any(token, checks.client_ids_for(key.application))
+        claims = tokens.verify_remembered(token, checks.client_ids_for(key.application))
     except tokens.KeysUnavailable:
         logger.error("access-check: the pool's signing keys could not be read")
         return _refusal(HTTPStatus.SERVICE_UNAVAILABLE, UNAVAILABLE, Retry_After="30")

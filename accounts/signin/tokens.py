@@ -7,6 +7,8 @@ issuer; `exp`; `token_use`; `aud` for ID tokens and `client_id` for access token
 module only feeds them Django settings.
 """
 
+import hashlib
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -55,6 +57,9 @@ class KeySet(core.KeySet):
 
 
 keys = KeySet()
+# The tokens the access check verified in this process, by (SHA-256, the clients asked for): (the key set they
+# were verified with, their claims). Never the token itself.
+_verified: dict[tuple[bytes, tuple[str, ...]], tuple[object, Claims]] = {}
 
 
 def verify(token: str, *, token_use: str, client_ids: Iterable[str] | None = None) -> Claims:
@@ -76,3 +81,28 @@ def verify_id_token(token: str, client_ids: Iterable[str] | None = None) -> Clai
 def verify_access_token(token: str, client_ids: Iterable[str] | None = None) -> Claims:
     """Verify an access token issued to the portal (or to one of `client_ids`)."""
     return verify(token, token_use="access", client_ids=client_ids)
+
+
+def verify_remembered(token: str, client_ids: list[str]) -> Claims:
+    """Verify an ID or access token as verify_any does, unless this process verified it before.
+
+    A token verified here for the same clients, with the key set still held, is not verified again: its
+    signature, issuer and claims cannot have changed. Its expiry can, so it is checked every time. At most
+    PORTAL_ACCESS_CHECK_VERIFIED_TOKENS are remembered (0: every token is verified every time).
+    """
+    remembered = (hashlib.sha256(token.encode()).digest(), tuple(client_ids))
+    found = _verified.get(remembered)
+    if found and found[0] is keys.generation and time.time() < found[1].raw["exp"]:
+        return found[1]
+    _verified.pop(remembered, None)
+    claims = verify_any(token, client_ids)  # raises for an expired token, with the reason
+    if settings.PORTAL_ACCESS_CHECK_VERIFIED_TOKENS:
+        if len(_verified) >= settings.PORTAL_ACCESS_CHECK_VERIFIED_TOKENS:
+            _verified.clear()
+        _verified[remembered] = (keys.generation, claims)
+    return claims
+
+
+def forget_verified() -> None:
+    """Forget the tokens this process verified."""
+    _verified.clear()

@@ -310,6 +310,10 @@ PORTAL_ACCESS_CHECK_MAX_BODY_BYTES = env_int("PORTAL_ACCESS_CHECK_MAX_BODY_BYTES
 # Seconds a worker keeps an API key it read (0: read it on every request). A revoked key is refused at once
 # anyway (every answer re-reads it with the index); the cache only spares the lookup before the token's check.
 PORTAL_API_KEY_CACHE_SECONDS = env_int("PORTAL_API_KEY_CACHE_SECONDS", 5, minimum=0, maximum=300)
+# Tokens a worker remembers having verified (their SHA-256, never the token), so an application asking again
+# about the same token is not made to wait for the same signature check: expiry, the key set, the client, the
+# revocations and the index are checked again on every request all the same (0: verify every time).
+PORTAL_ACCESS_CHECK_VERIFIED_TOKENS = env_int("PORTAL_ACCESS_CHECK_VERIFIED_TOKENS", 4096, minimum=0, maximum=10**6)
 
 # Audited actions (role_change, user_delete, ...) whose forms require a reason or ticket; every other change
 # takes an optional one. accounts/rules/reasons.py lists the actions, and start-up refuses a name not among them.

@@ -19,6 +19,14 @@ from tests import tokens_helpers as forge
 from tests.support.pool import USER_PASSWORD
 
 
+@pytest.fixture(autouse=True)
+def _no_verified_tokens_between_tests():
+    """Start each test with no token remembered as verified (as a new worker would)."""
+    tokens.forget_verified()
+    yield
+    tokens.forget_verified()
+
+
 @pytest.fixture
 def apps_pool(pool, settings):
     """The bootstrapped pool, with the applications' app client configured."""
