@@ -407,8 +407,8 @@ def main() -> None:
     results["import"][f"{rows} new users, 1 worker"] = run_import(admin, front, first, workers=1)
     results["import"][f"{rows} the same file again (reads only), 1 worker"] = run_import(admin, front, first, workers=1)
     results["import"][f"{rerun} new users, 2 workers"] = run_import(admin, front, second, workers=2)
-    results["import"][f"{rerun} new users, Cognito throttling UserResourceUpdate at 12/s"] = run_import(
-        admin, front, people("c", rerun), workers=1, limits={"UserResourceUpdate": 12}
+    results["import"][f"{rerun} new users, Cognito throttling UserUpdate at 12/s"] = run_import(
+        admin, front, people("c", rerun), workers=1, limits={"UserUpdate": 12}
     )
     results["preview"] = measure_preview(admin, 100_000)  # the size that stopped make run (issue 11)
     results["upload_at_limit"] = measure_upload_at_limit(admin)

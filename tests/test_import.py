@@ -559,8 +559,8 @@ def test_two_workers_never_hold_the_same_row(admin_user):
 
 def test_an_import_waits_for_the_slots_of_each_call_s_quota_category(admin_user, settings, quota_clock):
     # 3 calls a row: ListUsers (UserList), AdminCreateUser (UserCreation 10 x 0.5 = 5/s) and AdminAddUserToGroup
-    # (UserResourceUpdate 5 x 0.5 = 2.5/s): the slowest category sets the pace, each bucket keeps its own.
-    settings.PORTAL_COGNITO_QUOTAS = {**settings.PORTAL_COGNITO_QUOTAS, "UserCreation": 10, "UserResourceUpdate": 5}
+    # (UserUpdate 5 x 0.5 = 2.5/s): the slowest category sets the pace, each bucket keeps its own.
+    settings.PORTAL_COGNITO_QUOTAS = {**settings.PORTAL_COGNITO_QUOTAS, "UserCreation": 10, "UserUpdate": 5}
     settings.PORTAL_COGNITO_QUOTA_SHARE = 0.5
     job = preview(admin_user, new_people(4))
     jobs.job_start(actor=admin_user, job=job, background=False)
@@ -569,7 +569,7 @@ def test_an_import_waits_for_the_slots_of_each_call_s_quota_category(admin_user,
     assert sum(calls.values()) == 12 and bulk.progress(job)["created"] == 4
     step = 1 / 2.5 / cognito.quotas.HEADROOM  # the slowest category's interval
     assert quota_clock.now == pytest.approx(3 * step, abs=1e-3)  # 4 group calls: 3 intervals of the slowest
-    assert cognito.bucket_state("UserResourceUpdate").next_at == pytest.approx(4 * step, abs=1e-3)
+    assert cognito.bucket_state("UserUpdate").next_at == pytest.approx(4 * step, abs=1e-3)
     last = 2 * step  # the 4th row's user was created in the slot the 3rd row's group call left, at 2 intervals
     assert cognito.bucket_state("UserCreation").next_at == pytest.approx(
         last + 1 / 5 / cognito.quotas.HEADROOM, abs=1e-3

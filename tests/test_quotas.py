@@ -222,3 +222,21 @@ def test_the_sync_reports_its_retries_among_its_calls_simulated(db, pool, make_c
     with cognito.count_calls() as counted, cognito_fault(operations={"ListUsers"}, times=1):
         report = services.directory_sync(actor="test")
     assert report.calls == sum(counted.values()) == report.minimum_calls + report.staff_calls + 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "category"),
+    [
+        ("AdminAddUserToGroup", "UserUpdate"),  # group membership is a user update, not a user resource
+        ("AdminRemoveUserFromGroup", "UserUpdate"),
+        ("AdminUserGlobalSignOut", "UserUpdate"),
+        ("AdminSetUserPassword", "UserAccountRecovery"),
+        ("AdminSetUserMFAPreference", "UserResourceUpdate"),
+        ("AdminListGroupsForUser", "UserResourceRead"),
+        ("CreateUserPool", "UserPoolUpdate"),
+        ("CreateUserPoolClient", "UserPoolClientUpdate"),
+        ("DescribeUserPoolClient", "UserPoolClientRead"),
+    ],
+)
+def test_operations_count_against_the_category_aws_lists_them_in(operation, category):
+    assert quotas.category_of(operation) == category

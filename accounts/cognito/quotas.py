@@ -14,44 +14,65 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 
+# As AWS's table lists them (read 2026-12-01): every operation the portal calls, and their neighbours. Two
+# exceptions are not modelled: a challenge answered with NEW_PASSWORD_REQUIRED counts as UserAccountRecovery,
+# and each operation of the UserPool* categories is also held to 5 requests/s per pool (the portal calls them
+# only while setting a pool up).
 OPERATIONS = {
     "UserAuthentication": (
         "AdminInitiateAuth",
         "AdminRespondToAuthChallenge",
         "InitiateAuth",
         "RespondToAuthChallenge",
-        "AssociateSoftwareToken",
-        "VerifySoftwareToken",
+        "GetTokensFromRefreshToken",
     ),
     "UserCreation": ("AdminCreateUser", "SignUp", "ConfirmSignUp", "AdminConfirmSignUp"),
-    "UserAccountRecovery": ("ForgotPassword", "ConfirmForgotPassword", "AdminResetUserPassword", "ChangePassword"),
-    "UserRead": ("AdminGetUser", "GetUser"),
+    "UserAccountRecovery": (
+        "ForgotPassword",
+        "ConfirmForgotPassword",
+        "AdminResetUserPassword",
+        "AdminSetUserPassword",
+        "ChangePassword",
+    ),
+    "UserRead": ("AdminGetUser", "GetUser", "AdminGetUserAuthFactors"),
     "UserUpdate": (
+        "AdminAddUserToGroup",
+        "AdminRemoveUserFromGroup",
         "AdminUpdateUserAttributes",
+        "AdminDeleteUserAttributes",
         "AdminDeleteUser",
         "AdminDisableUser",
         "AdminEnableUser",
-        "AdminSetUserPassword",
-        "AdminSetUserMFAPreference",
-        "SetUserMFAPreference",
         "AdminUserGlobalSignOut",
         "GlobalSignOut",
+        "UpdateUserAttributes",
+        "DeleteUser",
+        "VerifyUserAttribute",
     ),
-    "UserResourceRead": ("AdminListGroupsForUser",),
-    "UserResourceUpdate": ("AdminAddUserToGroup", "AdminRemoveUserFromGroup"),
-    "UserList": ("ListUsers", "ListUsersInGroup"),
     "UserToken": ("RevokeToken",),
+    "UserResourceRead": ("AdminListGroupsForUser", "AdminListDevices", "AdminGetDevice", "AdminListUserAuthEvents"),
+    "UserResourceUpdate": (
+        "AdminSetUserMFAPreference",
+        "SetUserMFAPreference",
+        "AssociateSoftwareToken",
+        "VerifySoftwareToken",
+        "AdminSetUserSettings",
+        "AdminForgetDevice",
+    ),
+    "UserList": ("ListUsers", "ListUsersInGroup"),
     "UserPoolRead": ("DescribeUserPool", "ListUserPools"),
-    "UserPoolUpdate": ("UpdateUserPool", "AddCustomAttributes", "SetUserPoolMfaConfig"),
-    "UserPoolResourceRead": ("GetGroup", "ListGroups", "DescribeUserPoolClient", "ListUserPoolClients"),
+    "UserPoolUpdate": ("CreateUserPool", "UpdateUserPool", "DeleteUserPool"),
+    "UserPoolResourceRead": ("GetGroup", "ListGroups", "DescribeUserPoolDomain", "GetUserPoolMfaConfig"),
     "UserPoolResourceUpdate": (
+        "AddCustomAttributes",
         "CreateGroup",
         "UpdateGroup",
         "DeleteGroup",
-        "CreateUserPoolClient",
-        "UpdateUserPoolClient",
+        "SetUserPoolMfaConfig",
+        "CreateUserPoolDomain",
     ),
-    "UserPoolCreation": ("CreateUserPool",),
+    "UserPoolClientRead": ("DescribeUserPoolClient", "ListUserPoolClients"),
+    "UserPoolClientUpdate": ("CreateUserPoolClient", "UpdateUserPoolClient", "DeleteUserPoolClient"),
 }
 CATEGORY = {operation: category for category, operations in OPERATIONS.items() for operation in operations}
 

@@ -463,7 +463,8 @@ COGNITO_DEFAULT_QUOTAS = {
     "UserPoolUpdate": 15,
     "UserPoolResourceRead": 20,
     "UserPoolResourceUpdate": 15,
-    "UserPoolCreation": 15,
+    "UserPoolClientRead": 15,
+    "UserPoolClientUpdate": 15,
 }
 
 
