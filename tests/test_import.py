@@ -567,13 +567,11 @@ def test_an_import_waits_for_the_slots_of_each_call_s_quota_category(admin_user,
     with cognito.count_calls() as calls:
         tasks.bulk_work(job_id=job.pk, actor_id=admin_user.pk)
     assert sum(calls.values()) == 12 and bulk.progress(job)["created"] == 4
-    step = 1 / 2.5 / cognito.quotas.HEADROOM  # the slowest category's interval
+    step = cognito.quotas.interval(2.5)  # the slowest category's interval
     assert quota_clock.now == pytest.approx(3 * step, abs=1e-3)  # 4 group calls: 3 intervals of the slowest
     assert cognito.bucket_state("UserUpdate").next_at == pytest.approx(4 * step, abs=1e-3)
     last = 2 * step  # the 4th row's user was created in the slot the 3rd row's group call left, at 2 intervals
-    assert cognito.bucket_state("UserCreation").next_at == pytest.approx(
-        last + 1 / 5 / cognito.quotas.HEADROOM, abs=1e-3
-    )
+    assert cognito.bucket_state("UserCreation").next_at == pytest.approx(last + cognito.quotas.interval(5), abs=1e-3)
 
 
 # --- The command ----------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def test_background_slots_are_one_interval_apart_and_each_waits_for_its_own():
     for _ in range(4):
         bucket, wait = quotas.take(bucket, now=100.0, per_second=4, wait=True)
         waits.append(wait)
-    step = 0.25 / quotas.HEADROOM  # a little under the rate, for calls sent late
+    step = quotas.interval(4)  # a little under the rate, for calls sent late
     assert waits == pytest.approx([0, step, 2 * step, 3 * step]) and bucket.next_at == pytest.approx(100 + 4 * step)
     bucket, wait = quotas.take(bucket, now=105.0, per_second=4, wait=True)  # an idle bucket saves up no burst
     assert wait == 0 and bucket.next_at == pytest.approx(105 + step)
@@ -97,7 +97,7 @@ def test_a_web_request_never_waits_but_pushes_background_work_back_at_most_the_d
         bucket, wait = quotas.take(bucket, now=0.0, per_second=5, wait=False)
         assert wait == 0
     _, background = quotas.take(bucket, now=0.0, per_second=5, wait=True)
-    assert background == pytest.approx(0.6 / quotas.HEADROOM)  # three web calls used the first three slots
+    assert background == pytest.approx(3 * quotas.interval(5))  # three web calls used the first three slots
     for _ in range(50):
         bucket, _ = quotas.take(bucket, now=0.0, per_second=5, wait=False)
     assert bucket.next_at == pytest.approx(quotas.DEBT)
@@ -118,7 +118,7 @@ def test_a_throttle_halves_the_rate_once_a_second_and_it_comes_back_additively_t
     assert bucket.factor == pytest.approx((0.525 + 0.025) / 2)
     bucket, _ = quotas.take(bucket, now=11.0, per_second=10, wait=True)
     _, wait = quotas.take(bucket, now=11.0, per_second=10, wait=True)
-    assert wait == pytest.approx(1 / (10 * 0.275 * quotas.HEADROOM))  # slots spaced at the reduced rate
+    assert wait == pytest.approx(quotas.interval(10 * 0.275))  # slots spaced at the reduced rate
     assert quotas.recovered(bucket, 15.0) == pytest.approx(0.475) and quotas.recovered(bucket, 40.0) == 1.0
 
 
@@ -137,9 +137,9 @@ def test_the_stored_buckets_space_background_slots_by_category(settings, quota_c
     settings.PORTAL_COGNITO_QUOTA_SHARE = 0.5
     waits = [cognito.buckets.slot_take("UserCreation", wait=True) for _ in range(3)]
     reads = [cognito.buckets.slot_take("UserRead", wait=True) for _ in range(3)]
-    step = 1 / quotas.HEADROOM
-    assert waits == pytest.approx([0, 0.2 * step, 0.4 * step]) and reads == pytest.approx([0, 0.02 * step, 0.04 * step])
-    assert cognito.bucket_state("UserCreation").next_at == pytest.approx(0.6 * step)
+    step, read = quotas.interval(5), quotas.interval(50)
+    assert waits == pytest.approx([0, step, 2 * step]) and reads == pytest.approx([0, read, 2 * read])
+    assert cognito.bucket_state("UserCreation").next_at == pytest.approx(3 * step)
 
 
 def test_a_web_request_s_calls_count_against_the_bucket_without_waiting(settings, pool, quota_clock):
@@ -149,10 +149,10 @@ def test_a_web_request_s_calls_count_against_the_bucket_without_waiting(settings
         for _ in range(3):
             list(cognito.users_list())
     assert quota_clock.waits == []  # a person never waits for a slot
-    assert cognito.bucket_state("UserList").next_at == pytest.approx(0.6 / quotas.HEADROOM)
+    assert cognito.bucket_state("UserList").next_at == pytest.approx(3 * quotas.interval(5))
     with cognito.quota_paced():
         list(cognito.users_list())
-    assert quota_clock.waits == pytest.approx([0.6 / quotas.HEADROOM])  # background work leaves them the room used
+    assert quota_clock.waits == pytest.approx([3 * quotas.interval(5)])  # background work leaves them the room used
 
 
 def test_calls_outside_background_work_and_web_requests_take_no_slot(settings, pool, quota_clock):
@@ -240,3 +240,12 @@ def test_the_sync_reports_its_retries_among_its_calls_simulated(db, pool, make_c
 )
 def test_operations_count_against_the_category_aws_lists_them_in(operation, category):
     assert quotas.category_of(operation) == category
+
+
+@pytest.mark.parametrize("rate", [2, 2.5, 4, 19.2, 20, 24, 30, 35, 40, 96, 120])
+def test_no_second_holds_more_calls_than_the_rate_even_with_one_sent_late(rate):
+    step = quotas.interval(rate)
+    slots = [n * step for n in range(int(10 * rate))]
+    sent = sorted([slots[0] + step * 0.99, *slots[1:]])  # the first call sent late, just before the second's slot
+    busiest = max(sum(1 for at in sent if start - 1 < at <= start) for start in sent)
+    assert busiest <= rate and step >= 1 / (rate * quotas.HEADROOM) - 1e-12  # and always a little under it

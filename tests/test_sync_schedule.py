@@ -139,7 +139,7 @@ def test_the_sync_is_paced_to_its_share_of_the_userlist_quota(pool, make_cognito
         services.directory_sync(actor="test")
     listed = calls["ListUsers"] + calls["ListUsersInGroup"]  # the UserList bucket's; ListGroups has its own
     assert len(clock.waits) == listed - 1  # the first call goes at once
-    assert clock.waits == pytest.approx([1 / 4 / cognito.quotas.HEADROOM] * (listed - 1))
+    assert clock.waits == pytest.approx([cognito.quotas.interval(4)] * (listed - 1))
 
 
 def test_a_failed_sync_is_audited_as_a_failure_and_shown(

@@ -10,6 +10,7 @@ free; a background caller waits for it, a web request goes at once and pushes th
 Pure functions of the state and a clock reading; accounts/cognito/buckets.py keeps the state in the database.
 """
 
+import math
 from dataclasses import dataclass, replace
 
 from django.conf import settings
@@ -81,8 +82,9 @@ HOLD = 1.0  # ...at most once a second (a burst of throttles is one signal)
 RECOVERY = 0.05  # then it comes back by a twentieth of the share each second
 FLOOR = 0.1  # and never below a tenth of it
 DEBT = 1.0  # web requests push a category's schedule back by at most this many seconds
-# Slots are spaced for 3 % under the rate, so that a call sent a little after its slot (a busy machine) does not
-# put one call more than the share into a second as Cognito counts it.
+# A call sent a little after its slot (a busy machine) lands among the slots after it, so any one second may
+# hold it as well as its own slots: slots are spaced for one call fewer than the rate a second (and at least
+# 3 % under it), so that no second, as Cognito counts it, holds more calls than the share, late one included.
 HEADROOM = 0.97
 
 
@@ -106,6 +108,14 @@ def category_rate(category: str) -> float:
     return settings.PORTAL_COGNITO_QUOTAS[category] * settings.PORTAL_COGNITO_QUOTA_SHARE
 
 
+def interval(per_second: float) -> float:
+    """Return the seconds between two slots of a bucket allowed `per_second` calls (see HEADROOM; under 2 a
+    second, half the rate: there a late call may still share a second with the next)."""
+    if per_second < 2:
+        return 2 / per_second
+    return 1 / min(per_second * HEADROOM, math.floor(per_second) - 1)
+
+
 def fresh(now: float) -> Bucket:
     """Return the state of a category nobody has used yet."""
     return Bucket(next_at=now, updated_at=now, decreased_at=now - HOLD)
@@ -119,12 +129,12 @@ def recovered(bucket: Bucket, now: float) -> float:
 def take(bucket: Bucket, *, now: float, per_second: float, wait: bool) -> tuple[Bucket, float]:
     """Take the next slot; return the new state and the seconds to wait (0 for a web request, which goes now)."""
     factor = recovered(bucket, now)
-    interval = 1 / (per_second * factor * HEADROOM)
+    spacing = interval(per_second * factor)
     slot = max(bucket.next_at, now)
     if not wait:
-        pushed = max(bucket.next_at, min(slot + interval, now + DEBT))
+        pushed = max(bucket.next_at, min(slot + spacing, now + DEBT))
         return replace(bucket, next_at=pushed, factor=factor, updated_at=now), 0.0
-    return replace(bucket, next_at=slot + interval, factor=factor, updated_at=now), slot - now
+    return replace(bucket, next_at=slot + spacing, factor=factor, updated_at=now), slot - now
 
 
 def throttled(bucket: Bucket, *, now: float) -> Bucket:
