@@ -249,3 +249,25 @@ def test_no_second_holds_more_calls_than_the_rate_even_with_one_sent_late(rate):
     sent = sorted([slots[0] + step * 0.99, *slots[1:]])  # the first call sent late, just before the second's slot
     busiest = max(sum(1 for at in sent if start - 1 < at <= start) for start in sent)
     assert busiest <= rate and step >= 1 / (rate * quotas.HEADROOM) - 1e-12  # and always a little under it
+
+
+def test_a_background_call_woken_too_late_takes_the_next_slot_once(settings, pool, quota_clock, monkeypatch):
+    settings.PORTAL_COGNITO_QUOTAS = {**settings.PORTAL_COGNITO_QUOTAS, "UserList": 10}
+    settings.PORTAL_COGNITO_QUOTA_SHARE = 0.5
+    step, overslept = quotas.interval(5), []
+
+    def oversleeping(seconds):
+        """Sleep as the clock says, the first time 0.2 s longer (a busy machine)."""
+        quota_clock.sleep(seconds)
+        if not overslept:
+            overslept.append(0.2)
+            quota_clock.now += 0.2
+
+    monkeypatch.setattr(cognito.client, "_pause", oversleeping)
+    monkeypatch.setattr(cognito.client.time, "monotonic", lambda: quota_clock.now)
+    with cognito.quota_paced():
+        for _ in range(2):
+            list(cognito.users_list())
+    # The second call's slot was at 1 step; woken 0.2 s late, it took the next free one, at 2 steps, and went.
+    assert quota_clock.waits == pytest.approx([step, 2 * step - (step + 0.2)])
+    assert cognito.bucket_state("UserList").next_at == pytest.approx(3 * step)
