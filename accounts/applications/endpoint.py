@@ -6,9 +6,9 @@ signals (the database connection's age and health), the Host header against ALLO
 Permissions-Policy and never-cache headers, the Cognito time budget, and the answer itself, which is
 `api.access_check_reply`'s, the one the Django view gives (the test client, runserver); refusals are logged
 once, by accounts.api. What it leaves out is the URL routing, the middleware chain and the response classes:
-a fifth of the request's time. A request
-where the stack would do more (another method, a Host to refuse, plain HTTP where HTTPS is required, the
-agents or `www.` rules of CommonMiddleware) goes to the stack itself, which answers it as it always has.
+a fifth of the request's time. A request where the stack would do more (another method, a Host to refuse,
+plain HTTP where HTTPS is required, the agents or `www.` rules of CommonMiddleware) goes to the stack itself,
+which answers it as it always has.
 """
 
 import json
