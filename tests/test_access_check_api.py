@@ -433,3 +433,11 @@ def test_what_is_remembered_is_a_digest_never_the_token(api, bella):
     api(signed_in["IdToken"])
     assert tokens._verified
     assert all(signed_in["IdToken"] not in repr(entry) for entry in tokens._verified)
+
+
+def test_no_more_tokens_are_remembered_than_the_setting_allows(api, bella, settings):
+    settings.PORTAL_ACCESS_CHECK_VERIFIED_TOKENS = 1
+    _, signed_in = bella
+    for token in (signed_in["IdToken"], signed_in["AccessToken"], signed_in["IdToken"]):
+        assert api(token).status_code == HTTPStatus.OK
+        assert len(tokens._verified) == 1

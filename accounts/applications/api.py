@@ -53,11 +53,13 @@ NO_DATABASE = "The access check cannot read its index right now; retry shortly."
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
-    """Return a JSON error."""
-    response = JsonResponse({"error": message}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
+    """Return a JSON error (header names with '_' for '-')."""
+    return _json(_refusal(status, message, **headers))
+
+
+def _json(reply: "Reply") -> JsonResponse:
+    """Return a reply as Django's JSON response."""
+    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,7 @@ def _access_check_reply(request) -> Reply:
 def access_check(request):
     """Answer whether the token's user may use the application (accounts.applications.endpoint serves it in
     production, straight from WSGI; this view serves it everywhere else, with the same answers)."""
-    reply = access_check_reply(request)
-    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
+    return _json(access_check_reply(request))
 
 
 def _cursor(value: str) -> int | None:
